@@ -13,6 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
+import type { RestartType } from "./ChildSpec.ts"
 import type { ExitReason } from "./ExitReason.ts"
 import type { Pid } from "./Process.ts"
 
@@ -27,11 +28,11 @@ export type LifecycleEvent = Data.TaggedEnum<{
   /** A child started (first start, `startChild`, or as part of a restart). */
   Started: { readonly supervisor: string; readonly child: string; readonly pid: Pid; readonly kind: "worker" | "supervisor"; readonly at: number }
   /** A child exited on its own (crash, normal stop, link); not emitted for requested shutdowns. */
-  Exited: { readonly supervisor: string; readonly child: string; readonly pid: Pid; readonly reason: ExitReason; readonly at: number }
+  Exited: { readonly supervisor: string; readonly child: string; readonly pid: Pid; readonly restart: RestartType; readonly reason: ExitReason; readonly at: number }
   /** A child was started again after an exit; `attempt` counts consecutive restarts, `delayMs` the backoff waited. */
   Restarted: { readonly supervisor: string; readonly child: string; readonly pid: Pid; readonly attempt: number; readonly delayMs: number; readonly at: number }
-  /** A child failed to start (in `init` or its start effect). */
-  StartFailed: { readonly supervisor: string; readonly child: string; readonly reason: ExitReason; readonly at: number }
+  /** A child failed to start (in `init` or its start effect); `phase` says whether it was a (re)start the budget counts. */
+  StartFailed: { readonly supervisor: string; readonly child: string; readonly phase: "start" | "restart"; readonly reason: ExitReason; readonly at: number }
   /** A child was stopped on request (terminateChild, a group restart, the supervisor's own shutdown). */
   ShutDown: { readonly supervisor: string; readonly child: string; readonly pid: Pid; readonly at: number }
   /** A child did not stop within its shutdown timeout and was abandoned (its resources are released when it finally exits). */

@@ -170,6 +170,9 @@ export interface ChildInfo {
   readonly label: string | undefined
   /** Consecutive restarts in the current streak. */
   readonly restarts: number
+  /** The live process (OTP's pid), to message, monitor or stop it. */
+  readonly process: Process | undefined
+  /** For supervisor children: their own children. */
   readonly children?: ReadonlyArray<ChildInfo>
 }
 
@@ -302,7 +305,7 @@ class Engine {
   }
 
   /** Starts `child` in a fresh scope and starts watching it. */
-  startOne(child: Child): Effect.Effect<Started> {
+  startOne(child: Child, phase: "start" | "restart" = "start"): Effect.Effect<Started> {
     const engine = this
     return Effect.gen(function*() {
       const scope = Scope.forkUnsafe(engine.scope, "sequential")
@@ -318,7 +321,7 @@ class Engine {
         const reason = ExitReason.ExitReason.Failure({ cause: exit.cause })
         child.status = "stopped"
         yield* engine.emit((at) =>
-          LifecycleEvent.StartFailed({ supervisor: engine.path, child: child.id, reason, at })
+          LifecycleEvent.StartFailed({ supervisor: engine.path, child: child.id, phase, reason, at })
         )
         return { ok: false, reason } as const
       }
@@ -462,7 +465,7 @@ class Engine {
       for (let i = 0; i < group.length; i++) {
         const child = group[i]!
         if (child.generation !== generations[i] || engine.children.get(child.id) !== child) continue
-        const started = yield* engine.startOne(child)
+        const started = yield* engine.startOne(child, "restart")
         if (started.ok) {
           yield* engine.emit((at) =>
             LifecycleEvent.Restarted({
@@ -496,7 +499,7 @@ class Engine {
       child.status = "stopped"
       if (scope !== undefined) yield* Scope.close(scope, Exit.void)
       yield* engine.emit((at) =>
-        LifecycleEvent.Exited({ supervisor: engine.path, child: child.id, pid: process.pid, reason, at })
+        LifecycleEvent.Exited({ supervisor: engine.path, child: child.id, pid: process.pid, restart: child.spec.restart, reason, at })
       )
       if (!ChildSpecs.shouldRestart(child.spec.restart, reason)) {
         if (child.spec.restart === "temporary" || engine.dynamic) engine.children.delete(child.id)
@@ -537,7 +540,7 @@ class Engine {
       pid: c.process?.pid,
       label: c.process?.label,
       restarts: c.streak.attempts,
-      ...(c.spec.kind === "supervisor" && c.process !== undefined ? { process: c.process } : {})
+      process: c.process
     }))
   }
 
@@ -688,12 +691,11 @@ const tree = (ref: Actor.ActorRef<Msg>, path: () => string): Effect.Effect<Reado
     requestErrors(path, ref.call<ReadonlyArray<ChildInfo>>((reply) => ({ _tag: "WhichChildren", reply }), { timeoutMs: Infinity })),
     (children) =>
       Effect.forEach(children, (child) => {
-        const process = (child as { process?: Process }).process
-        const { process: _omit, ...plain } = child as ChildInfo & { process?: Process }
-        if (process === undefined || !isSupervisor(process)) return Effect.succeed<ChildInfo>(plain)
+        const process = child.process
+        if (process === undefined || !isSupervisor(process)) return Effect.succeed(child)
         return Effect.map(
           Effect.orElseSucceed(process.whichChildren, () => [] as ReadonlyArray<ChildInfo>),
-          (below): ChildInfo => ({ ...plain, children: below })
+          (below): ChildInfo => ({ ...child, children: below })
         )
       })
   )

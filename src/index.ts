@@ -1,0 +1,18 @@
+/**
+ * `macula-node`: a Macula mesh node for Node.js, built as an OTP-style actor runtime on Effect.
+ *
+ * This entry holds the mesh's public names: `Topic` (strict five-segment topics and wildcard
+ * patterns), `Identity` and `Did` (Ed25519 did:key identities), `Ucan` (UCAN 1.0
+ * capabilities), `Realm`, and their typed errors. The actor runtime is `macula-node/runtime`;
+ * chaos tools, the simulator and fast-check arbitraries are `macula-node/testkit`.
+ *
+ * @since 0.1.0
+ */
+export * as Topic from "./topic/index.ts"
+export { TopicError } from "./topic/index.ts"
+export type { ParsedTopic, TopicErrorReason } from "./topic/index.ts"
+export { Did, DidError, Identity, NodeId, Realm } from "./identity/index.ts"
+export type { DidErrorCode } from "./identity/index.ts"
+export * as Ucan from "./identity/ucan/index.ts"
+export { UcanError } from "./identity/ucan/index.ts"
+export type { UcanErrorName } from "./identity/ucan/index.ts"
