@@ -24,7 +24,7 @@ export interface SupervisionActOptions {
 }
 
 const budgets: Record<string, { intensity: number; periodMs: number }> = {
-  node: { intensity: 10, periodMs: 10_000 },
+  node: { intensity: 30, periodMs: 10_000 },
   "node/transport": { intensity: 10, periodMs: 10_000 },
   "node/membership": { intensity: 5, periodMs: 10_000 },
   "node/dht": { intensity: 3, periodMs: 1_000 },
