@@ -4,3 +4,4 @@
  * @since 0.1.0
  */
 export * as Supervisor from "./Supervisor.ts"
+export * as Wire from "./Wire.ts"
