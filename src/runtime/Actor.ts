@@ -175,8 +175,6 @@ export interface SpawnOptions {
 export const make = <Msg, S, E = never, R = never>(behavior: Behavior<Msg, S, E, R>): Behavior<Msg, S, E, R> =>
   behavior
 
-const noMonitor: Effect.Effect<void> = Effect.void
-
 class ReplyImpl<A, E> implements Reply<A, E> {
   constructor(readonly deferred: Deferred.Deferred<A, E | ActorExited>, readonly cell: Cell<any, any>) {}
   done = false
@@ -197,13 +195,19 @@ class ReplyImpl<A, E> implements Reply<A, E> {
   }
 }
 
-/** The mutable heart of one actor. Exposed to users only as `ActorRef` and `ActorContext`. */
+/**
+ * The mutable heart of one actor. Exposed to users only as `ActorRef` and `ActorContext`.
+ *
+ * Methods live on the prototype and optional parts (pending calls, watchers, links) are
+ * created on first use: an idle actor is a handful of fields, which is what lets a node
+ * hold hundreds of thousands of them.
+ */
 class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
   readonly pid: Pid = nextPid()
   readonly kind: "worker" | "supervisor"
-  label: string
+  /** The registered name, if any (the label otherwise derives from the behavior's). */
+  name: string | undefined = undefined
   readonly mailbox: Mailbox.Mailbox<Msg>
-  readonly trapExit: ((signal: ExitSignal) => Msg) | undefined
   /** The loop's fiber once started. */
   fiber: Fiber.Fiber<ExitReason.ExitReason, unknown> | undefined = undefined
   /** The latest state, for `terminate`. */
@@ -216,6 +220,8 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
   pending: Set<ReplyImpl<any, any>> | undefined = undefined
   watchers: Set<(reason: ExitReason.ExitReason) => void> | undefined = undefined
   links: Map<Process, () => void> | undefined = undefined
+  /** Continues the loop with the state `receive` returned (one closure per actor, not per message). */
+  private readonly proceed: (next: S | Stop) => Effect.Effect<ExitReason.ExitReason, unknown, any>
 
   constructor(
     readonly behavior: Behavior<Msg, S, any, any>,
@@ -227,9 +233,16 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
       options?.capacity ?? Mailbox.defaults.capacity,
       options?.overflow ?? Mailbox.defaults.overflow
     )
-    this.trapExit = behavior.trapExit
     this.kind = kind
-    this.label = `${behavior.label ?? "actor"}#${this.pid}`
+    this.proceed = (next) => {
+      if (next instanceof Stop) return Effect.succeed(next.reason)
+      this.state = next
+      return this.run(next)
+    }
+  }
+
+  get label(): string {
+    return this.name ?? `${this.behavior.label ?? "actor"}#${this.pid}`
   }
 
   get self(): ActorRef<Msg> {
@@ -238,10 +251,15 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
 
   // --- Process ---------------------------------------------------------------------------
 
-  readonly isAlive = (): boolean => this.reason === undefined && !this.exiting
-  readonly exitReason = (): ExitReason.ExitReason | undefined => this.reason
+  isAlive(): boolean {
+    return this.reason === undefined && !this.exiting
+  }
 
-  readonly watchUnsafe = (onExit: (reason: ExitReason.ExitReason) => void): (() => void) => {
+  exitReason(): ExitReason.ExitReason | undefined {
+    return this.reason
+  }
+
+  watchUnsafe(onExit: (reason: ExitReason.ExitReason) => void): () => void {
     if (this.reason !== undefined) {
       onExit(this.reason)
       return () => {}
@@ -252,20 +270,24 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
     return () => void watchers.delete(entry)
   }
 
-  readonly await: Effect.Effect<ExitReason.ExitReason> = Effect.callback<ExitReason.ExitReason>((resume) => {
-    const cancel = this.watchUnsafe((reason) => resume(Effect.succeed(reason)))
-    return Effect.sync(cancel)
-  })
+  get await(): Effect.Effect<ExitReason.ExitReason> {
+    return Effect.callback<ExitReason.ExitReason>((resume) => {
+      const cancel = this.watchUnsafe((reason) => resume(Effect.succeed(reason)))
+      return Effect.sync(cancel)
+    })
+  }
 
-  readonly stop = (reason: ExitReason.ExitReason = ExitReason.shutdown): Effect.Effect<void> =>
-    Effect.suspend(() => {
+  stop(reason: ExitReason.ExitReason = ExitReason.shutdown): Effect.Effect<void> {
+    return Effect.suspend(() => {
       if (this.reason !== undefined) return Effect.void
       this.kill(reason)
       return Effect.asVoid(this.await)
     })
+  }
 
-  readonly exit = (reason: ExitReason.ExitReason): Effect.Effect<void> =>
-    Effect.sync(() => this.signal(reason, undefined))
+  exit(reason: ExitReason.ExitReason): Effect.Effect<void> {
+    return Effect.sync(() => this.signal(reason, undefined))
+  }
 
   /** Interrupts the loop so that the exit reads as `reason`. Does not wait. */
   kill(reason: ExitReason.ExitReason): void {
@@ -277,8 +299,9 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
   /** An exit signal from `from` (a link) or from `exit(reason)` when `from` is undefined. */
   signal(reason: ExitReason.ExitReason, from: Process | undefined): void {
     if (this.reason !== undefined || this.exiting) return
-    if (this.trapExit !== undefined && reason._tag !== "Killed") {
-      this.mailbox.offerSystem(this.trapExit({ from: from ?? this, reason }))
+    const trapExit = this.behavior.trapExit
+    if (trapExit !== undefined && reason._tag !== "Killed") {
+      this.mailbox.offerSystem(trapExit({ from: from ?? this, reason }))
     } else if (reason._tag !== "Normal") {
       this.kill(reason)
     }
@@ -286,10 +309,12 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
 
   // --- messaging ---------------------------------------------------------------------------
 
-  readonly tell = (message: Msg): boolean => this.mailbox.offer(message) === "accepted"
+  tell(message: Msg): boolean {
+    return this.mailbox.offer(message) === "accepted"
+  }
 
-  readonly cast = (message: Msg): Effect.Effect<void, MailboxFull> =>
-    Effect.suspend(() => {
+  cast(message: Msg): Effect.Effect<void, MailboxFull> {
+    return Effect.suspend(() => {
       switch (this.mailbox.offer(message)) {
         case "full":
           return Effect.fail(new MailboxFull({ actor: this.label, capacity: this.mailbox.capacity }))
@@ -299,12 +324,13 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
           return Effect.void
       }
     })
+  }
 
-  readonly call = <A, E = never>(
+  call<A, E = never>(
     make: (reply: Reply<A, E>) => Msg,
     options?: { readonly timeoutMs?: number }
-  ): Effect.Effect<A, E | CallTimeout | ActorExited | MailboxFull> =>
-    Effect.suspend((): Effect.Effect<A, E | CallTimeout | ActorExited | MailboxFull> => {
+  ): Effect.Effect<A, E | CallTimeout | ActorExited | MailboxFull> {
+    return Effect.suspend((): Effect.Effect<A, E | CallTimeout | ActorExited | MailboxFull> => {
       if (this.reason !== undefined || this.exiting) {
         return Effect.fail(new ActorExited({ actor: this.label, reason: this.reason ?? ExitReason.shutdown }))
       }
@@ -312,7 +338,7 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
       const reply = new ReplyImpl<A, E>(deferred, this)
       ;(this.pending ??= new Set()).add(reply)
       const message = make(reply)
-      const offered = this.mailbox.offer(message)
+      const offered = this.mailbox.offer(message, true)
       if (offered === "full") {
         reply.done = true
         this.pending.delete(reply)
@@ -342,17 +368,16 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
           this.pending?.delete(reply)
         }))
     })
+  }
 
-  readonly stats = () => ({
-    queued: this.mailbox.size,
-    dropped: this.mailbox.dropped,
-    capacity: this.mailbox.capacity
-  })
+  stats(): { readonly queued: number; readonly dropped: number; readonly capacity: number } {
+    return { queued: this.mailbox.size, dropped: this.mailbox.dropped, capacity: this.mailbox.capacity }
+  }
 
   // --- ActorContext ------------------------------------------------------------------------
 
-  readonly link = (other: Process): Effect.Effect<void> =>
-    Effect.sync(() => {
+  link(other: Process): Effect.Effect<void> {
+    return Effect.sync(() => {
       if (other === this || this.links?.has(other)) return
       if (!other.isAlive()) {
         // OTP: linking to a dead process delivers an exit signal (noproc) at once.
@@ -372,9 +397,10 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
         ;(other.links ??= new Map()).set(this, unwatchSelf)
       }
     })
+  }
 
-  readonly unlink = (other: Process): Effect.Effect<void> =>
-    Effect.sync(() => {
+  unlink(other: Process): Effect.Effect<void> {
+    return Effect.sync(() => {
       this.links?.get(other)?.()
       this.links?.delete(other)
       if (other instanceof Cell) {
@@ -382,33 +408,28 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
         other.links?.delete(this)
       }
     })
+  }
 
-  readonly monitor = (
+  monitor(
     other: Process,
     toMessage: (reason: ExitReason.ExitReason, other: Process) => Msg
-  ): Effect.Effect<Effect.Effect<void>> =>
-    Effect.sync(() => {
+  ): Effect.Effect<Effect.Effect<void>> {
+    return Effect.sync(() => {
       const cancel = other.watchUnsafe((reason) => void this.mailbox.offerSystem(toMessage(reason, other)))
-      return cancel === undefined ? noMonitor : Effect.sync(cancel)
+      return Effect.sync(cancel)
     })
+  }
 
   // --- the loop --------------------------------------------------------------------------
 
-  loop(initial: S): Effect.Effect<ExitReason.ExitReason, unknown, any> {
-    const cell = this
-    const mailbox = this.mailbox
-    const receive = this.behavior.receive
-    return Effect.gen(function*() {
-      let state = initial
-      while (true) {
-        let message = mailbox.poll()
-        if (message === Mailbox.EMPTY) message = yield* mailbox.take
-        const next = yield* receive(message, state, cell)
-        if (next instanceof Stop) return next.reason
-        state = next
-        cell.state = next
-      }
-    })
+  /**
+   * Handles every waiting message, then waits for more. Written as a chain of `flatMap`s
+   * rather than a generator: a generator costs every actor its own iterator objects.
+   */
+  run(state: S): Effect.Effect<ExitReason.ExitReason, unknown, any> {
+    const message = this.mailbox.poll()
+    if (message === Mailbox.EMPTY) return Effect.flatMap(this.mailbox.waitForMessages(), () => this.run(state))
+    return Effect.flatMap(this.behavior.receive(message, state, this), this.proceed)
   }
 
   /** Maps how the loop's fiber ended to an exit reason. */
@@ -486,7 +507,7 @@ export const spawnAs = <Msg, S, E, R>(
           yield* Scope.close(scope, Exit.void)
           return yield* Effect.fail(taken)
         }
-        cell.label = options.name
+        cell.name = options.name
       }
       const initExit = yield* Effect.exit(restore(Scope.provide(behavior.init(cell), scope)))
       if (Exit.isFailure(initExit)) {
@@ -497,7 +518,7 @@ export const spawnAs = <Msg, S, E, R>(
       cell.state = initExit.value
       cell.initialised = true
       const fiber = yield* Effect.forkDetach(
-        Effect.onExit(cell.loop(initExit.value), (exit) => cell.finish(cell.reasonOf(exit))),
+        Effect.onExit(cell.run(initExit.value), (exit) => cell.finish(cell.reasonOf(exit))),
         { startImmediately: true, uninterruptible: false }
       )
       cell.fiber = fiber

@@ -67,8 +67,22 @@ interface Blocked<A> {
   readonly resume: (accepted: boolean) => void
 }
 
+/** Mailboxes whose waiting loop must be woken, drained once per microtask. */
+let toWake: Array<Mailbox<any>> = []
+
+const wakeAll = (): void => {
+  const batch = toWake
+  toWake = []
+  for (const mailbox of batch) mailbox.wakeNow()
+}
+
 /**
  * The mailbox. Internal to the runtime; actors expose it only through `cast`, `call` and `stats`.
+ *
+ * A message to an idle actor is queued and the actor is woken on the next microtask, so a
+ * burst of casts costs one wake-up, not one per message; the priority lane wakes it at once.
+ * The loop polls after every wake-up, so a wake-up carries no message and a stale one (from an
+ * interrupted wait) loses nothing.
  *
  * @since 0.1.0
  * @category models
@@ -77,7 +91,8 @@ export class Mailbox<A> {
   private items: Array<A> = []
   private head = 0
   private system: Array<A> | undefined = undefined
-  private taker: ((message: A) => void) | undefined = undefined
+  private taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+  private wakeQueued = false
   private blocked: Array<Blocked<A>> | undefined = undefined
   /** No more messages are accepted once closed. */
   closed = false
@@ -91,20 +106,20 @@ export class Mailbox<A> {
     return this.items.length - this.head
   }
 
-  /** Offers without waiting; under `suspend` a full mailbox answers `wait`. */
-  offer(message: A): Offered {
+  /**
+   * Offers without waiting; under `suspend` a full mailbox answers `wait`. With `urgent` an idle
+   * loop is resumed at once instead of on the next microtask: a caller waiting for the reply
+   * gains nothing from batching.
+   */
+  offer(message: A, urgent = false): Offered {
     if (this.closed) {
       this.dropped++
       return "closed"
     }
-    const taker = this.taker
-    if (taker !== undefined) {
-      this.taker = undefined
-      taker(message)
-      return "accepted"
-    }
     if (this.size < this.capacity) {
       this.items.push(message)
+      if (urgent) this.wakeNow()
+      else this.wakeSoon()
       return "accepted"
     }
     switch (this.overflow) {
@@ -137,16 +152,11 @@ export class Mailbox<A> {
     })
   }
 
-  /** System messages skip the capacity and go before user messages. Dropped only after close. */
+  /** System messages skip the capacity, go before user messages and wake the loop at once. */
   offerSystem(message: A): boolean {
     if (this.closed) return false
-    const taker = this.taker
-    if (taker !== undefined) {
-      this.taker = undefined
-      taker(message)
-      return true
-    }
     ;(this.system ??= []).push(message)
+    this.wakeNow()
     return true
   }
 
@@ -156,23 +166,43 @@ export class Mailbox<A> {
     if (system !== undefined && system.length > 0) return system.shift()!
     if (this.head === this.items.length) return EMPTY
     const message = this.shift()
-    if (this.blocked !== undefined && this.blocked.length > 0) {
-      const next = this.blocked.shift()!
-      this.items.push(next.message)
-      next.resume(true)
+    // Blocked senders come back in batches once half the room is free, not one per message.
+    const blocked = this.blocked
+    if (blocked !== undefined && blocked.length > 0 && this.size <= this.capacity >>> 1) {
+      while (blocked.length > 0 && this.size < this.capacity) {
+        const next = blocked.shift()!
+        this.items.push(next.message)
+        next.resume(true)
+      }
     }
     return message
   }
 
-  /** Waits for the next message. Only the owning loop calls this, and only after `poll` came back empty. */
-  readonly take: Effect.Effect<A> = Effect.callback<A>((resume) => {
-    const ready = this.poll()
-    if (ready !== EMPTY) return resume(Effect.succeed(ready))
-    this.taker = (message) => resume(Effect.succeed(message))
-    return Effect.sync(() => {
-      this.taker = undefined
+  /**
+   * Waits until something may have arrived. Only the owning loop calls this, after `poll` came
+   * back empty, and polls again afterwards.
+   */
+  waitForMessages(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.head !== this.items.length || (this.system?.length ?? 0) > 0) return resume(Effect.void)
+      this.taker = resume
     })
-  })
+  }
+
+  /** Resumes the waiting loop, if any, right now. */
+  wakeNow(): void {
+    this.wakeQueued = false
+    const taker = this.taker
+    if (taker === undefined) return
+    this.taker = undefined
+    taker(Effect.void)
+  }
+
+  private wakeSoon(): void {
+    if (this.taker === undefined || this.wakeQueued) return
+    this.wakeQueued = true
+    if (toWake.push(this) === 1) queueMicrotask(wakeAll)
+  }
 
   /** Stops accepting messages; waiting senders are released with `false`; returns what was left. */
   close(): number {

@@ -705,48 +705,85 @@ const SupervisorTag = Symbol.for("macula/runtime/Supervisor")
 const isSupervisor = (process: Process): process is SupervisorRef =>
   (process as unknown as Record<symbol, unknown>)[SupervisorTag] === true
 
-const makeRef = (ref: Actor.ActorRef<Msg>, engine: Engine) => {
-  const path = () => engine.path ?? ref.label
-  return {
-    [SupervisorTag]: true,
-    pid: ref.pid,
-    get label() {
-      return engine.path ?? ref.label
-    },
-    kind: "supervisor" as const,
-    await: ref.await,
-    exitReason: ref.exitReason,
-    isAlive: ref.isAlive,
-    stop: ref.stop,
-    exit: ref.exit,
-    watchUnsafe: ref.watchUnsafe,
-    terminateChild: (id: string | Process | Pid) =>
-      requestErrors(
-        path,
-        ref.call<void, ChildNotFound>(
-          (reply) => ({ _tag: "TerminateChild", id: typeof id === "object" ? id.pid : id, reply }),
-          { timeoutMs: Infinity }
-        )
-      ),
-    restartChild: (id: string) =>
-      requestErrors(path, ref.call<Process, ChildNotFound | ChildStateError | StartFailed>((reply) => ({ _tag: "RestartChild", id, reply }), { timeoutMs: Infinity })),
-    deleteChild: (id: string) =>
-      requestErrors(path, ref.call<void, ChildNotFound | ChildStateError>((reply) => ({ _tag: "DeleteChild", id, reply }), { timeoutMs: Infinity })),
-    whichChildren: tree(ref, path),
-    countChildren: requestErrors(path, ref.call<ChildCounts>((reply) => ({ _tag: "CountChildren", reply }), { timeoutMs: Infinity })),
-    startWith: (spec: ChildStartSpec, id: string | undefined) =>
-      requestErrors(path, ref.call<Process, StartFailed | ChildStateError>((reply) => ({ _tag: "StartChild", spec, id, reply }), { timeoutMs: Infinity }))
+/** A running supervisor as users see it: its process plus the OTP child-management API. */
+class Handle {
+  readonly [SupervisorTag] = true
+  readonly kind = "supervisor" as const
+
+  constructor(
+    readonly ref: Actor.ActorRef<Msg>,
+    readonly engine: Engine,
+    readonly template: ChildTemplate<any, any> | undefined
+  ) {}
+
+  get pid(): Pid {
+    return this.ref.pid
+  }
+  get label(): string {
+    return this.engine.path ?? this.ref.label
+  }
+  get await(): Effect.Effect<ExitReason.ExitReason> {
+    return this.ref.await
+  }
+  exitReason(): ExitReason.ExitReason | undefined {
+    return this.ref.exitReason()
+  }
+  isAlive(): boolean {
+    return this.ref.isAlive()
+  }
+  stop(reason?: ExitReason.ExitReason): Effect.Effect<void> {
+    return this.ref.stop(reason)
+  }
+  exit(reason: ExitReason.ExitReason): Effect.Effect<void> {
+    return this.ref.exit(reason)
+  }
+  watchUnsafe(onExit: (reason: ExitReason.ExitReason) => void): () => void {
+    return this.ref.watchUnsafe(onExit)
+  }
+
+  private request<A, E>(make: (reply: Actor.Reply<A, E>) => Msg): Effect.Effect<A, E | SupervisorStopped> {
+    return requestErrors(() => this.label, this.ref.call<A, E>(make, { timeoutMs: Infinity }))
+  }
+
+  startChild(specOrArgs: unknown): Effect.Effect<Process, StartFailed | ChildStateError | SupervisorStopped> {
+    if (this.template !== undefined) {
+      const spec = normalise({ ...this.template, start: this.template.start(specOrArgs) })
+      return this.request((reply) => ({ _tag: "StartChild", spec, id: undefined, reply }))
+    }
+    const child = specOrArgs as ChildSpec<any>
+    const found = ChildSpecs.problems(`child "${child.id}"`, child)
+    if (found.length > 0) return Effect.die(new ConfigError({ problems: found }))
+    const spec = normalise(child)
+    return this.request((reply) => ({ _tag: "StartChild", spec, id: child.id, reply }))
+  }
+  terminateChild(id: string | Process | Pid): Effect.Effect<void, ChildNotFound | SupervisorStopped> {
+    const key = typeof id === "object" ? id.pid : id
+    return this.request((reply) => ({ _tag: "TerminateChild", id: key, reply }))
+  }
+  restartChild(id: string): Effect.Effect<Process, ChildNotFound | ChildStateError | StartFailed | SupervisorStopped> {
+    return this.request((reply) => ({ _tag: "RestartChild", id, reply }))
+  }
+  deleteChild(id: string): Effect.Effect<void, ChildNotFound | ChildStateError | SupervisorStopped> {
+    return this.request((reply) => ({ _tag: "DeleteChild", id, reply }))
+  }
+  get whichChildren(): Effect.Effect<ReadonlyArray<ChildInfo>, SupervisorStopped> {
+    return tree(this.ref, () => this.label)
+  }
+  get countChildren(): Effect.Effect<ChildCounts, SupervisorStopped> {
+    return this.request<ChildCounts, never>((reply) => ({ _tag: "CountChildren", reply }))
   }
 }
 
-const startEngine = (spec: Spec<any>): Effect.Effect<ReturnType<typeof makeRef>, ConfigError | StartFailed | NameTaken, any> =>
+const startEngine = (
+  spec: Spec<any>
+): Effect.Effect<Handle, ConfigError | StartFailed | NameTaken, any> =>
   Effect.gen(function*() {
     const found = problems(spec)
     if (found.length > 0) return yield* Effect.fail(new ConfigError({ problems: found }))
     const engine = new Engine(spec)
     const options = spec.name === undefined ? undefined : { name: spec.name }
     const ref = yield* Actor.spawnAs(behavior(engine, spec.name ?? spec.label), "supervisor", options)
-    return makeRef(ref, engine)
+    return new Handle(ref, engine, spec.strategy === "simple_one_for_one" ? spec.template : undefined)
   })
 
 /**
@@ -772,17 +809,7 @@ export type ServicesOf<S extends StaticSpec<any>> = Exclude<
 export const start = <S extends StaticSpec<any>>(
   spec: S
 ): Effect.Effect<SupervisorRef, ConfigError | StartFailed | NameTaken, ServicesOf<S> | Scope.Scope> =>
-  Effect.map(startEngine(spec), (ref) => ({
-    ...ref,
-    label: ref.label,
-    startChild: (child: ChildSpec<any>) => {
-      const found = ChildSpecs.problems(`child "${child.id}"`, child)
-      if (found.length > 0) {
-        return Effect.die(new ConfigError({ problems: found }))
-      }
-      return ref.startWith(normalise(child), child.id)
-    }
-  } as unknown as SupervisorRef))
+  startEngine(spec) as Effect.Effect<SupervisorRef, ConfigError | StartFailed | NameTaken, ServicesOf<S> | Scope.Scope>
 
 /**
  * Starts a `simple_one_for_one` supervisor (no children until `startChild(args)`).
@@ -793,14 +820,11 @@ export const start = <S extends StaticSpec<any>>(
 export const startDynamic = <Args, R>(
   spec: DynamicSpec<Args, R>
 ): Effect.Effect<DynamicSupervisorRef<Args>, ConfigError | NameTaken, Exclude<R, Scope.Scope> | Scope.Scope> =>
-  Effect.map(
-    startEngine(spec) as Effect.Effect<ReturnType<typeof makeRef>, ConfigError | NameTaken, Exclude<R, Scope.Scope> | Scope.Scope>,
-    (ref) => ({
-      ...ref,
-      startChild: (args: Args) =>
-        ref.startWith(normalise({ ...spec.template, start: spec.template.start(args) }), undefined)
-    } as unknown as DynamicSupervisorRef<Args>)
-  )
+  startEngine(spec) as Effect.Effect<
+    DynamicSupervisorRef<Args>,
+    ConfigError | NameTaken,
+    Exclude<R, Scope.Scope> | Scope.Scope
+  >
 
 /**
  * Whether a process is a supervisor (so it can be asked for its children).
