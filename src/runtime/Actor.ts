@@ -26,6 +26,7 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Context from "effect/Context"
 import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { ActorExited, CallTimeout, MailboxFull } from "./Errors.ts"
@@ -175,6 +176,10 @@ export interface SpawnOptions {
 export const make = <Msg, S, E = never, R = never>(behavior: Behavior<Msg, S, E, R>): Behavior<Msg, S, E, R> =>
   behavior
 
+/** What a run returns when the mailbox is empty and the actor goes to sleep. */
+const Idle: unique symbol = Symbol.for("macula/runtime/Actor/Idle")
+const succeedIdle: Effect.Effect<typeof Idle> = Effect.succeed(Idle)
+
 class ReplyImpl<A, E> implements Reply<A, E> {
   constructor(readonly deferred: Deferred.Deferred<A, E | ActorExited>, readonly cell: Cell<any, any>) {}
   done = false
@@ -202,14 +207,21 @@ class ReplyImpl<A, E> implements Reply<A, E> {
  * created on first use: an idle actor is a handful of fields, which is what lets a node
  * hold hundreds of thousands of them.
  */
-class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
+class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg>, Mailbox.Owner {
   readonly pid: Pid = nextPid()
   readonly kind: "worker" | "supervisor"
   /** The registered name, if any (the label otherwise derives from the behavior's). */
   name: string | undefined = undefined
   readonly mailbox: Mailbox.Mailbox<Msg>
-  /** The loop's fiber once started. */
-  fiber: Fiber.Fiber<ExitReason.ExitReason, unknown> | undefined = undefined
+  /**
+   * The fiber draining the mailbox, while there is work. An idle actor has no fiber at all:
+   * a message wakes it and a fiber runs until the mailbox is empty again.
+   */
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** Counts runs, so a finished run never clears the fiber of a newer one. */
+  runs = 0
+  /** The services `receive` and `terminate` run with, captured at spawn. */
+  context: Context.Context<any> = Context.empty() as Context.Context<any>
   /** The latest state, for `terminate`. */
   state: S | undefined = undefined
   initialised = false
@@ -221,7 +233,7 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
   watchers: Set<(reason: ExitReason.ExitReason) => void> | undefined = undefined
   links: Map<Process, () => void> | undefined = undefined
   /** Continues the loop with the state `receive` returned (one closure per actor, not per message). */
-  private readonly proceed: (next: S | Stop) => Effect.Effect<ExitReason.ExitReason, unknown, any>
+  private readonly proceed: (next: S | Stop) => Effect.Effect<ExitReason.ExitReason | typeof Idle, unknown, any>
 
   constructor(
     readonly behavior: Behavior<Msg, S, any, any>,
@@ -289,11 +301,13 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
     return Effect.sync(() => this.signal(reason, undefined))
   }
 
-  /** Interrupts the loop so that the exit reads as `reason`. Does not wait. */
+  /** Stops the actor so that the exit reads as `reason`: interrupts a busy one, finishes an idle one. Does not wait. */
   kill(reason: ExitReason.ExitReason): void {
-    if (this.reason !== undefined) return
+    if (this.reason !== undefined || this.exiting) return
     this.requested ??= reason
+    if (!this.initialised) return // spawn finishes it once init is done
     if (this.fiber !== undefined) this.fiber.interruptUnsafe()
+    else this.fiber = Effect.runForkWith(this.context)(this.finish(this.requested))
   }
 
   /** An exit signal from `from` (a link) or from `exit(reason)` when `from` is undefined. */
@@ -422,19 +436,46 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg> {
 
   // --- the loop --------------------------------------------------------------------------
 
+  /** A message arrived for the sleeping actor: start a fiber that drains the mailbox. */
+  wake(): void {
+    if (this.fiber !== undefined || this.exiting || this.reason !== undefined) return
+    const run = ++this.runs
+    Effect.runForkWith(this.context)(
+      Effect.onExit(
+        // The fiber is known before any message is handled, so a kill from `receive` finds it.
+        Effect.withFiber((fiber) => {
+          this.fiber = fiber
+          return this.run(this.state as S)
+        }),
+        (exit) => {
+          if (Exit.isSuccess(exit) && exit.value === Idle) {
+            if (this.runs === run) this.fiber = undefined
+            // A kill that landed while this run was going to sleep finishes the actor now.
+            if (this.requested !== undefined && this.fiber === undefined) this.kill(this.requested)
+            return Effect.void
+          }
+          return this.finish(this.reasonOf(exit as Exit.Exit<ExitReason.ExitReason, unknown>))
+        }
+      )
+    )
+  }
+
   /**
-   * Handles every waiting message, then waits for more. Written as a chain of `flatMap`s
-   * rather than a generator: a generator costs every actor its own iterator objects.
+   * Handles every waiting message, then goes to sleep (`Idle`). Written as a chain of
+   * `flatMap`s rather than a generator: a generator costs every actor its own iterator objects.
    */
-  run(state: S): Effect.Effect<ExitReason.ExitReason, unknown, any> {
+  run(state: S): Effect.Effect<ExitReason.ExitReason | typeof Idle, unknown, any> {
     const message = this.mailbox.poll()
-    if (message === Mailbox.EMPTY) return Effect.flatMap(this.mailbox.waitForMessages(), () => this.run(state))
+    if (message === Mailbox.EMPTY) {
+      this.mailbox.sleep(this)
+      return succeedIdle
+    }
     return Effect.flatMap(this.behavior.receive(message, state, this), this.proceed)
   }
 
   /** Maps how the loop's fiber ended to an exit reason. */
   reasonOf(exit: Exit.Exit<ExitReason.ExitReason, unknown>): ExitReason.ExitReason {
-    if (Exit.isSuccess(exit)) return exit.value
+    if (Exit.isSuccess(exit)) return exit.value === (Idle as unknown) ? (this.requested ?? ExitReason.killed) : exit.value
     if (Cause.hasInterruptsOnly(exit.cause)) return this.requested ?? ExitReason.killed
     return ExitReason.ExitReason.Failure({ cause: exit.cause })
   }
@@ -517,16 +558,14 @@ export const spawnAs = <Msg, S, E, R>(
       }
       cell.state = initExit.value
       cell.initialised = true
-      const fiber = yield* Effect.forkDetach(
-        Effect.onExit(cell.run(initExit.value), (exit) => cell.finish(cell.reasonOf(exit))),
-        { startImmediately: true, uninterruptible: false }
-      )
-      cell.fiber = fiber
+      cell.context = yield* Effect.context<any>()
       // Closing the owner's scope stops the actor first (terminate), then releases its resources.
       yield* Scope.addFinalizer(scope, Effect.suspend(() => (cell.exiting || cell.reason !== undefined)
         ? Effect.void
         : cell.stop(ExitReason.shutdown)))
-      if (cell.requested !== undefined) fiber.interruptUnsafe()
+      if (cell.requested !== undefined) cell.kill(cell.requested)
+      else if (cell.mailbox.isEmpty) cell.mailbox.sleep(cell)
+      else cell.wake() // init sent itself something
       return cell as ActorRef<Msg>
     })
   )

@@ -3,9 +3,10 @@
  * messages (exit signals, monitor notifications, child exits), which are never dropped and
  * never wait behind user traffic.
  *
- * It has exactly one taker (the actor's loop), so a waiting taker is a single slot. It is a
- * plain class rather than an Effect `Queue`: the loop polls synchronously while messages are
- * waiting and only suspends when it is empty, and an idle mailbox holds almost nothing.
+ * It has exactly one consumer, its owner (the actor), which drains it while messages are
+ * waiting and sleeps when it is empty; the mailbox wakes the owner when something arrives.
+ * It is a plain class rather than an Effect `Queue`: the owner polls synchronously, and an
+ * idle mailbox holds almost nothing (no waiting fiber, no closures).
  *
  * @since 0.1.0
  */
@@ -67,7 +68,17 @@ interface Blocked<A> {
   readonly resume: (accepted: boolean) => void
 }
 
-/** Mailboxes whose waiting loop must be woken, drained once per microtask. */
+/**
+ * The consumer of a mailbox: woken when a message arrives while it sleeps.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Owner {
+  readonly wake: () => void
+}
+
+/** Mailboxes whose sleeping owner must be woken, drained once per microtask. */
 let toWake: Array<Mailbox<any>> = []
 
 const wakeAll = (): void => {
@@ -91,7 +102,9 @@ export class Mailbox<A> {
   private items: Array<A> = []
   private head = 0
   private system: Array<A> | undefined = undefined
-  private taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+  /** The owner, set once; asleep until `wake`. */
+  private owner: Owner | undefined = undefined
+  private sleeping = false
   private wakeQueued = false
   private blocked: Array<Blocked<A>> | undefined = undefined
   /** No more messages are accepted once closed. */
@@ -178,28 +191,27 @@ export class Mailbox<A> {
     return message
   }
 
-  /**
-   * Waits until something may have arrived. Only the owning loop calls this, after `poll` came
-   * back empty, and polls again afterwards.
-   */
-  waitForMessages(): Effect.Effect<void> {
-    return Effect.callback<void>((resume) => {
-      if (this.head !== this.items.length || (this.system?.length ?? 0) > 0) return resume(Effect.void)
-      this.taker = resume
-    })
+  /** Whether a message (user or system) is waiting. */
+  get isEmpty(): boolean {
+    return this.head === this.items.length && (this.system === undefined || this.system.length === 0)
   }
 
-  /** Resumes the waiting loop, if any, right now. */
+  /** The owner goes to sleep; the next message wakes it. */
+  sleep(owner: Owner): void {
+    this.owner = owner
+    this.sleeping = true
+  }
+
+  /** Wakes the sleeping owner, if any, right now. */
   wakeNow(): void {
     this.wakeQueued = false
-    const taker = this.taker
-    if (taker === undefined) return
-    this.taker = undefined
-    taker(Effect.void)
+    if (!this.sleeping || this.closed) return
+    this.sleeping = false
+    this.owner!.wake()
   }
 
   private wakeSoon(): void {
-    if (this.taker === undefined || this.wakeQueued) return
+    if (!this.sleeping || this.wakeQueued) return
     this.wakeQueued = true
     if (toWake.push(this) === 1) queueMicrotask(wakeAll)
   }
@@ -211,7 +223,7 @@ export class Mailbox<A> {
     this.items = []
     this.head = 0
     this.system = undefined
-    this.taker = undefined
+    this.sleeping = false
     const blocked = this.blocked
     this.blocked = undefined
     if (blocked !== undefined) for (const entry of blocked) entry.resume(false)

@@ -1,6 +1,7 @@
 /**
  * `macula-node/testkit`: tools for users who test their own supervision trees and protocol
- * state machines: seeded chaos (`Chaos`), tree invariants (`Invariants`), fast-check
+ * state machines: seeded chaos (`Chaos`), tree invariants (`Invariants`), the deterministic
+ * simulator of pure cores (`Sim`), fast-check
  * arbitraries (`Arbitraries`) and ready-made workers (`Workers`).
  *
  * @since 0.1.0
@@ -8,4 +9,5 @@
 export * as Arbitraries from "./arbitraries/index.ts"
 export * as Chaos from "./Chaos.ts"
 export * as Invariants from "./Invariants.ts"
+export * as Sim from "./sim/index.ts"
 export * as Workers from "./Workers.ts"

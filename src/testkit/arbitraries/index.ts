@@ -1,7 +1,9 @@
 /**
- * fast-check arbitraries: supervision trees (`Supervisor`) and wire frames (`Wire`).
+ * fast-check arbitraries: supervision trees (`Supervisor`), wire frames (`Wire`) and SWIM
+ * members, claims and packets (`Swim`).
  *
  * @since 0.1.0
  */
 export * as Supervisor from "./Supervisor.ts"
 export * as Wire from "./Wire.ts"
+export * as Swim from "./Swim.ts"

@@ -1,0 +1,274 @@
+/**
+ * Applying claims to the membership table (PROTOCOL.md §11.2, §11.4, §11.6): joins, the
+ * precedence rules, suspicion windows and their confirmations, verdicts, refutation of
+ * accusations against ourselves, and tombstone expiry.
+ *
+ * Every claim that changes the table is queued for piggybacking, so a station passes on what
+ * it believes (the infection style of SWIM) and nothing it has discarded. Every change of
+ * status is reported once through `Emit`.
+ *
+ * Key invariants: a claim never lowers a member's `(incarnation, rank)` (precedence is a
+ * join), so replays and reorderings are harmless; a member is declared dead only by a dead
+ * claim or by its own suspicion window running out; a remote claim never throws.
+ *
+ * @see Das et al., SWIM (2002), §4.2 "Suspicion Mechanism".
+ * @see Dadgar et al., Lifeguard (2018), §IV.B.
+ * @since 0.1.0
+ */
+import * as Awareness from "./Awareness.ts"
+import * as Claims from "./Claims.ts"
+import type { Claim, MemberId } from "./Claims.ts"
+import { Change, Command } from "./Command.ts"
+import * as State from "./State.ts"
+import type { Member, Turn } from "./State.ts"
+import * as Suspicion from "./Suspicion.ts"
+import * as Timer from "./Timer.ts"
+
+type S = State.State
+
+/**
+ * Applies one verified claim, received from `from` (undefined for the core's own claims).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const apply = (t: Turn, s: S, claim: Claim, from: MemberId | undefined): S => {
+  const why = Claims.problem(claim)
+  if (why !== undefined) {
+    // The actor should have dropped it (§14 row 22); if it slipped through, still no harm.
+    if (from !== undefined) t.out.push(Command.Penalise({ peer: from, reason: why }))
+    return State.count(s, "claimsRejected")
+  }
+  if (claim.subject === s.self.id) return aboutSelf(t, s, claim)
+  const current = s.members.get(claim.subject)
+  const decision = Claims.decide(
+    current === undefined ? undefined : { kind: current.status, incarnation: current.incarnation },
+    claim,
+    current?.suspicion?.accusers
+  )
+  switch (decision) {
+    case "join":
+      return join(t, s, claim)
+    case "override":
+      return override(t, s, current!, claim)
+    case "confirm":
+      return confirm(t, s, current!, claim)
+    case "stale":
+      return State.count(s, "claimsStale")
+    case "unknown":
+      // We cannot probe a member whose addresses we never saw; its alive claim will come.
+      return State.count(s, "claimsUnknown")
+  }
+}
+
+/**
+ * Applies a list of claims in order (the `g` of a packet, the `m` of a sync).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const applyAll = (t: Turn, s: S, claims: ReadonlyArray<Claim>, from: MemberId | undefined): S => {
+  let out = s
+  for (const claim of claims) out = apply(t, out, claim, from)
+  return out
+}
+
+/**
+ * Our suspicion window for `id` ran out: declare it dead on our own authority.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const declareDead = (t: Turn, s: S, id: MemberId): S => {
+  const m = s.members.get(id)
+  if (m === undefined || m.status !== "suspect") return s
+  return apply(t, s, Claims.dead(id, m.incarnation, s.self.id), undefined)
+}
+
+/**
+ * Our probe of `id` failed: accuse it (or, if already suspect, add our confirmation).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const accuse = (t: Turn, s: S, id: MemberId): S => {
+  const m = s.members.get(id)
+  if (m === undefined || m.status === "dead") return s
+  return apply(t, s, Claims.suspect(id, m.incarnation, s.self.id), undefined)
+}
+
+/**
+ * Raises our incarnation above `accused` and gossips a fresh alive claim, so the accusation
+ * is outbid everywhere it spread (§11.2). Lifeguard counts it against our health: being
+ * suspected suggests we are slow to answer.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const refute = (t: Turn, s: S, accused: number): S => {
+  const incarnation = Math.max(s.self.incarnation, accused) + 1
+  const after: S = {
+    ...s,
+    self: { ...s.self, incarnation },
+    health: t.config.lifeguard ? Awareness.adjust(s.health, 1, t.config.awarenessMaxMult) : s.health
+  }
+  t.out.push(Command.PersistIncarnation({ incarnation }))
+  return State.count(State.gossip(t, after, State.ownClaim(after)), "refutations")
+}
+
+/**
+ * Forgets tombstones older than `deadRetentionMs` (§11.5).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const reap = (t: Turn, s: S): S => {
+  const expired: Array<MemberId> = []
+  for (const m of s.members.values()) {
+    if (m.status === "dead" && t.now - m.changedAt >= t.config.deadRetentionMs) expired.push(m.id)
+  }
+  return State.removeMembers(s, expired)
+}
+
+/**
+ * Puts `id` somewhere in the rest of this pass's probe list (at a random position, so a
+ * newcomer is probed within one pass without a fixed place), unless it is already listed.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const enlist = (s: S, id: MemberId): S => {
+  if (s.order.includes(id)) return s
+  const [at, after] = State.randomInt(s, s.cursor, s.order.length)
+  const order = [...s.order.slice(0, at), id, ...s.order.slice(at)]
+  return { ...after, order }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const aboutSelf = (t: Turn, s: S, claim: Claim): S => {
+  if (Claims.aboutSelf(s.self.incarnation, claim, s.self.leaving) === "ignore") return s
+  // An accusation at the largest incarnation cannot be outbid (§4.3 integer range).
+  if (claim.incarnation >= Claims.maxIncarnation) return State.count(s, "unrefutable")
+  return refute(t, s, claim.incarnation)
+}
+
+const join = (t: Turn, s: S, claim: Claim): S => {
+  let room = s
+  if (s.members.size >= t.config.swimMaxMembers) {
+    // Full: the oldest tombstone makes way; live members are never evicted for newcomers.
+    let oldest: Member | undefined
+    for (const m of s.members.values()) {
+      if (m.status === "dead" && (oldest === undefined || m.changedAt < oldest.changedAt)) oldest = m
+    }
+    if (oldest === undefined) return State.count(s, "membersRefused")
+    room = State.removeMembers(s, [oldest.id])
+  }
+  const addrs = claim.addrs ?? []
+  const m: Member = {
+    id: claim.subject,
+    status: "alive",
+    incarnation: claim.incarnation,
+    addrs,
+    claim,
+    lastAlive: claim,
+    suspicion: undefined,
+    changedAt: t.now
+  }
+  t.out.push(Command.Emit({ change: Change.MemberAlive({ member: m.id, incarnation: m.incarnation, addrs }) }))
+  return enlist(State.gossip(t, State.putMember(room, m), claim), m.id)
+}
+
+const override = (t: Turn, s: S, cur: Member, claim: Claim): S => {
+  switch (claim.kind) {
+    case "alive": {
+      const addrs = claim.addrs ?? []
+      let out = State.cancelTimer(t, s, Timer.suspicion(cur.id))
+      out = State.putMember(out, {
+        ...cur,
+        status: "alive",
+        incarnation: claim.incarnation,
+        addrs,
+        claim,
+        lastAlive: claim,
+        suspicion: undefined,
+        changedAt: cur.status === "alive" ? cur.changedAt : t.now
+      })
+      if (cur.status !== "alive" || !Claims.sameAddrs(cur.addrs, addrs)) {
+        t.out.push(
+          Command.Emit({ change: Change.MemberAlive({ member: cur.id, incarnation: claim.incarnation, addrs }) })
+        )
+      }
+      if (cur.status === "dead") out = enlist(out, cur.id)
+      return State.gossip(t, out, claim)
+    }
+    case "suspect": {
+      if (cur.status === "suspect" && cur.suspicion !== undefined) {
+        // A higher incarnation of an ongoing suspicion: same window, one more accuser maybe.
+        const more = Suspicion.confirm(cur.suspicion, claim.by)
+        const out = State.gossip(
+          t,
+          State.putMember(s, { ...cur, incarnation: claim.incarnation, claim, suspicion: more ?? cur.suspicion }),
+          claim
+        )
+        return more === undefined ? out : rearm(t, out, cur.id)
+      }
+      // The window is sized by the cluster as it is now and kept (memberlist does the same).
+      const window = Suspicion.start(Suspicion.bounds(t.config, State.clusterSize(s)), t.now, claim.by)
+      let out = State.putMember(s, {
+        ...cur,
+        status: "suspect",
+        incarnation: claim.incarnation,
+        claim,
+        suspicion: window,
+        changedAt: t.now
+      })
+      t.out.push(
+        Command.Emit({
+          change: Change.MemberSuspect({ member: cur.id, incarnation: claim.incarnation, by: claim.by })
+        })
+      )
+      if (cur.status === "dead") out = enlist(out, cur.id)
+      return rearm(t, State.gossip(t, out, claim), cur.id)
+    }
+    case "dead": {
+      let out = State.cancelTimer(t, s, Timer.suspicion(cur.id))
+      out = State.putMember(out, {
+        ...cur,
+        status: "dead",
+        incarnation: claim.incarnation,
+        claim,
+        suspicion: undefined,
+        changedAt: cur.status === "dead" ? cur.changedAt : t.now
+      })
+      if (cur.status !== "dead") {
+        t.out.push(
+          Command.Emit({
+            change: Claims.isLeave(claim)
+              ? Change.MemberLeft({ member: cur.id, incarnation: claim.incarnation })
+              : Change.MemberDead({ member: cur.id, incarnation: claim.incarnation, by: claim.by })
+          })
+        )
+      }
+      return State.gossip(t, out, claim)
+    }
+  }
+}
+
+const confirm = (t: Turn, s: S, cur: Member, claim: Claim): S => {
+  const more = cur.suspicion === undefined ? undefined : Suspicion.confirm(cur.suspicion, claim.by)
+  // Already k confirmations: the window cannot shrink further, so the claim adds nothing.
+  if (more === undefined) return State.count(s, "claimsStale")
+  const out = State.putMember(s, { ...cur, suspicion: more })
+  // Re-gossip the confirmation: others need independent accusers to shorten their windows.
+  return rearm(t, State.gossip(t, out, claim), cur.id)
+}
+
+/** Sets the suspicion timer to the window's current deadline, or declares dead if past it. */
+const rearm = (t: Turn, s: S, id: MemberId): S => {
+  const m = s.members.get(id)
+  if (m === undefined || m.suspicion === undefined) return s
+  const at = Suspicion.deadline(m.suspicion)
+  if (at <= t.now) return declareDead(t, State.cancelTimer(t, s, Timer.suspicion(id)), id)
+  return State.setTimer(t, s, Timer.suspicion(id), at)
+}
