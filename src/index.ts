@@ -3,7 +3,8 @@
  *
  * This entry holds the mesh's public names: `Topic` (strict five-segment topics and wildcard
  * patterns), `Identity` and `Did` (Ed25519 did:key identities), `Ucan` (UCAN 1.0
- * capabilities), `Realm`, and their typed errors. The actor runtime is `macula-node/runtime`;
+ * capabilities), `Realm`, the wire codec (`Wire`, `DecodeError`), the pieces protocol cores are
+ * written with (`Step`, `Prng`), and their typed errors. The actor runtime is `macula-node/runtime`;
  * chaos tools, the simulator and fast-check arbitraries are `macula-node/testkit`.
  *
  * @since 0.1.0
@@ -16,3 +17,8 @@ export type { DidErrorCode } from "./identity/index.ts"
 export * as Ucan from "./identity/ucan/index.ts"
 export { UcanError } from "./identity/ucan/index.ts"
 export type { UcanErrorName } from "./identity/ucan/index.ts"
+export * as Wire from "./wire/index.ts"
+export { DecodeError, EncodeError } from "./wire/index.ts"
+export type { DecodeErrorCode, EncodeErrorCode } from "./wire/index.ts"
+export * as Prng from "./core/Prng.ts"
+export * as Step from "./core/Step.ts"
