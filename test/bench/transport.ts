@@ -7,7 +7,10 @@
  * Rows: `quic_bulk_mb_s` (patched, one stream, 64 KiB datagrams, framed through the `Transport`),
  * `quic_bulk_1350_mb_s` (the same at 1350-byte datagrams), `quic_small_msgs` (100-byte frames per
  * second, one way), `quic_rtt_us` (median framed round trip), `handshake_ms` (median dial) and
- * `idle_conn_bytes` (memory per idle connection end).
+ * `idle_conn_bytes` (memory per idle connection end). The TLS-over-TCP transport (§3.2a, framed
+ * streams over the multiplexer) is measured by the same code: `tls_mb_s`, `tls_small_msgs` and
+ * `tls_rtt_us` are rows of their own with raw `node:tls` (`tls_raw_*`, same certificate, same
+ * framing and coalescing, no multiplexer) as baselines, and appear as baselines of the QUIC rows.
  */
 import { createHash, randomBytes, randomFillSync } from "node:crypto"
 import * as net from "node:net"
@@ -19,8 +22,12 @@ import { Effect, Fiber } from "effect"
 import type { Scope } from "effect/Scope"
 import * as Certificate from "../../src/platform/transport/Certificate.ts"
 import { FrameDecoder, writePrefix } from "../../src/platform/transport/Frame.ts"
+import type { TransportStartFailed } from "../../src/platform/transport/Errors.ts"
 import * as Quic from "../../src/platform/transport/Quic.ts"
 import * as QuicConfig from "../../src/platform/transport/QuicConfig.ts"
+import * as Tls from "../../src/platform/transport/Tls.ts"
+import * as TlsConfig from "../../src/platform/transport/TlsConfig.ts"
+import type { Transport } from "../../src/platform/transport/Transport.ts"
 
 interface Result {
   readonly name: string
@@ -36,18 +43,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const scoped = <A, E>(body: Effect.Effect<A, E, Scope>): Promise<A> => Effect.runPromise(Effect.scoped(body))
 
-const quicNode = (maxUdpPayloadBytes: number) =>
+/** Starts one transport end in the current scope. */
+type Maker = () => Effect.Effect<Transport["Service"], TransportStartFailed, Scope>
+
+const quicNode = (maxUdpPayloadBytes: number): Maker => () =>
   Quic.make(QuicConfig.make(randomBytes(32), { host: "127.0.0.1", maxUdpPayloadBytes, quicIdleTimeoutMs: 30_000 }))
 
+const tlsNode: Maker = () => Tls.make(TlsConfig.make(randomBytes(32), { host: "127.0.0.1", tlsIdleTimeoutMs: 30_000 }))
+
 // ---------------------------------------------------------------------------------------------
-// QUIC through the Transport (patched library)
+// Through the Transport: QUIC (patched library) or TLS over TCP (multiplexed), the same code
 // ---------------------------------------------------------------------------------------------
 
 /** MB/s of `totalBytes` in `frameBytes` frames on one stream. */
-const transportBulk = (maxUdpPayloadBytes: number, totalBytes: number, frameBytes = 256 * 1024) =>
+const transportBulk = (node: Maker, totalBytes: number, frameBytes = 256 * 1024) =>
   scoped(Effect.gen(function*() {
-    const a = yield* quicNode(maxUdpPayloadBytes)
-    const b = yield* quicNode(maxUdpPayloadBytes)
+    const a = yield* node()
+    const b = yield* node()
     const listener = yield* a.listen
     const out = yield* b.dial(listener.address)
     const stream = yield* out.openStream
@@ -68,10 +80,10 @@ const transportBulk = (maxUdpPayloadBytes: number, totalBytes: number, frameByte
   }))
 
 /** 100-byte frames per second, one way, over `count` frames. */
-const transportSmall = (count: number) =>
+const transportSmall = (node: Maker, count: number) =>
   scoped(Effect.gen(function*() {
-    const a = yield* quicNode(1_350)
-    const b = yield* quicNode(1_350)
+    const a = yield* node()
+    const b = yield* node()
     const listener = yield* a.listen
     const out = yield* b.dial(listener.address)
     const stream = yield* out.openStream
@@ -91,10 +103,10 @@ const transportSmall = (count: number) =>
   }))
 
 /** Median framed round trip in µs (100-byte ping, echoed). */
-const transportRtt = (rounds: number) =>
+const transportRtt = (node: Maker, rounds: number) =>
   scoped(Effect.gen(function*() {
-    const a = yield* quicNode(1_350)
-    const b = yield* quicNode(1_350)
+    const a = yield* node()
+    const b = yield* node()
     const listener = yield* a.listen
     const out = yield* b.dial(listener.address)
     const stream = yield* out.openStream
@@ -115,10 +127,10 @@ const transportRtt = (rounds: number) =>
   }))
 
 /** Median time of a full dial (TLS 1.3 handshake, certificate checks, DID derivation), ms. */
-const transportHandshake = (rounds: number) =>
+const transportHandshake = (node: Maker, rounds: number) =>
   scoped(Effect.gen(function*() {
-    const a = yield* quicNode(1_350)
-    const b = yield* quicNode(1_350)
+    const a = yield* node()
+    const b = yield* node()
     const listener = yield* a.listen
     const samples: Array<number> = []
     for (let i = 0; i < rounds; i++) {
@@ -147,8 +159,8 @@ const settledMemory = async () => {
 /** Memory per idle connection end (both ends live in this process): RSS and JS heap+external. */
 const transportIdle = (connections: number) =>
   scoped(Effect.gen(function*() {
-    const a = yield* quicNode(1_350)
-    const b = yield* quicNode(1_350)
+    const a = yield* quicNode(1_350)()
+    const b = yield* quicNode(1_350)()
     const listener = yield* a.listen
     // Warm up code paths so the delta holds connections only.
     yield* (yield* b.dial(listener.address)).close()
@@ -410,19 +422,23 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<{
   const stock = (await import("@matrixai/quic-stock")) as unknown as QuicModule
 
   const tcp = await streamBulk(false, bytes(512 * MiB))
-  const tlsBulk = await streamBulk(true, bytes(256 * MiB))
-  const bulk = await transportBulk(65_527, bytes(256 * MiB))
+  const tlsRawBulk = await streamBulk(true, bytes(256 * MiB))
+  const tlsBulk = await transportBulk(tlsNode, bytes(256 * MiB))
+  const bulk = await transportBulk(quicNode(65_527), bytes(256 * MiB))
   const rawPatched = await rawBulk(patched, 65_527, bytes(256 * MiB))
   const rawStock = await rawBulk(stock, 65_527, bytes(32 * MiB))
-  const bulk1350 = await transportBulk(1_350, bytes(64 * MiB))
+  const bulk1350 = await transportBulk(quicNode(1_350), bytes(64 * MiB))
   const rawPatched1350 = await rawBulk(patched, 1_350, bytes(64 * MiB))
   const rawStock1350 = await rawBulk(stock, 1_350, bytes(4 * MiB))
-  const small = await transportSmall(times(300_000))
-  const tlsSmall = await streamSmall(times(300_000))
-  const rtt = await transportRtt(times(3_000))
-  const tlsRtt = await streamRtt(times(3_000))
-  const handshake = await transportHandshake(times(30))
-  const tlsShake = await tlsHandshake(times(30))
+  const small = await transportSmall(quicNode(1_350), times(300_000))
+  const tlsSmall = await transportSmall(tlsNode, times(300_000))
+  const tlsRawSmall = await streamSmall(times(300_000))
+  const rtt = await transportRtt(quicNode(1_350), times(3_000))
+  const tlsRtt = await transportRtt(tlsNode, times(3_000))
+  const tlsRawRtt = await streamRtt(times(3_000))
+  const handshake = await transportHandshake(quicNode(1_350), times(30))
+  const tlsShake = await transportHandshake(tlsNode, times(30))
+  const tlsRawShake = await tlsHandshake(times(30))
   const idle = await transportIdle(times(100))
 
   return {
@@ -436,6 +452,7 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<{
           quic_stock_mb_s: round(rawStock),
           quic_raw_patched_mb_s: round(rawPatched),
           tls_mb_s: round(tlsBulk),
+          tls_raw_mb_s: round(tlsRawBulk),
           tcp_mb_s: round(tcp)
         }
       },
@@ -447,12 +464,47 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<{
           quic_stock_mb_s: round(rawStock1350, 2),
           quic_raw_patched_mb_s: round(rawPatched1350),
           tls_mb_s: round(tlsBulk),
+          tls_raw_mb_s: round(tlsRawBulk),
           tcp_mb_s: round(tcp)
         }
       },
-      { name: "quic_small_msgs", unit: "frames/s", value: Math.round(small), baselines: { tls_small_msgs: Math.round(tlsSmall) } },
-      { name: "quic_rtt_us", unit: "µs", value: Math.round(rtt), baselines: { tls_rtt_us: Math.round(tlsRtt) } },
-      { name: "handshake_ms", unit: "ms", value: round(handshake, 2), baselines: { tls_handshake_ms: round(tlsShake, 2) } },
+      {
+        name: "quic_small_msgs",
+        unit: "frames/s",
+        value: Math.round(small),
+        baselines: { tls_small_msgs: Math.round(tlsSmall), tls_raw_small_msgs: Math.round(tlsRawSmall) }
+      },
+      {
+        name: "quic_rtt_us",
+        unit: "µs",
+        value: Math.round(rtt),
+        baselines: { tls_rtt_us: Math.round(tlsRtt), tls_raw_rtt_us: Math.round(tlsRawRtt) }
+      },
+      {
+        name: "handshake_ms",
+        unit: "ms",
+        value: round(handshake, 2),
+        baselines: { tls_handshake_ms: round(tlsShake, 2), tls_raw_handshake_ms: round(tlsRawShake, 2) }
+      },
+      // The TLS transport against raw node:tls: what the multiplexer and the framing cost.
+      {
+        name: "tls_mb_s",
+        unit: "MB/s",
+        value: round(tlsBulk),
+        baselines: { tls_raw_mb_s: round(tlsRawBulk), tcp_mb_s: round(tcp), quic_bulk_mb_s: round(bulk) }
+      },
+      {
+        name: "tls_small_msgs",
+        unit: "frames/s",
+        value: Math.round(tlsSmall),
+        baselines: { tls_raw_small_msgs: Math.round(tlsRawSmall), quic_small_msgs: Math.round(small) }
+      },
+      {
+        name: "tls_rtt_us",
+        unit: "µs",
+        value: Math.round(tlsRtt),
+        baselines: { tls_raw_rtt_us: Math.round(tlsRawRtt), quic_rtt_us: Math.round(rtt) }
+      },
       {
         name: "idle_conn_bytes",
         unit: "bytes",

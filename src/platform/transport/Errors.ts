@@ -68,10 +68,11 @@ export class ListenerClosed extends Data.TaggedError("ListenerClosed")<{
 
 /**
  * The connection is gone. `by` says who ended it: `local` (we closed it), `peer` (it sent a
- * close), `idle_timeout` (nothing heard for `quicIdleTimeoutMs`, e.g. a dead peer), `tls` (the
- * handshake failed after the dial returned, e.g. the listener refused our certificate) or
- * `transport` (the socket stopped). `code` is the §3.7 name when the close carried a known
- * application code, else the raw number in hex.
+ * close), `idle_timeout` (nothing heard for `quicIdleTimeoutMs` or `tlsIdleTimeoutMs`, e.g. a dead
+ * peer), `tls` (the handshake failed after the dial returned, e.g. the listener refused our
+ * certificate) or `transport` (the socket stopped; on TLS over TCP also a connection that ended or
+ * was reset without a close, e.g. a killed peer process, with `code` `eof` or `reset`). `code` is
+ * the §3.7 name when the close carried a known application code, else the raw number in hex.
  *
  * @since 0.1.0
  * @category errors

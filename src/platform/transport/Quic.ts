@@ -470,7 +470,7 @@ export const make = (config: QuicConfig.QuicConfig): Effect.Effect<Transport["Se
           })
       )
       listening = true
-      return { address: localAddress, accept: accepted.take }
+      return { address: localAddress, addresses: [localAddress], accept: accepted.take }
     })
 
     const dial = (address: string, options: DialOptions = {}) =>

@@ -1,7 +1,8 @@
 /**
  * The `Transport` port: identity-bound, stream-multiplexed connections between nodes
  * (PROTOCOL.md §3). One interface, several layers: QUIC (`Quic.layer`, the default), TLS over TCP
- * (§3.2a) and the in-memory simulated network used by tests and the simulator.
+ * (`Tls.layer`, §3.2a), both at once (`Composite.layer`, dialling by address scheme) and the
+ * in-memory simulated network used by tests and the simulator.
  *
  * What every implementation guarantees:
  * - **Identity.** `Connection.peerDid` is derived from the key the peer proved it holds in the
@@ -113,6 +114,11 @@ export interface Connection {
 export interface Listener {
   /** The bound address, e.g. `quic://127.0.0.1:4433` (the real port when 0 was asked for). */
   readonly address: string
+  /**
+   * Every address this listener accepts on (a composite listens on QUIC and TLS at once); absent
+   * means just `address`.
+   */
+  readonly addresses?: ReadonlyArray<string>
   /** The next authenticated inbound connection. */
   readonly accept: Effect<Connection, ListenerClosed>
 }
@@ -145,10 +151,11 @@ export class Transport extends Context.Service<Transport, {
   /** Starts accepting connections; stops when the scope closes. At most one listener at a time. */
   readonly listen: Effect<Listener, ListenFailed, Scope>
   /**
-   * Connects to `address` (`quic://host:port`, IPv6 bracketed, optional `#did:key:…` pin) and
-   * authenticates the peer. Resolves once TLS is complete and the peer's certificate checked; the
-   * listener's verdict on *our* certificate is confirmed by its HELLO (§3.4), and a refusal there
-   * surfaces as `ConnectionLost` with `by: "tls"` on the connection.
+   * Connects to `address` (`quic://host:port` or `tls://host:port`, IPv6 bracketed, optional
+   * `#did:key:…` pin) and authenticates the peer. Resolves once TLS is complete and the peer's
+   * certificate checked. On QUIC the listener's verdict on *our* certificate is confirmed by its
+   * HELLO (§3.4), and a refusal there surfaces as `ConnectionLost` with `by: "tls"` on the
+   * connection; on TLS over TCP the dial waits for the listener's preface, so a refusal fails it.
    */
   readonly dial: (address: string, options?: DialOptions) => Effect<Connection, DialError>
 }>()("macula/Transport") {}

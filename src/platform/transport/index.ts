@@ -1,6 +1,7 @@
 /**
- * The transport port and its QUIC implementation (PROTOCOL.md §3–§4.1): identity-bound
- * connections carrying long-lived streams of length-prefixed frames.
+ * The transport port and its implementations (PROTOCOL.md §3–§4.1): identity-bound connections
+ * carrying long-lived streams of length-prefixed frames, over QUIC, over TLS on TCP (§3.2a), or
+ * both at once.
  *
  * @since 0.1.0
  */
@@ -52,6 +53,46 @@ export * as Quic from "./Quic.ts"
  * @category modules
  */
 export * as QuicConfig from "./QuicConfig.ts"
+
+/**
+ * The TLS-over-TCP `Transport` layer (§3.2a).
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Tls from "./Tls.ts"
+
+/**
+ * Knobs of the TLS-over-TCP transport.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TlsConfig from "./TlsConfig.ts"
+
+/**
+ * The §3.2a stream multiplexer (sessions over any ordered byte link) and its chunk codec.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Mux from "./Mux.ts"
+
+/**
+ * The §3.2a chunk format: encoding and the incremental decoder.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as MuxChunk from "./MuxChunk.ts"
+
+/**
+ * One `Transport` over QUIC and TLS at once, dialling by address scheme.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Composite from "./Composite.ts"
 
 /**
  * The frame layer over any WHATWG byte stream pair (shared by every transport).
