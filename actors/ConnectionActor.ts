@@ -256,7 +256,9 @@ class Driver {
           const fiber = yield* driver.fork(Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             yield* Effect.sleep(Math.max(0, command.at - now))
-            const fired = yield* Clock.currentTimeMillis
+            // A clock at a fractional millisecond can wake a hair early; the timer is due, so say so
+            // (otherwise the core re-arms it for ~0 ms and spins until the clock moves).
+            const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
             driver.timers.delete(command.timer)
             Actor.tellUrgent(driver.self, {
               _tag: "Event",
