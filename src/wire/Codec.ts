@@ -4,12 +4,13 @@
  *
  * Key invariant: decoding is total. For any bytes it returns a `Frame` or a `DecodeError`,
  * never throws, and never allocates before the checks that bound the allocation: L against
- * `maxFrameBytes` before the body is read, the pre-scan before msgpack decodes, field checks
- * before a frame is returned. Encoding either returns the complete framed bytes of a frame
+ * `maxFrameBytes` before the body is read, each rule of the pre-scan before the value it
+ * guards is built (the fused decoder, `Decoder.ts`, checks and builds in one pass), field
+ * checks before a frame is returned. Encoding either returns the complete framed bytes of a frame
  * the peer will accept, or an `EncodeError`, and then nothing is produced to send.
  *
  * Order of checks when decoding a body: L (`malformed_frame` for 0, `frame_too_large`) →
- * pre-scan (`malformed_frame`) → `v` and `t` present and typed (`invalid_field`) → `v` equal
+ * the pre-scan rules (`malformed_frame`) → `v` and `t` present and typed (`invalid_field`) → `v` equal
  * to the negotiated version, except on `hello`, which is how versions are negotiated
  * (`unsupported_version`) → known `t` (`unknown_type`) → no integer beyond ±(2^53−1)
  * (`invalid_field`) → the `content.block` limit (`frame_too_large`) → fields (`invalid_field`).
@@ -23,10 +24,11 @@ import * as CodecConfig from "./CodecConfig.ts"
 import * as Catalogue from "./Catalogue.ts"
 import { protocolVersion } from "./Constants.ts"
 import * as DecodeError from "./DecodeError.ts"
+import * as Decoder from "./Decoder.ts"
 import * as EncodeError from "./EncodeError.ts"
 import * as Fields from "./Fields.ts"
 import type { Frame } from "./Frame.ts"
-import { packr, plain, reservePrefix, unpackRange } from "./Msgpack.ts"
+import { packr, plain, reservePrefix } from "./Msgpack.ts"
 import * as PreScan from "./PreScan.ts"
 
 /**
@@ -94,15 +96,9 @@ export const decodeBodyAt = (
   if (length > config.maxFrameBytes) {
     return DecodeError.make("frame_too_large", `L = ${length} above maxFrameBytes ${config.maxFrameBytes}`)
   }
-  const scanned = PreScan.scan(src, start, end, config.maxDecodeDepth, config.maxCollectionEntries)
-  if (!PreScan.isOk(scanned)) return malformed(PreScan.describe(scanned))
-  let value: unknown
-  try {
-    value = unpackRange(src, start, end)
-  } catch {
-    return malformed("msgpack decoding failed")
-  }
-  return fromWire(value, length, scanned === PreScan.okWideInteger, config, version)
+  const value = Decoder.decode(src, start, end, config.maxDecodeDepth, config.maxCollectionEntries)
+  if (value === undefined) return malformed(PreScan.describe(Decoder.result()))
+  return fromWire(value, length, Decoder.result() === PreScan.okWideInteger, config, version)
 }
 
 /**

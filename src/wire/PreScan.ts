@@ -63,6 +63,29 @@ const DUPLICATE_KEY = 12
 const BAD_UTF8 = 13
 const TOO_BIG = 14
 
+/**
+ * The failure codes a scan can return, by name (every one is a `malformed_frame`). The fused
+ * decoder (`Decoder.ts`) reports the same codes, so `describe` words both alike.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const failures = {
+  emptyBody: EMPTY,
+  notAMap: NOT_A_MAP,
+  truncated: TRUNCATED,
+  trailingBytes: TRAILING,
+  tooDeep: TOO_DEEP,
+  tooManyEntries: TOO_MANY_ENTRIES,
+  lengthExceeds: LENGTH_EXCEEDS,
+  neverUsed: NEVER_USED,
+  extension: EXTENSION,
+  keyNotStr: KEY_NOT_STR,
+  duplicateKey: DUPLICATE_KEY,
+  badUtf8: BAD_UTF8,
+  tooBig: TOO_BIG
+} as const satisfies Readonly<Record<string, ScanResult>>
+
 const details: ReadonlyArray<string> = [
   "well formed",
   "well formed (wide integer)",
@@ -194,8 +217,14 @@ const distinctKeys = (src: Uint8Array, from: number, to: number): boolean => {
   return distinct
 }
 
-/** Whether `src[i..end)` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-const validUtf8 = (src: Uint8Array, i: number, end: number): boolean => {
+/**
+ * Whether `src[i..end)` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
+ * The one definition of valid UTF-8 on this wire, shared with the fused decoder.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const validUtf8 = (src: Uint8Array, i: number, end: number): boolean => {
   while (i < end) {
     const c = src[i]!
     if (c < 0x80) {

@@ -18,10 +18,11 @@ import { Data } from "effect"
 import * as CodecConfig from "./CodecConfig.ts"
 import { signatureBytes } from "./Constants.ts"
 import * as DecodeError from "./DecodeError.ts"
+import * as Decoder from "./Decoder.ts"
 import * as EncodeError from "./EncodeError.ts"
 import * as Fields from "./Fields.ts"
 import type { Signed } from "./Frame.ts"
-import { packr, unpackRange } from "./Msgpack.ts"
+import { packr } from "./Msgpack.ts"
 import * as PreScan from "./PreScan.ts"
 import * as SignedBody from "./SignedBody.ts"
 
@@ -190,18 +191,12 @@ const decodeBody = <A>(
   check: (o: Fields.WireMap) => A,
   config: CodecConfig.CodecConfig
 ): A | DecodeError.DecodeError => {
-  const scanned = PreScan.scan(b, 0, b.length, config.maxDecodeDepth, config.maxCollectionEntries)
-  if (!PreScan.isOk(scanned)) return DecodeError.make("malformed_frame", `signed body: ${PreScan.describe(scanned)}`)
+  const value = Decoder.decode(b, 0, b.length, config.maxDecodeDepth, config.maxCollectionEntries)
+  const scanned = Decoder.result()
+  if (value === undefined) return DecodeError.make("malformed_frame", `signed body: ${PreScan.describe(scanned)}`)
   if (scanned === PreScan.okWideInteger) {
     return DecodeError.make("invalid_field", "signed body: integer beyond ±(2^53-1)")
   }
-  let value: unknown
-  try {
-    value = unpackRange(b, 0, b.length)
-  } catch {
-    return DecodeError.make("malformed_frame", "signed body: msgpack decoding failed")
-  }
-  if (!Fields.isMap(value)) return DecodeError.make("malformed_frame", "signed body: top level is not a map")
   Fields.reset()
   const body = check(value)
   const problem = Fields.problem()
