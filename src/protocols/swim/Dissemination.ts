@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import type { Claim, MemberId } from "./Claims.ts"
+import * as Table from "./Table.ts"
 
 /**
  * A queued claim and how often it has been sent.
@@ -68,17 +69,17 @@ export const retransmitLimit = (retransmitMult: number, n: number): number =>
  * @category combinators
  */
 export const enqueue = (q: Queue, claim: Claim, cap: number): Queue => {
-  const entries = new Map(q.entries)
-  entries.delete(claim.subject)
+  // A persistent table, not a Map copy per claim: a sync of n new members queues n claims.
+  let entries = Table.remove(q.entries, claim.subject)
   if (entries.size >= cap) {
     let victim: Entry | undefined
     for (const e of entries.values()) {
       if (victim === undefined || e.transmits > victim.transmits ||
         (e.transmits === victim.transmits && e.order < victim.order)) victim = e
     }
-    if (victim !== undefined) entries.delete(victim.claim.subject)
+    if (victim !== undefined) entries = entries.delete(victim.claim.subject)
   }
-  entries.set(claim.subject, { claim, transmits: 0, order: q.nextOrder })
+  entries = entries.set(claim.subject, { claim, transmits: 0, order: q.nextOrder })
   return { entries, nextOrder: q.nextOrder + 1 }
 }
 
@@ -102,11 +103,10 @@ export const take = (
     .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
     .slice(0, max)
   if (chosen.length === 0) return [[], q]
-  const entries = new Map(q.entries)
+  let entries = Table.Table.from(q.entries)
   for (const e of chosen) {
     const transmits = e.transmits + 1
-    if (transmits >= limit) entries.delete(e.claim.subject)
-    else entries.set(e.claim.subject, { ...e, transmits })
+    entries = transmits >= limit ? entries.delete(e.claim.subject) : entries.set(e.claim.subject, { ...e, transmits })
   }
   return [chosen.map((e) => e.claim), { entries, nextOrder: q.nextOrder }]
 }

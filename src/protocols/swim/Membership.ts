@@ -19,6 +19,7 @@ import * as Awareness from "./Awareness.ts"
 import * as Claims from "./Claims.ts"
 import type { Claim, MemberId } from "./Claims.ts"
 import { Change, Command } from "./Command.ts"
+import * as Dissemination from "./Dissemination.ts"
 import * as State from "./State.ts"
 import type { Member, Turn } from "./State.ts"
 import * as Suspicion from "./Suspicion.ts"
@@ -123,6 +124,8 @@ export const refute = (t: Turn, s: S, accused: number): S => {
  * @category combinators
  */
 export const reap = (t: Turn, s: S): S => {
+  // No tombstones, nothing to reap: skip the scan that would otherwise run every probe tick.
+  if (s.live === s.members.size) return s
   const expired: Array<MemberId> = []
   for (const m of s.members.values()) {
     if (m.status === "dead" && t.now - m.changedAt >= t.config.deadRetentionMs) expired.push(m.id)
@@ -147,7 +150,14 @@ export const enlist = (s: S, id: MemberId): S => {
 // ---------------------------------------------------------------------------------------------
 
 const aboutSelf = (t: Turn, s: S, claim: Claim): S => {
-  if (Claims.aboutSelf(s.self.incarnation, claim, s.self.leaving) === "ignore") return s
+  if (Claims.aboutSelf(s.self.incarnation, claim, s.self.leaving) === "ignore") {
+    // An accusation we already outbid: whoever still passes it on missed our refutation (the
+    // buddy claim of a member that keeps suspecting us arrives here). Gossip our alive claim
+    // again, so it rides on our next packets, the ack to that member first. Not when it is
+    // still queued: it is on its way, and stale rumours must not keep resetting it.
+    const stale = claim.kind !== "alive" && !s.self.leaving && Dissemination.queued(s.queue, s.self.id) === undefined
+    return stale ? State.gossip(t, s, State.ownClaim(s)) : s
+  }
   // An accusation at the largest incarnation cannot be outbid (§4.3 integer range).
   if (claim.incarnation >= Claims.maxIncarnation) return State.count(s, "unrefutable")
   return refute(t, s, claim.incarnation)
@@ -203,18 +213,16 @@ const override = (t: Turn, s: S, cur: Member, claim: Claim): S => {
       return State.gossip(t, out, claim)
     }
     case "suspect": {
-      if (cur.status === "suspect" && cur.suspicion !== undefined) {
-        // A higher incarnation of an ongoing suspicion: same window, one more accuser maybe.
-        const more = Suspicion.confirm(cur.suspicion, claim.by)
-        const out = State.gossip(
-          t,
-          State.putMember(s, { ...cur, incarnation: claim.incarnation, claim, suspicion: more ?? cur.suspicion }),
-          claim
-        )
-        return more === undefined ? out : rearm(t, out, cur.id)
-      }
-      // The window is sized by the cluster as it is now and kept (memberlist does the same).
+      // A new window, sized by the cluster as it is now and then kept (memberlist does the
+      // same). This holds for a suspicion at a higher incarnation too: it proves the member
+      // refuted the old one (we missed the alive claim), so the old window and its accusers,
+      // who accused another incarnation, say nothing about this one. Keeping them declared a
+      // re-suspected live member dead seconds after the new accusation.
       const window = Suspicion.start(Suspicion.bounds(t.config, State.clusterSize(s)), t.now, claim.by)
+      if (cur.status === "suspect") {
+        const out = State.putMember(s, { ...cur, incarnation: claim.incarnation, claim, suspicion: window })
+        return rearm(t, State.gossip(t, out, claim), cur.id)
+      }
       let out = State.putMember(s, {
         ...cur,
         status: "suspect",

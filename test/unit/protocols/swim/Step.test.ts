@@ -102,6 +102,25 @@ describe("Swim.step: PacketReceived Ping", () => {
     expect(after.health).toBe(1) // Lifeguard: being suspected counts against our health
   })
 
+  it("re-asserts its alive claim to a member that still accuses an incarnation it already outbid", () => {
+    // Regression (found by the 100-member simulation at 10 % loss): b missed our refutation,
+    // kept suspecting us at 0 and told us so (the buddy claim) on every packet; we ignored the
+    // stale claim, so b declared us dead when its window ran out, 60 s later.
+    const before = Build.swimState({ self: "a", incarnation: 1, members: ["b", "c"] })
+    const stale = Build.suspect({ about: "a", incarnation: 0, by: "b" })
+    const [after, commands] = step(before, Event.PacketReceived({ now: 10, from: "b", packet: Packet.Ping({ seq: 4, claims: [stale] }) }))
+    expect(after.self.incarnation).toBe(1) // nothing to refute again
+    expect(after.counters.refutations).toBe(0)
+    expect(commands).toContainEqual(
+      Command.Send({ to: "b", packet: Packet.Ack({ seq: 4, claims: [Build.alive("a", 1, ["quic://a"])] }) })
+    )
+    // While our alive claim is still queued, stale rumours do not reset its transmit count.
+    const queued = { ...before, queue: Swim.Dissemination.enqueue(before.queue, Build.alive("a", 1, ["quic://a"]), 10) }
+    const sent = { ...queued, queue: Swim.Dissemination.take(queued.queue, 16, 12)[1] }
+    const [again] = step(sent, Event.PacketReceived({ now: 10, from: "c", packet: Packet.Ack({ seq: 99, claims: [Build.dead({ about: "a", incarnation: 0, by: "c" })] }) }))
+    expect(again.queue.entries.get("a")?.transmits).toBe(1)
+  })
+
   it("persists the refutation before sending the ack that carries it", () => {
     const before = Build.swimState({ self: "a", incarnation: 3, members: ["b"] })
     const event = Event.PacketReceived({
@@ -194,6 +213,25 @@ describe("Swim.step: PacketReceived claims (membership table)", () => {
     expect(commands.filter((c) => c._tag === "SetTimer")).toEqual([]) // same accuser: no confirmation
     ;[after, commands] = receive(s, [Build.suspect({ about: "b", incarnation: 0, by: "e" })], 20)
     expect(timerOf(commands, "suspicion/b")!.at).toBe(400)
+  })
+
+  it("starts a fresh window for a suspicion at a higher incarnation: the old window and accusers do not carry over", () => {
+    // Regression (found by the 1,000-member simulation): we held b suspect at 0 with two
+    // confirmations, missed b's refutation (alive at 1), then heard it suspected at 1. The old
+    // window, almost run out, made us declare a live b dead right after the new accusation.
+    const members = ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
+    let [s] = receive(Build.swimState({ self: "a", members }), [Build.suspect({ about: "b", incarnation: 0, by: "c" })], 0)
+    ;[s] = receive(s, [Build.suspect({ about: "b", incarnation: 0, by: "d" }), Build.suspect({ about: "b", incarnation: 0, by: "e" })], 10)
+    expect(s.timers.has("suspicion/b")).toBe(true) // deadline 400 (k = 2 confirmations)
+    const [after, commands] = receive(s, [Build.suspect({ about: "b", incarnation: 1, by: "c" })], 390)
+    expect(Swim.member(after, "b")).toMatchObject({ status: "suspect", incarnation: 1 })
+    expect(Swim.member(after, "b")!.suspicion).toMatchObject({ startedAt: 390, accusers: ["c"] })
+    expect(timerOf(commands, "suspicion/b")!.at).toBe(390 + 1_600) // unconfirmed: max again
+    expect(Build.queued(after)).toContainEqual(Build.suspect({ about: "b", incarnation: 1, by: "c" }))
+    // Accusers of incarnation 1 confirm it as usual.
+    const [confirmed, more] = receive(after, [Build.suspect({ about: "b", incarnation: 1, by: "d" })], 400)
+    expect(Swim.member(confirmed, "b")!.suspicion!.accusers).toEqual(["c", "d"])
+    expect(timerOf(more, "suspicion/b")!.at).toBe(Math.floor(390 + 1_600 - 1_200 * Math.log(2) / Math.log(3)))
   })
 
   it("declares dead at once when a confirmation brings the deadline into the past", () => {
