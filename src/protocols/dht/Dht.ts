@@ -6,6 +6,27 @@
  */
 
 /**
+ * One k-bucket on its own, for a bucket actor.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Bucket from "./Bucket.ts"
+/**
+ * The `dht.*` frames of the messages.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Frames from "./Frames.ts"
+/**
+ * One lookup job on its own, for a lookup worker.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as LookupJob from "./LookupJob.ts"
+/**
  * Knobs, presets and `problems()`.
  *
  * @since 0.1.0
