@@ -19,6 +19,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Bytes from "../src/core/Bytes.ts"
 import * as Did from "../src/identity/Did.ts"
 import * as NodeId from "../src/identity/NodeId.ts"
 import type { CloseName } from "../src/protocols/connection/Codes.ts"
@@ -94,11 +95,6 @@ interface RegistryState {
   readonly localId: Uint8Array
 }
 
-const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-  return a.length - b.length
-}
-
 const nodeIdOfDid = (did: string): Uint8Array | undefined => {
   try {
     return NodeId.ofPublicKey(Did.toPublicKey(did))
@@ -158,7 +154,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
               now,
               localRole: options.localRole,
               peerRole: status.peerRole ?? "client",
-              localIdSmaller: peerId !== undefined && compareBytes(state.localId, peerId) < 0
+              localIdSmaller: peerId !== undefined && Bytes.compare(state.localId, peerId) < 0
             })[0]
           }
           yield* watch(ctx, state, process, handle)
@@ -190,7 +186,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
               now,
               localRole: options.localRole,
               peerRole: message.status.peerRole ?? "client",
-              localIdSmaller: peerId !== undefined && compareBytes(state.localId, peerId) < 0
+              localIdSmaller: peerId !== undefined && Bytes.compare(state.localId, peerId) < 0
             })
             state.peers = peers
             state.handles.set(message.handle.connectionId, message.handle)

@@ -42,6 +42,7 @@ import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import { mkdir, open, readFile, rename } from "node:fs/promises"
 import { join as joinPath } from "node:path"
+import * as Bytes from "../src/core/Bytes.ts"
 import * as Did from "../src/identity/Did.ts"
 import * as Ed25519 from "../src/identity/Ed25519.ts"
 import * as NodeId from "../src/identity/NodeId.ts"
@@ -319,7 +320,7 @@ export type Msg =
 // ---------------------------------------------------------------------------------------------
 // Ids
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
+const hex = Bytes.toHex
 const unhex = (id: string): Uint8Array => Uint8Array.from(Buffer.from(id, "hex"))
 
 /** Small bounded memo: forgets everything past `cap` (the values are cheap to recompute). */
@@ -660,7 +661,7 @@ class Driver {
       const body = Signed.openClaim(signed, Ed25519.verify)
       if (body instanceof Error) return { problem: body._tag === "SignatureInvalid" ? "bad claim signature" : `malformed claim: ${body.message}` }
       if (!Number.isSafeInteger(body.inc)) return { problem: "claim incarnation above 2^53 - 1" }
-      if (body.ty === "alive" && !sameBytes(body.by, body.pk)) return { problem: "alive claim not signed by its subject" }
+      if (body.ty === "alive" && !Bytes.equals(body.by, body.pk)) return { problem: "alive claim not signed by its subject" }
       const subject = hex(body.pk)
       const by = hex(body.by)
       if (!this.meetsPow(subject, body.pk) || !this.meetsPow(by, body.by)) return { problem: "claim without station proof of work" }
@@ -731,8 +732,6 @@ class Driver {
     }
   }
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 const isGraceful = (reason: ExitReason.ExitReason): boolean => reason._tag === "Shutdown" || reason._tag === "Normal"
 

@@ -6,6 +6,7 @@
 import fc from "fast-check"
 import { createHash } from "node:crypto"
 import { afterEach, describe, expect, it, vi } from "vitest"
+import { equals as equalBytes } from "../src/core/Bytes.ts"
 import * as Wire from "../src/testkit/arbitraries/Wire.ts"
 import * as Codec from "../src/wire/Codec.ts"
 import * as CodecConfig from "../src/wire/CodecConfig.ts"
@@ -112,8 +113,6 @@ describe("wire round trips", () => {
     )
   })
 })
-
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 describe("wire totality", () => {
   it("turns arbitrary bytes into a frame or a DecodeError, never a throw", () => {

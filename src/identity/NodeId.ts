@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Bytes from "../core/Bytes.ts"
 
 /**
  * Bytes in a node id.
@@ -38,12 +39,12 @@ const sha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sh
 export const ofPublicKey = (publicKey: Uint8Array): Uint8Array => sha256(publicKey)
 
 /**
- * Lower-case hex of a node id (or any bytes).
+ * Lower-case hex of a node id (or any bytes): `Bytes.toHex` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category conversions
  */
-export const toHex = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex")
+export const toHex: (id: Uint8Array) => string = Bytes.toHex
 
 /**
  * The number of leading zero bits of a byte string, most significant bit of byte 0 first

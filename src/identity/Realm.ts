@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Bytes from "../core/Bytes.ts"
 
 /**
  * Bytes in a realm id.
@@ -48,13 +49,12 @@ export const id = (name: string): Uint8Array => Uint8Array.from(createHash("sha2
 export const idHex = (name: string): string => createHash("sha256").update(name, "utf8").digest("hex")
 
 /**
- * Lower-case hex of a realm id.
+ * Lower-case hex of a realm id: `Bytes.toHex` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category conversions
  */
-export const toHex = (realmId: Uint8Array): string =>
-  Buffer.from(realmId.buffer, realmId.byteOffset, realmId.byteLength).toString("hex")
+export const toHex: (realmId: Uint8Array) => string = Bytes.toHex
 
 /**
  * Parses 64 hex digits (either case) into a realm id, or `undefined` if the text is not exactly
@@ -64,4 +64,4 @@ export const toHex = (realmId: Uint8Array): string =>
  * @category conversions
  */
 export const fromHex = (text: string): Uint8Array | undefined =>
-  /^[0-9a-fA-F]{64}$/.test(text) ? Uint8Array.from(Buffer.from(text, "hex")) : undefined
+  text.length === 64 ? Bytes.fromHex(text) : undefined

@@ -11,10 +11,13 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
+import { streamReset } from "../core/Codes.ts"
 
 /**
- * Stream reset names a frame can earn. The codec produces all but `wrong_stream`, which the
- * connection layer raises with `Streams.check` once it knows the stream a frame arrived on.
+ * Stream reset names a frame can earn (a subset of `StreamResetName` in `src/core/Codes.ts`).
+ * The transport's framing produces `frame_too_large`, `malformed_frame` and `truncated_frame`
+ * (§4.1); the codec produces all but `wrong_stream`, which the connection layer raises with
+ * `Streams.check` once it knows the stream a frame arrived on.
  *
  * @since 0.1.0
  * @category models
@@ -29,24 +32,29 @@ export type DecodeErrorCode =
   | "wrong_stream"
 
 /**
- * QUIC application codes of the stream resets (§3.7 table, 0x01–0x07).
+ * QUIC application codes of the stream resets a frame can earn (§3.7 table, 0x01–0x07): the
+ * `DecodeErrorCode` rows of the one table in `src/core/Codes.ts`.
  *
  * @since 0.1.0
  * @category constants
  */
 export const streamResetCodes: { readonly [K in DecodeErrorCode]: number } = {
-  frame_too_large: 0x01,
-  truncated_frame: 0x02,
-  malformed_frame: 0x03,
-  unknown_type: 0x04,
-  unsupported_version: 0x05,
-  invalid_field: 0x06,
-  wrong_stream: 0x07
+  frame_too_large: streamReset.frame_too_large,
+  truncated_frame: streamReset.truncated_frame,
+  malformed_frame: streamReset.malformed_frame,
+  unknown_type: streamReset.unknown_type,
+  unsupported_version: streamReset.unsupported_version,
+  invalid_field: streamReset.invalid_field,
+  wrong_stream: streamReset.wrong_stream
 }
 
 /**
  * A frame was rejected: the stream it came on is reset with `code` and nothing is dispatched.
  * `detail` says what was wrong, for the one structured log line of §14.
+ *
+ * The same class serves both places bytes can be rejected: the codec (a frame body, no stream
+ * known, so no `streamId`) and the transport's framing (a length prefix or a stream that ended
+ * inside a frame, always with the `streamId` it reset).
  *
  * @since 0.1.0
  * @category errors
@@ -56,6 +64,11 @@ export class DecodeError extends Data.TaggedError("DecodeError")<{
   readonly code: DecodeErrorCode
   /** What was wrong, in words (which field, which limit). */
   readonly detail: string
+  /**
+   * The stream that was reset, when the layer that rejected the bytes knows it: always set by
+   * the transport's framing, absent from the codec's results.
+   */
+  readonly streamId?: number
 }> {
   /** `code: detail`, for logs. */
   override get message(): string {

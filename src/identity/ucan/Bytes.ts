@@ -1,9 +1,11 @@
 /**
- * Byte helpers for the UCAN module: RFC 4648 base32 (lower case, unpadded, the multibase `b`
- * alphabet), base64 (standard alphabet, padding optional on input), hex, and strict UTF-8.
+ * Byte encodings for the UCAN module: RFC 4648 base32 (lower case, unpadded, the multibase `b`
+ * alphabet), base64 (standard alphabet, padding optional on input) and strict UTF-8.
  *
  * Pure and total on valid input; the decoders return `undefined` on anything that is not exactly
  * one canonical spelling (wrong alphabet, bad length, non-zero trailing bits), never throw.
+ *
+ * Hex, equality and concatenation live in `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  */
@@ -107,31 +109,6 @@ export const base64Decode = (text: string): Uint8Array | undefined => {
   return decodeBits(text.slice(0, end), BASE64_LOOKUP, 6)
 }
 
-/**
- * Lower-case hexadecimal.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const toHex = (bytes: Uint8Array): string => {
-  let out = ""
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0")
-  return out
-}
-
-/**
- * Parses even-length hexadecimal (either case); `undefined` otherwise.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const fromHex = (text: string): Uint8Array | undefined => {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return undefined
-  const out = new Uint8Array(text.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16)
-  return out
-}
-
 const utf8Encoder = new TextEncoder()
 const utf8StrictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
@@ -155,32 +132,4 @@ export const utf8DecodeStrict = (bytes: Uint8Array): string | undefined => {
   } catch {
     return undefined
   }
-}
-
-/**
- * Byte-wise equality.
- *
- * @since 0.1.0
- * @category comparisons
- */
-export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/**
- * Concatenation of byte strings.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const concatBytes = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
 }

@@ -8,7 +8,8 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { base32Decode, base32Encode, equalBytes } from "./Bytes.ts"
+import * as Bytes from "../../core/Bytes.ts"
+import { base32Decode, base32Encode } from "./Bytes.ts"
 
 /** CID version 1, dag-cbor, sha2-256, 32-byte digest: the four bytes before every UCAN digest. */
 const UCAN_CID_PREFIX = Uint8Array.of(0x01, 0x71, 0x12, 0x20)
@@ -35,7 +36,7 @@ export class Link {
 
   /** Same CID bytes. */
   equals(that: Link): boolean {
-    return equalBytes(this.bytes, that.bytes)
+    return Bytes.equals(this.bytes, that.bytes)
   }
 }
 

@@ -17,7 +17,8 @@
  * @since 0.1.0
  */
 import { encode as cborEncode, Token, Tokenizer, Type } from "cborg"
-import { concatBytes, utf8DecodeStrict } from "./Bytes.ts"
+import * as Bytes from "../../core/Bytes.ts"
+import { utf8DecodeStrict } from "./Bytes.ts"
 import { Link } from "./Cid.ts"
 
 /**
@@ -252,7 +253,7 @@ const encodeOptions = {
   float64: true,
   typeEncoders: {
     Object: (obj: unknown) =>
-      obj instanceof Link ? [new Token(Type.tag, 42), new Token(Type.bytes, concatBytes(Uint8Array.of(0), obj.bytes))] : null,
+      obj instanceof Link ? [new Token(Type.tag, 42), new Token(Type.bytes, Bytes.concat(Uint8Array.of(0), obj.bytes))] : null,
     undefined: () => {
       throw new DagCborError("undefined is not part of DAG-CBOR")
     },

@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { concatBytes, equalBytes } from "./Bytes.ts"
+import * as Bytes from "../../core/Bytes.ts"
 import { cidOf, Link, parseCid } from "./Cid.ts"
 import * as Command from "./Command.ts"
 import * as DagCbor from "./DagCbor.ts"
@@ -238,7 +238,7 @@ export const decode = (bytes: Uint8Array): DecodedUcan => {
   const keys = Object.keys(sigPayload)
   if (keys.length !== 2 || !keys.includes("h")) throw malformed("the signed payload holds exactly h and one payload tag")
   const header = sigPayload["h"]
-  if (!(header instanceof Uint8Array) || !equalBytes(header, ed25519DagCborHeader)) {
+  if (!(header instanceof Uint8Array) || !Bytes.equals(header, ed25519DagCborHeader)) {
     throw malformed("unsupported varsig header (only Ed25519 over DAG-CBOR is accepted)")
   }
   const tag = keys.find((k) => k !== "h")!
@@ -329,5 +329,5 @@ export const seal = (kind: "dlg" | "inv", payload: IpldMap, signer: Signer): Uin
   }
   const signature = signer.sign(signed)
   // [signature, signed]: the signed element is spliced in verbatim, so the signature covers its exact bytes.
-  return concatBytes(Uint8Array.of(0x82), DagCbor.encode(signature), signed)
+  return Bytes.concat(Uint8Array.of(0x82), DagCbor.encode(signature), signed)
 }

@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
+import { toHex } from "../../core/Bytes.ts"
 import { Identity } from "../Identity.ts"
 import { cidBytesOf, cidOf, Link, parseCid } from "./Cid.ts"
 import * as Command from "./Command.ts"
@@ -28,7 +29,6 @@ import type { Ipld, IpldMap } from "./DagCbor.ts"
 import * as Envelope from "./Envelope.ts"
 import type { DecodedDelegation, DecodedInvocation, DecodedUcan, Signer } from "./Envelope.ts"
 import * as Policy from "./Policy.ts"
-import { toHex } from "./Bytes.ts"
 import { UcanError } from "./UcanError.ts"
 import type { UcanErrorName } from "./UcanError.ts"
 

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Bytes from "../../core/Bytes.ts"
 import * as Did from "../../identity/Did.ts"
 import * as Ed25519 from "../../identity/Ed25519.ts"
 import * as Der from "./Der.ts"
@@ -163,7 +164,7 @@ export const verify = (der: Uint8Array): Verdict => {
   if (tbs.tag !== Der.Tag.sequence || algorithm.tag !== Der.Tag.sequence || signatureBits.tag !== Der.Tag.bitString) {
     return refuse("malformed")
   }
-  if (!Der.equalBytes(der.subarray(algorithm.start, algorithm.end), ed25519Algorithm)) return refuse("not_ed25519")
+  if (!Bytes.equals(der.subarray(algorithm.start, algorithm.end), ed25519Algorithm)) return refuse("not_ed25519")
   const fields = Der.children(der, tbs)
   if (fields === undefined) return refuse("malformed")
   // [0] version is optional (absent = v1); then serial, signature, issuer, validity, subject, SPKI.
@@ -173,14 +174,14 @@ export const verify = (der: Uint8Array): Verdict => {
   if (fields[base]?.tag !== Der.Tag.integer || innerAlgorithm === undefined || spki === undefined) {
     return refuse("malformed")
   }
-  if (!Der.equalBytes(der.subarray(innerAlgorithm.start, innerAlgorithm.end), ed25519Algorithm)) {
+  if (!Bytes.equals(der.subarray(innerAlgorithm.start, innerAlgorithm.end), ed25519Algorithm)) {
     return refuse("not_ed25519")
   }
   if (spki.tag !== Der.Tag.sequence) return refuse("malformed")
   const spkiParts = Der.children(der, spki)
   if (spkiParts === undefined || spkiParts.length !== 2) return refuse("malformed")
   const [keyAlgorithm, keyBits] = spkiParts as [Der.Element, Der.Element]
-  if (!Der.equalBytes(der.subarray(keyAlgorithm.start, keyAlgorithm.end), ed25519Algorithm)) {
+  if (!Bytes.equals(der.subarray(keyAlgorithm.start, keyAlgorithm.end), ed25519Algorithm)) {
     return refuse("not_ed25519")
   }
   if (keyBits.tag !== Der.Tag.bitString || keyBits.end - keyBits.contentStart !== 33 || der[keyBits.contentStart] !== 0) {

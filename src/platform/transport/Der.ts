@@ -195,15 +195,3 @@ export const children = (bytes: Uint8Array, parent: Element): ReadonlyArray<Elem
   }
   return out
 }
-
-/**
- * Whether two byte ranges are equal.
- *
- * @since 0.1.0
- * @category decoding
- */
-export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
+import { DecodeError } from "../../wire/DecodeError.ts"
 import type { DecodeProblem } from "./Frame.ts"
 
 /**
@@ -108,17 +109,41 @@ export class StreamReset extends Data.TaggedError("StreamReset")<{
   readonly code: string
 }> {}
 
+export {
+  /**
+   * The wire's `DecodeError` (`src/wire/DecodeError.ts`), which framing faults are reported
+   * with; re-exported so the transport's errors stay in one import.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DecodeError
+}
+
 /**
- * The received bytes could not be framed (§4.1): the stream was reset with this code and
- * nothing after the fault was delivered.
+ * The received bytes could not be framed (§4.1): the stream `streamId` was reset with `code` and
+ * nothing after the fault was delivered. A wire `DecodeError` whose `streamId` is always set and
+ * whose `code` is one of the three framing codes.
  *
  * @since 0.1.0
  * @category errors
  */
-export class DecodeError extends Data.TaggedError("DecodeError")<{
-  readonly streamId: number
-  readonly code: DecodeProblem
-}> {}
+export type FramingError = DecodeError & { readonly streamId: number; readonly code: DecodeProblem }
+
+const framingDetail: { readonly [K in DecodeProblem]: string } = {
+  frame_too_large: "length prefix above maxFrameBytes",
+  malformed_frame: "length prefix of 0",
+  truncated_frame: "stream ended inside a frame"
+}
+
+/**
+ * The `DecodeError` for a framing fault on `streamId`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const framingError = (streamId: number, code: DecodeProblem): FramingError =>
+  new DecodeError({ code, detail: framingDetail[code], streamId }) as FramingError
 
 /**
  * A frame larger than the limit the peer accepts was refused locally; no byte was sent (§4.1).
@@ -147,7 +172,7 @@ export class StreamLimitReached extends Data.TaggedError("StreamLimitReached")<{
  * @since 0.1.0
  * @category errors
  */
-export type ReceiveError = StreamEnded | StreamReset | DecodeError | ConnectionLost
+export type ReceiveError = StreamEnded | StreamReset | FramingError | ConnectionLost
 
 /**
  * What sending a frame can fail with.

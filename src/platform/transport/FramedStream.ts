@@ -18,17 +18,18 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { streamReset, type StreamResetName } from "./CloseCode.ts"
+import { streamReset, type StreamResetName } from "../../core/Codes.ts"
 import {
   type ConnectionLost,
-  DecodeError,
+  type FramingError,
+  framingError,
   PayloadTooLarge,
   type ReceiveError,
   type SendError,
   StreamEnded,
   StreamReset
 } from "./Errors.ts"
-import { FrameDecoder, prefixBytes, writePrefix } from "./Frame.ts"
+import { type DecodeProblem, FrameDecoder, prefixBytes, writePrefix } from "./Frame.ts"
 import type { FrameStream } from "./Transport.ts"
 
 /**
@@ -306,8 +307,8 @@ export class FramedStream implements FrameStream {
     }
   }
 
-  #decodeFailed(problem: DecodeError["code"]): DecodeError {
-    const error = new DecodeError({ streamId: this.id, code: problem })
+  #decodeFailed(problem: DecodeProblem): FramingError {
+    const error = framingError(this.id, problem)
     if (!this.#reset) {
       this.#reset = true
       this.#failSend(new StreamReset({ streamId: this.id, by: "local", code: problem }))

@@ -34,7 +34,7 @@
  *
  * @since 0.1.0
  */
-import { connectionClose, type ConnectionCloseName, connectionCloseName, streamReset, streamResetName } from "./CloseCode.ts"
+import { connectionClose, connectionCloseLabel, type ConnectionCloseName, streamReset, streamResetLabel } from "../../core/Codes.ts"
 import { ConnectionLost, StreamLimitReached, StreamReset } from "./Errors.ts"
 import type { BytePort } from "./FramedStream.ts"
 import * as Chunk from "./MuxChunk.ts"
@@ -89,7 +89,6 @@ export interface MuxEvents {
   readonly onClosed: (lost: ConnectionLost) => void
 }
 
-const hex = (n: number): string => `0x${n.toString(16)}`
 const maxCredit = 2 ** 52
 const empty = new Uint8Array(0)
 const now = (): number => performance.now()
@@ -425,7 +424,7 @@ export class MuxSession {
     if (stream.wasReset || stream.recvFailure !== undefined || this.#lost !== undefined) return
     stream.wasReset = true
     if (this.#streams.has(stream.id)) this.#sendControl(Chunk.reset(stream.id, code))
-    this.#connectionConsumed(stream.fail(new StreamReset({ streamId: stream.id, by: "local", code: streamResetName(code) ?? hex(code) })))
+    this.#connectionConsumed(stream.fail(new StreamReset({ streamId: stream.id, by: "local", code: streamResetLabel(code) })))
     this.#remove(stream)
   }
 
@@ -489,7 +488,7 @@ export class MuxSession {
     if ((flags & Chunk.Flag.reset) !== 0) {
       const code = Chunk.readU32(chunk.payload, 0)
       stream.wasReset = true
-      this.#connectionConsumed(stream.fail(new StreamReset({ streamId: id, by: "peer", code: streamResetName(code) ?? hex(code) })))
+      this.#connectionConsumed(stream.fail(new StreamReset({ streamId: id, by: "peer", code: streamResetLabel(code) })))
       this.#remove(stream)
       return
     }
@@ -545,7 +544,7 @@ export class MuxSession {
       this.#terminate(new ConnectionLost({
         peerDid: this.peerDid,
         by: "peer",
-        code: connectionCloseName(code) ?? hex(code),
+        code: connectionCloseLabel(code),
         message: Buffer.from(payload.subarray(4)).toString("utf8")
       }))
       void this.#link.end()

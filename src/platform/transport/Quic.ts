@@ -24,7 +24,7 @@ import { Effect, Layer } from "effect"
 import type { Scope } from "effect/Scope"
 import * as Address from "./Address.ts"
 import * as Certificate from "./Certificate.ts"
-import { type ConnectionCloseName, connectionClose, connectionCloseName, streamReset, streamResetName } from "./CloseCode.ts"
+import { connectionClose, connectionCloseLabel, type ConnectionCloseName, hexCode, streamReset, streamResetLabel } from "../../core/Codes.ts"
 import {
   ConnectionLost,
   DialFailed,
@@ -70,13 +70,9 @@ const reasonToCode = (_type: "read" | "write", reason?: unknown): number =>
 
 const codeToReason = (_type: "read" | "write", code: number): unknown => new PeerResetReason(code)
 
-const hex = (n: number): string => `0x${n.toString(16)}`
-
-const resetName = (code: number): string => streamResetName(code) ?? hex(code)
-
 const cryptoErrorName = (code: number): string => {
   const name = (quicNative.CryptoError as unknown as Record<number, string | undefined>)[code]
-  return name === undefined ? hex(code) : `tls_${name}`
+  return name === undefined ? hexCode(code) : `tls_${name}`
 }
 
 interface CloseData {
@@ -110,7 +106,7 @@ const lostFrom = (peerDid: string, error: unknown): ConnectionLost => {
       return new ConnectionLost({
         peerDid,
         by: local ? "local" : "peer",
-        code: connectionCloseName(data.errorCode) ?? hex(data.errorCode),
+        code: connectionCloseLabel(data.errorCode),
         message: text(data.reason) || message
       })
     }
@@ -118,7 +114,7 @@ const lostFrom = (peerDid: string, error: unknown): ConnectionLost => {
     return new ConnectionLost({
       peerDid,
       by: tls ? "tls" : local ? "local" : "peer",
-      code: tls ? cryptoErrorName(data.errorCode) : hex(data.errorCode),
+      code: tls ? cryptoErrorName(data.errorCode) : hexCode(data.errorCode),
       message: text(data.reason) || message
     })
   }
@@ -220,10 +216,10 @@ class QuicConnectionHandle implements Connection {
       },
       classify: (cause) => {
         if (cause instanceof PeerResetReason) {
-          return new StreamReset({ streamId: stream.streamId, by: "peer", code: resetName(cause.code) })
+          return new StreamReset({ streamId: stream.streamId, by: "peer", code: streamResetLabel(cause.code) })
         }
         if (cause instanceof LocalResetReason) {
-          return new StreamReset({ streamId: stream.streamId, by: "local", code: resetName(cause.code) })
+          return new StreamReset({ streamId: stream.streamId, by: "local", code: streamResetLabel(cause.code) })
         }
         return this.#lost ??= lostFrom(this.peerDid, cause)
       }

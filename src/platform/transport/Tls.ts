@@ -30,7 +30,7 @@ import { Effect, Layer } from "effect"
 import type { Scope } from "effect/Scope"
 import * as Address from "./Address.ts"
 import * as Certificate from "./Certificate.ts"
-import { connectionClose, type ConnectionCloseName, streamReset } from "./CloseCode.ts"
+import { connectionClose, type ConnectionCloseName, streamReset } from "../../core/Codes.ts"
 import {
   ConnectionLost,
   DialFailed,

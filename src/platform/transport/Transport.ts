@@ -24,7 +24,7 @@
 import { Context } from "effect"
 import type { Effect } from "effect/Effect"
 import type { Scope } from "effect/Scope"
-import type { ConnectionCloseName, StreamResetName } from "./CloseCode.ts"
+import type { ConnectionCloseName, StreamResetName } from "../../core/Codes.ts"
 import type {
   ConnectionLost,
   DialError,

@@ -22,6 +22,7 @@
  */
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
+import * as Bytes from "../../core/Bytes.ts"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import * as Topic from "../../topic/Topic.ts"
 import type { Signed } from "../../wire/Frame.ts"
@@ -62,16 +63,6 @@ export type Refusal =
 
 const encoder = new TextEncoder()
 
-const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 /**
  * The bytes hashed into a record key: `ty` ‖ 0x00 ‖ the type's material (§10.3 table).
  *
@@ -79,19 +70,19 @@ const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
  * @category keys
  */
 export const keyMaterial = (config: Pick<Config, "sha256">, body: RecordBody): Uint8Array => {
-  const tag = concat(encoder.encode(body.ty), Uint8Array.of(0))
+  const tag = Bytes.concat(encoder.encode(body.ty), Uint8Array.of(0))
   switch (body.ty) {
     case "provider":
-      return concat(tag, body.d.realm, encoder.encode(body.d.proc))
+      return Bytes.concat(tag, body.d.realm, encoder.encode(body.d.proc))
     case "endpoint":
     case "station":
-      return concat(tag, body.pk)
+      return Bytes.concat(tag, body.pk)
     case "content-provider":
-      return concat(tag, body.d.m)
+      return Bytes.concat(tag, body.d.m)
     case "revocation":
-      return concat(tag, body.d.cid)
+      return Bytes.concat(tag, body.d.cid)
     case "realm":
-      return concat(tag, config.sha256(encoder.encode(body.d.name)))
+      return Bytes.concat(tag, config.sha256(encoder.encode(body.d.name)))
   }
 }
 
@@ -159,7 +150,7 @@ const base58 = (bytes: Uint8Array): string => {
  * @since 0.1.0
  * @category keys
  */
-export const didKeyOf = (publicKey: Uint8Array): string => `did:key:z${base58(concat(Uint8Array.of(0xed, 0x01), publicKey))}`
+export const didKeyOf = (publicKey: Uint8Array): string => `did:key:z${base58(Bytes.concat(Uint8Array.of(0xed, 0x01), publicKey))}`
 
 const segment = /^[a-z0-9][a-z0-9._-]*$/
 

@@ -12,6 +12,7 @@
  *   Metric" (IPTPS 2002), §2.1
  * @since 0.1.0
  */
+import * as Bytes from "../../core/Bytes.ts"
 import * as Prng from "../../core/Prng.ts"
 
 /**
@@ -60,19 +61,12 @@ export const distance = (a: NodeId, b: NodeId): Uint8Array => {
 
 /**
  * Compares two byte strings as unsigned big-endian integers of the same length
- * (lexicographic byte order): negative, zero or positive.
+ * (lexicographic byte order): negative, zero or positive. `Bytes.compare` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category metric
  */
-export const compareBytes = (x: Uint8Array, y: Uint8Array): number => {
-  const n = Math.min(x.length, y.length)
-  for (let i = 0; i < n; i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0)
-    if (d !== 0) return d
-  }
-  return x.length - y.length
-}
+export const compareBytes: (x: Uint8Array, y: Uint8Array) => number = Bytes.compare
 
 /**
  * Negative when `a` is closer to `target` than `b`, positive when farther, zero when `a = b`.
@@ -124,40 +118,30 @@ export const commonPrefixLength = (a: NodeId, b: NodeId): number => {
 }
 
 /**
- * Whether two ids are the same bytes.
+ * Whether two ids are the same bytes. `Bytes.equals` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category metric
  */
-export const equals = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && compareBytes(a, b) === 0
-
-const hexDigits = "0123456789abcdef"
+export const equals: (a: Uint8Array, b: Uint8Array) => boolean = Bytes.equals
 
 /**
  * Lower-case hex of an id: the key of every map the DHT keeps (a `Uint8Array` has no value
- * equality, a string does).
+ * equality, a string does). `Bytes.toHex` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category conversions
  */
-export const toHex = (bytes: Uint8Array): string => {
-  let out = ""
-  for (const byte of bytes) out += hexDigits[byte >>> 4]! + hexDigits[byte & 15]!
-  return out
-}
+export const toHex: (bytes: Uint8Array) => string = Bytes.toHex
 
 /**
  * Bytes from lower- or upper-case hex; `undefined` for an odd length or a non-hex digit.
+ * `Bytes.fromHex` of `src/core/Bytes.ts`.
  *
  * @since 0.1.0
  * @category conversions
  */
-export const fromHex = (hex: string): Uint8Array | undefined => {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return out
-}
+export const fromHex: (hex: string) => Uint8Array | undefined = Bytes.fromHex
 
 /**
  * A random id whose common prefix with `self` is exactly `index` bits (0 ≤ index < 256): the

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import fc from "fast-check"
+import * as Bytes from "../../core/Bytes.ts"
 import * as Codec from "../../wire/Codec.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type * as SignedBody from "../../wire/SignedBody.ts"
@@ -335,18 +336,6 @@ export const encodedFrame: fc.Arbitrary<{ readonly frame: Frame.Frame; readonly 
   (f) => ({ frame: f, bytes: encodeOrThrow(f) })
 )
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 /**
  * Several frames and the stream of their concatenated encodings.
  *
@@ -355,7 +344,7 @@ const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
  */
 export const frameStream: fc.Arbitrary<{ readonly frames: ReadonlyArray<Frame.Frame>; readonly bytes: Uint8Array }> = fc
   .array(frame, { maxLength: 8 })
-  .map((fs) => ({ frames: fs, bytes: concat(fs.map(encodeOrThrow)) }))
+  .map((fs) => ({ frames: fs, bytes: Bytes.concat(...fs.map(encodeOrThrow)) }))
 
 /**
  * Cuts `bytes` at the given positions (taken modulo its length, sorted, deduplicated).
@@ -434,11 +423,11 @@ export const mutate = (bytes: Uint8Array, m: Mutation): Uint8Array => {
       return bytes.slice(0, n === 0 ? 0 : m.to % n)
     case "insert": {
       const at = m.at % (n + 1)
-      return concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)])
+      return Bytes.concat(bytes.subarray(0, at), m.bytes, bytes.subarray(at))
     }
     case "delete": {
       const at = n === 0 ? 0 : m.at % n
-      return concat([bytes.subarray(0, at), bytes.subarray(at + m.count)])
+      return Bytes.concat(bytes.subarray(0, at), bytes.subarray(at + m.count))
     }
     case "overwrite": {
       const out = Uint8Array.from(bytes)
@@ -447,7 +436,7 @@ export const mutate = (bytes: Uint8Array, m: Mutation): Uint8Array => {
       return out
     }
     case "length": {
-      const out = Uint8Array.from(bytes.length >= 4 ? bytes : concat([bytes, new Uint8Array(4 - bytes.length)]))
+      const out = Uint8Array.from(bytes.length >= 4 ? bytes : Bytes.concat(bytes, new Uint8Array(4 - bytes.length)))
       new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(0, m.value >>> 0)
       return out
     }

@@ -17,10 +17,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { ConnectionCloseName, StreamResetName } from "../../platform/transport/CloseCode.ts"
+import type { ConnectionCloseName, StreamResetName } from "../../core/Codes.ts"
 import {
   ConnectionLost,
-  DecodeError,
+  framingError,
   PayloadTooLarge,
   type ReceiveError,
   type SendError,
@@ -265,7 +265,7 @@ export class SimStream implements FrameStream {
     if (payload._tag !== "Data") return true
     if (payload.body.length > this.#end.limits.maxFrameBytes) {
       // What a real receiver does with an oversized length prefix (§4.1): reset, nothing after.
-      this.#receiveFailure ??= new DecodeError({ streamId: this.id, code: "frame_too_large" })
+      this.#receiveFailure ??= framingError(this.id, "frame_too_large")
       this.#reset = true
       this.#sendFailure ??= new StreamReset({ streamId: this.id, by: "local", code: "frame_too_large" })
       this.#room.fire()

@@ -5,10 +5,10 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import type { ConnectionCloseName, StreamResetName } from "../../../src/core/Codes.ts"
 import { ConnectionLost, StreamEnded, StreamReset } from "../../../src/platform/transport/Errors.ts"
 import type { ReceiveError, SendError } from "../../../src/platform/transport/Errors.ts"
 import type { Connection, FrameStream } from "../../../src/platform/transport/Transport.ts"
-import type { ConnectionCloseName, StreamResetName } from "../../../src/platform/transport/CloseCode.ts"
 
 class Queue<A> {
   readonly items: Array<A> = []

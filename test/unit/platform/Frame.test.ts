@@ -1,5 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import * as Bytes from "../../../src/core/Bytes.ts"
 import * as Frame from "../../../src/platform/transport/Frame.ts"
 
 /** Cuts `bytes` at the given offsets (sorted, deduplicated, within range). */
@@ -14,15 +15,7 @@ const cut = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> 
   return out
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Bytes.concat(...parts)
 
 const decodeAll = (decoder: Frame.FrameDecoder, chunks: ReadonlyArray<Uint8Array>) => {
   const out: Array<Uint8Array> = []

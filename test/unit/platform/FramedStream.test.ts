@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import { ConnectionLost, StreamReset } from "../../../src/platform/transport/Errors.ts"
 import * as Frame from "../../../src/platform/transport/Frame.ts"
 import { type BytePort, FramedStream } from "../../../src/platform/transport/FramedStream.ts"
+import { DecodeError } from "../../../src/wire/DecodeError.ts"
 
 /** One direction of an in-memory byte pipe with a write counter and a switch to stall writes. */
 const pipe = () => {
@@ -117,7 +118,11 @@ describe("FramedStream", () => {
     ab.inject(Uint8Array.of(0x7f, 0, 0, 0))
     const first = await run(b.receive)
     expect(Array.from(first)).toEqual([42])
-    expect(await run(Effect.flip(b.receive))).toMatchObject({ _tag: "DecodeError", code: "frame_too_large" })
+    const error = await run(Effect.flip(b.receive))
+    expect(error).toMatchObject({ _tag: "DecodeError", code: "frame_too_large", streamId: b.id })
+    // One DecodeError class for the codec and the framing: the wire's public one.
+    expect(error).toBeInstanceOf(DecodeError)
+    expect(error.message).toBe("frame_too_large: length prefix above maxFrameBytes")
     expect(resets).toEqual([0x01])
   })
 

@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { connectionClose, streamReset } from "../../../src/platform/transport/CloseCode.ts"
+import { connectionClose, streamReset } from "../../../src/core/Codes.ts"
 import { ConnectionLost, StreamLimitReached, StreamReset } from "../../../src/platform/transport/Errors.ts"
 import { FramedStream } from "../../../src/platform/transport/FramedStream.ts"
 import { type MuxLink, MuxSession, MuxStream } from "../../../src/platform/transport/Mux.ts"

@@ -5,6 +5,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import * as Bytes from "../../../src/core/Bytes.ts"
 import * as Chunk from "../../../src/platform/transport/MuxChunk.ts"
 
 const { Flag } = Chunk
@@ -21,15 +22,7 @@ const cut = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> 
   return out
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Bytes.concat(...parts)
 
 /**
  * Decodes `pieces` and joins data pieces back into whole chunks, checking that pieces come

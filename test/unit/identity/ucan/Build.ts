@@ -3,8 +3,8 @@
  * hand-made (possibly non-canonical) signed payloads.
  */
 import { encode as cborEncode } from "cborg"
+import { concat as concatBytes } from "../../../../src/core/Bytes.ts"
 import { Identity } from "../../../../src/identity/Identity.ts"
-import { concatBytes } from "../../../../src/identity/ucan/Bytes.ts"
 import * as Ucan from "../../../../src/identity/ucan/index.ts"
 import type { Policy } from "../../../../src/identity/ucan/index.ts"
 

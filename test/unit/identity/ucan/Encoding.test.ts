@@ -2,7 +2,8 @@
  * The encoding layer: base32/base64 helpers, CIDs, and strict DAG-CBOR.
  */
 import { describe, expect, it } from "vitest"
-import { base32Decode, base32Encode, base64Decode, base64Encode, fromHex, toHex } from "../../../../src/identity/ucan/Bytes.ts"
+import { fromHex, toHex } from "../../../../src/core/Bytes.ts"
+import { base32Decode, base32Encode, base64Decode, base64Encode } from "../../../../src/identity/ucan/Bytes.ts"
 import { cidOf, isCidV1Sha256, Link, parseCid } from "../../../../src/identity/ucan/Cid.ts"
 import * as Command from "../../../../src/identity/ucan/Command.ts"
 import * as DagCbor from "../../../../src/identity/ucan/DagCbor.ts"

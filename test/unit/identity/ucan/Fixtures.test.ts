@@ -10,8 +10,9 @@
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { describe, expect, it } from "vitest"
+import { equals as equalBytes } from "../../../../src/core/Bytes.ts"
 import { Identity } from "../../../../src/identity/Identity.ts"
-import { base64Decode, equalBytes } from "../../../../src/identity/ucan/Bytes.ts"
+import { base64Decode } from "../../../../src/identity/ucan/Bytes.ts"
 import * as DagCbor from "../../../../src/identity/ucan/DagCbor.ts"
 import * as Ucan from "../../../../src/identity/ucan/index.ts"
 
