@@ -6,7 +6,8 @@
  * is kept here, and only here, as the oracle. Inputs: valid frames, random values packed by
  * msgpackr, hand-built msgpack covering every header width and hostile case (invalid UTF-8,
  * duplicate keys under different headers, wide integers, 0xc1, extensions, wrong counts),
- * mutations of all of these, random bytes, deep nesting and length bombs.
+ * mutations of all of these, random bytes, deep nesting, length bombs, and streams of maps
+ * whose shapes repeat (built by per-shape builders, keys guessed from the last shape).
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -342,6 +343,67 @@ describe("the fused decoder agrees with pre-scan + msgpackr", () => {
       return Uint8Array.from(out)
     })
     fc.assert(fc.property(manyKeys, (body) => agree(body, defaults)), { numRuns: 800 })
+  })
+})
+
+/**
+ * Streams of maps whose key sequences repeat, as frames of one type do: enough repeats for
+ * each shape to get a builder and become the guess for its entry count, then variants that
+ * break the guess part way (another key, a duplicate of an earlier key, a wider header for
+ * the same key, the body cut after a key) and nested maps of other shapes. The keys include
+ * what an object literal could misread (`__proto__`, quotes, backslashes, U+2028, digits).
+ */
+const shapeKey = fc.constantFrom(
+  "t", "id", "v", "a", "b", "__proto__", "__proto_", "constructor", "0", "7", "", "é", "𝄞", "\"", "\\", "\u2028",
+  "'); throw 1; ('", "}", "sixteen-byte-key", "seventeen-byte-key"
+)
+const shapeValue = fc.oneof(
+  fc.integer({ min: 0, max: 0x7f }).map((b) => [b]),
+  fc.constantFrom([0xc0], [0xc3], [0xcd, 0x04, 0x00], [0xa3, 0x61, 0x6c, 0x6f], [0xc4, 2, 7, 9])
+)
+const shapeStream = fc.record({
+  shapes: fc.array(fc.uniqueArray(shapeKey, { minLength: 1, maxLength: 7 }), { minLength: 1, maxLength: 4 }),
+  maps: fc.array(
+    fc.record({
+      shape: fc.nat(),
+      values: fc.array(shapeValue, { minLength: 7, maxLength: 7 }),
+      variant: fc.oneof(
+        { weight: 12, arbitrary: fc.constant({ kind: "same" as const, at: 0, key: "" }) },
+        fc.record({ kind: fc.constantFrom("key" as const, "wide" as const, "cut" as const, "nest" as const), at: fc.nat(), key: shapeKey })
+      )
+    }),
+    { minLength: 60, maxLength: 160 }
+  )
+})
+type ShapeStream = typeof shapeStream extends fc.Arbitrary<infer T> ? T : never
+const shapedBodies = ({ shapes, maps }: ShapeStream): Array<Uint8Array> =>
+  maps.map(({ shape, values, variant }) => {
+    const keys = [...shapes[shape % shapes.length]!]
+    const at = variant.at % keys.length
+    if (variant.kind === "key") keys[at] = variant.key // may repeat an earlier key
+    const entries = keys.map((k, i) => {
+      const name = utf8(k)
+      const wide = variant.kind === "wide" && i === at
+      let value = values[i]!
+      if (variant.kind === "nest" && i === at) {
+        const inner = shapes[(shape + 1) % shapes.length]!
+        value = [...mapHeader(inner.length, 0), ...inner.flatMap((n, j) => [...strHeader(utf8(n).length, 0), ...utf8(n), j])]
+      }
+      return [...strHeader(name.length, wide ? 1 : 0), ...name, ...value]
+    })
+    const out = [...mapHeader(keys.length, 0), ...entries.flat()]
+    if (variant.kind === "cut") {
+      const keyEnd = 1 + entries.slice(0, at).flat().length + strHeader(utf8(keys[at]!).length, 0).length + utf8(keys[at]!).length
+      return Uint8Array.from(out.slice(0, keyEnd))
+    }
+    return Uint8Array.from(out)
+  })
+
+describe("the fused decoder agrees with pre-scan + msgpackr on maps whose shapes repeat", () => {
+  it("built by a shape's builder, guessed from the last shape, and guessed wrong part way", () => {
+    fc.assert(fc.property(shapeStream, (stream) => {
+      for (const body of shapedBodies(stream)) agree(body, defaults)
+    }), { numRuns: 150 })
   })
 })
 

@@ -19,7 +19,10 @@
  * short ASCII strings) come from a small cache keyed by their bytes, so the same key is the
  * same string every time; other short strings are built with `String.fromCharCode`, long ones
  * with a shared `TextDecoder` once the bytes are known to be valid UTF-8; floats go through a
- * shared `DataView` over an 8-byte scratch buffer.
+ * shared `DataView` over an 8-byte scratch buffer. A map's values are gathered first and its
+ * object built at the end: maps whose key sequence is frequent (a frame type's) are built in
+ * one step by a function made for that sequence, and their keys are recognised by comparing
+ * bytes with those of the last such sequence of the same length (see "Map shapes" below).
  *
  * Recursion is bounded by `maxDepth` (checked before descending). Should a caller pass a
  * depth limit so large that the call stack runs out first, the throw is caught and the body
@@ -55,10 +58,63 @@ let failure: PreScan.ScanResult = PreScan.ok
 let wide = false
 let last: PreScan.ScanResult = PreScan.ok
 
-// Keys of every map still open, innermost last, for the duplicate check at each map's end.
+// Keys of every map still open, innermost last, for the duplicate check at each map's end,
+// and their values at the same indices: a map's object is built only once all its entries are
+// read. A map clears its values once built (and `release` those of maps a failure left open),
+// so nothing of a frame stays reachable from here.
 let keys: Array<string> = []
+let vals: Array<unknown> = [undefined]
 let keyTop = 0
 const KEEP_KEYS = 4_096
+// A hash of the bytes of the key `readKey` read last, for the shape hash of its map; −1 for a
+// key longer than CACHE_BYTES.
+let keyHash = 0
+
+// Map shapes: frames of one type carry the same keys in the same order, and writing the keys
+// one by one into `{}` goes through the engine's generic property stores, the costliest step
+// of a decode. So the key sequences seen often get a builder, a function made once per shape
+// whose object literal has exactly those keys, and an object of that shape is built in one
+// step from the values. The table is direct-mapped by a hash of the key bytes; a hit is
+// confirmed key by key. A slot's `shapeHits` counts its shape's hits and goes down on each
+// miss; a slot at 0 takes the next shape. Only a shape hit SHAPE_HOT times gets a builder,
+// so a peer sending ever new shapes causes at most one build per SHAPE_HOT maps, and never
+// evicts a busy shape with a few maps.
+//
+// The last shape with a builder used for `n` keys is also the guess for the next map of `n`
+// entries: its keys are compared with the guess's encodings byte by byte as they come (much as
+// the engine's JSON.parse expects the keys of a hidden class it has built before), which skips
+// the string cache and the shape lookup. Bytes equal to a key already read are that key, valid.
+// From the first key that differs, the map is read key by key as usual.
+const SHAPE_BITS = 8
+const SHAPE_SLOTS = 1 << SHAPE_BITS
+const SHAPE_HOT = 16
+/** Shapes with more keys, or a key longer than CACHE_BYTES, are always built key by key. */
+const SHAPE_KEYS = 32
+type Builder = (values: Array<unknown>, base: number) => WireMap
+
+/** The keys of a map shape, in order, and once it is hot its builder. */
+interface Shape {
+  readonly names: ReadonlyArray<string>
+  /** Each key's `keyHash`, for a guess that stops matching part way. */
+  readonly hashes: Int32Array
+  /** The keys as fixstr, back to back, and where each one ends; for guessing. */
+  readonly encoded: Uint8Array
+  readonly ends: Int32Array
+  build: Builder | undefined
+}
+const shapes: Array<Shape | undefined> = new Array<Shape | undefined>(SHAPE_SLOTS).fill(undefined)
+const shapeHits = new Int32Array(SHAPE_SLOTS)
+const guesses: Array<Shape | undefined> = new Array<Shape | undefined>(SHAPE_KEYS + 1).fill(undefined)
+// Builders are made with `new Function`; where the engine forbids code from strings, every
+// map is built key by key.
+const canBuild = ((): boolean => {
+  try {
+    return new Function("return 1")() === 1
+  } catch {
+    return false
+  }
+})()
+const utf8Encoder = new TextEncoder()
 
 // Floats: copied into a scratch buffer, read big-endian through a shared view.
 const scratch = new Uint8Array(8)
@@ -130,6 +186,9 @@ export const decode = (
     // The throw may have cut a cache update short: start the cache afresh.
     cacheLength.fill(0)
     smallHigh.fill(0)
+    shapes.fill(undefined)
+    shapeHits.fill(0)
+    guesses.fill(undefined)
     release()
     return verdict(body, start, stop, depthLimit, entryLimit)
   }
@@ -157,7 +216,12 @@ const verdict = (body: Uint8Array, start: number, stop: number, depthLimit: numb
 
 const release = (): void => {
   src = NO_BYTES // hold no reference to the body once done
-  if (keys.length > KEEP_KEYS) keys = [] // a map with very many keys grew it; let that go
+  for (let i = 0; i < keyTop; i++) vals[i] = undefined // the values of maps a failure left open
+  if (vals.length > KEEP_KEYS) {
+    // a map with very many keys grew them (`vals` first); let that go
+    keys = []
+    vals = [undefined]
+  }
   keyTop = 0
 }
 
@@ -293,21 +357,148 @@ const readMap = (n: number, at: number, depth: number): WireMap | undefined => {
   // Every entry takes at least two bytes.
   if (n * 2 > end - at) return fail(LENGTH_EXCEEDS)
   pos = at
-  const object: Record<string, unknown> = {}
-  if (n === 0) return object
+  if (n === 0) return {}
   const base = keyTop
+  const top = base + n
+  while (vals.length < top) vals.push(undefined) // so inner maps never leave holes below them
   const inner = depth + 1
-  for (let i = 0; i < n; i++) {
-    const key = readKey()
-    if (key === undefined) return undefined
+  let i = base
+  let hash = n
+  const guess = n <= SHAPE_KEYS ? guesses[n] : undefined
+  if (guess !== undefined) {
+    keyTop = top // inner maps keep above this map's entries
+    const encoded = guess.encoded
+    const ends = guess.ends
+    let from = 0
+    for (; i < top; i++) {
+      const to = ends[i - base]!
+      if (!encodedAt(encoded, from, to)) break
+      pos += to - from
+      from = to
+      const value = readValue(inner)
+      if (value === undefined) return undefined
+      vals[i] = value
+    }
+    if (i === top) return built(guess.build!, base, top)
+    // Key i differs: the keys so far are the guess's; read the rest key by key.
+    for (let k = base; k < i; k++) {
+      keys[k] = guess.names[k - base]!
+      hash = Math.imul(hash ^ guess.hashes[k - base]!, 0x9e37_79b1)
+    }
+    keyTop = i
+  }
+  let keepable = n <= SHAPE_KEYS
+  for (; i < top; i++) {
+    if (readKey() === undefined) return undefined
+    if (keyHash < 0) keepable = false
+    hash = Math.imul(hash ^ keyHash, 0x9e37_79b1)
     const value = readValue(inner)
     if (value === undefined) return undefined
-    if (key === "__proto__") object["__proto_"] = value // as msgpackr does
-    else object[key] = value
+    vals[i] = value
   }
-  if (n > 1 && !distinct(base, keyTop)) return fail(DUPLICATE_KEY)
+  const slot = (hash ^ (hash >>> 15)) & (SHAPE_SLOTS - 1)
+  const shape = shapes[slot]
+  if (shape !== undefined && sameKeys(shape.names, base, n)) {
+    // A known shape: its keys are distinct.
+    if (shape.build !== undefined) {
+      guesses[n] = shape
+      return built(shape.build, base, top)
+    }
+    const hits = shapeHits[slot]! + 1
+    shapeHits[slot] = hits
+    if (hits >= SHAPE_HOT && canBuild) {
+      shape.build = builder(shape.names)
+      shapeHits[slot] = SHAPE_HOT
+    }
+  } else {
+    if (n > 1 && !distinct(base, top)) return fail(DUPLICATE_KEY)
+    const hits = shapeHits[slot]!
+    if (hits > 0) shapeHits[slot] = hits - 1
+    else if (keepable) {
+      shapes[slot] = newShape(keys.slice(base, top))
+      shapeHits[slot] = 1
+    }
+  }
+  const object = assign(base, top)
   keyTop = base
   return object
+}
+
+/** Whether the bytes at `pos` are `encoded[from..to)`, with at least one byte after them. */
+const encodedAt = (encoded: Uint8Array, from: number, to: number): boolean => {
+  const s = src
+  const at = pos - from
+  if (at + to >= end) return false
+  for (let k = from; k < to; k++) if (s[at + k] !== encoded[k]) return false
+  return true
+}
+
+/** The map `vals[base..top)` built by `build`; clears the values and closes the map. */
+const built = (build: Builder, base: number, top: number): WireMap => {
+  const object = build(vals, base)
+  for (let i = base; i < top; i++) vals[i] = undefined
+  keyTop = base
+  return object
+}
+
+/** Whether `keys[base..base + n)` are `names`, in order. */
+const sameKeys = (names: ReadonlyArray<string>, base: number, n: number): boolean => {
+  if (names.length !== n) return false
+  for (let i = 0; i < n; i++) if (names[i] !== keys[base + i]) return false
+  return true
+}
+
+/** A shape for the keys `names`, each at most CACHE_BYTES bytes, not hot yet. */
+const newShape = (names: ReadonlyArray<string>): Shape => {
+  const parts = names.map((name) => utf8Encoder.encode(name))
+  const ends = new Int32Array(parts.length)
+  const hashes = new Int32Array(parts.length)
+  let length = 0
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    length += 1 + part.length
+    ends[i] = length
+    hashes[i] = hashKey(part, 0, part.length)
+  }
+  const encoded = new Uint8Array(length)
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    const at = ends[i]! - part.length
+    encoded[at - 1] = 0xa0 | part.length
+    encoded.set(part, at)
+  }
+  return { names, hashes, encoded, ends, build: undefined }
+}
+
+/** The hash of a key's bytes `s[from..to)` used for map shapes. */
+const hashKey = (s: Uint8Array, from: number, to: number): number =>
+  from === to ? 0x5bd1_e995 : ((to - from) << 16) ^ (s[from]! << 8) ^ s[to - 1]!
+
+/** The map `keys[from..to)` → `vals[from..to)` built key by key; clears the values. */
+const assign = (from: number, to: number): WireMap => {
+  const object: Record<string, unknown> = {}
+  for (let i = from; i < to; i++) {
+    const key = keys[i]!
+    if (key === "__proto__") object["__proto_"] = vals[i] // as msgpackr does
+    else object[key] = vals[i]
+    vals[i] = undefined
+  }
+  return object
+}
+
+/**
+ * A builder for maps with the keys `names` (distinct), or `undefined` if the engine refuses
+ * (only a call stack already near its end can make it). Each key enters the source as a JSON
+ * string literal, which is also a valid JavaScript one, whatever the key holds; `__proto__`
+ * is written `__proto_`, as `assign` does, because in a literal it would set the prototype.
+ */
+const builder = (names: ReadonlyArray<string>): Builder | undefined => {
+  const fields = names.map((name, i) => `${JSON.stringify(name === "__proto__" ? "__proto_" : name)}: v[b + ${i}]`)
+  try {
+    return new Function("v", "b", `return { ${fields.join(", ")} }`) as Builder
+  } catch {
+    return undefined
+  }
 }
 
 /** An array of `n` items whose first item is at `at`. */
@@ -357,7 +548,14 @@ const readKey = (): string | undefined => {
   if (length > end - body) return fail(LENGTH_EXCEEDS)
   const next = body + length
   if (next >= end) return fail(TRUNCATED) // no room for the value
-  const key = length <= CACHE_BYTES ? cached(s, body, next) : text(s, body, next)
+  let key: string | undefined
+  if (length <= CACHE_BYTES) {
+    key = cached(s, body, next)
+    keyHash = hashKey(s, body, next)
+  } else {
+    key = text(s, body, next)
+    keyHash = -1 // a map with a long key never gets a builder
+  }
   if (key === undefined) return undefined
   pos = next
   keys[keyTop++] = key

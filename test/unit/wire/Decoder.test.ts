@@ -1,8 +1,8 @@
 /**
  * The fused decoder, case by case: msgpackr's value rules it reproduces (`__proto__`, a
  * leading byte-order mark, int64 as the nearest number, `-0`), bins as fresh copies, the
- * order in which it reports the pre-scan's failures, its string cache under churn, and
- * totality when a depth limit exceeds what the call stack can hold.
+ * order in which it reports the pre-scan's failures, its string cache under churn, maps of a
+ * frequent shape, and totality when a depth limit exceeds what the call stack can hold.
  */
 import { afterEach, describe, expect, it, vi } from "vitest"
 import * as Codec from "../../../src/wire/Codec.ts"
@@ -164,6 +164,39 @@ describe("the string cache", () => {
     expect(decode([0x81, 0xa2, 0xc3, 0x28, 0x01]).result).toBe("str is not valid UTF-8")
     expect(decode([0x81, 0xa2, 0xc3, 0x28, 0x01]).result).toBe("str is not valid UTF-8")
     expect(decode([0x81, 0xa2, 0xc3, 0xa9, 0x01]).value).toEqual({ "é": 1 })
+  })
+})
+
+describe("map shapes", () => {
+  /** A map with these keys in order, each value its index. */
+  const shaped = (...names: ReadonlyArray<string>): Array<number> => [0x80 | names.length, ...names.flatMap((n, i) => [...str(n), i])]
+  const scanned = (bytes: ReadonlyArray<number>) => {
+    const body = Uint8Array.from(bytes)
+    return PreScan.describe(PreScan.scan(body, 0, body.length, 32, 65_536))
+  }
+  const often = 40 // well past the repeats after which a shape gets its builder
+
+  it("builds maps of a frequent shape as msgpackr does, whatever the keys hold", () => {
+    const names = ["__proto__", "\"", "\\", "\u2028", "'); throw 1; ('", "0", "", "𝄞"]
+    const bytes = shaped(...names)
+    for (let i = 0; i < often; i++) {
+      const value = decode(bytes).value as Record<string, unknown>
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+      expect(value).toEqual(packr.unpack(Uint8Array.from(bytes)))
+      expect(Object.keys(value)).toEqual(["0", "__proto_", "\"", "\\", "\u2028", "'); throw 1; ('", "", "𝄞"])
+    }
+  })
+
+  it("reads on key by key where a map leaves the guessed shape, duplicates and cut bodies included", () => {
+    for (let i = 0; i < often; i++) decode(shaped("t", "id", "sid"))
+    expect(decode(shaped("t", "id", "cur")).value).toEqual({ t: 0, id: 1, cur: 2 })
+    expect(decode(shaped("t", "id", "t")).result).toBe(scanned(shaped("t", "id", "t")))
+    expect(decode(shaped("t", "id", "t")).result).toBe("duplicate map key")
+    // `id` under a str8 header: the same key, not the guessed bytes.
+    expect(decode([0x83, ...str("t"), 0, 0xd9, 2, ...utf8("id"), 1, ...str("sid"), 2]).value).toEqual({ t: 0, id: 1, sid: 2 })
+    const cut = [0x83, ...str("t"), 0, ...str("id")]
+    expect(decode(cut).result).toBe(scanned(cut))
+    expect(decode(shaped("t", "id", "sid")).value).toEqual({ t: 0, id: 1, sid: 2 })
   })
 })
 
