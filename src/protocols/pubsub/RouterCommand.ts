@@ -1,0 +1,39 @@
+/**
+ * What the router core asks its actor to do, in order, after each step.
+ *
+ * `Send` writes a ready frame on the pubsub lane of that peer's connection (a client or a
+ * station); for `event` and `gap` frames to a client the actor reports completed writes back
+ * as `Flushed`, which is how a slow subscriber's window closes and reopens. `SetTimer` /
+ * `CancelTimer` drive the timer map; `Penalise` lowers the peer's score (§14).
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import type { Millis } from "../../core/Millis.ts"
+import type * as Frame from "../../wire/Frame.ts"
+import type { PeerId } from "./RouterEvent.ts"
+
+/**
+ * A command for the router's actor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RouterCommand = Data.TaggedEnum<{
+  /** Write `frame` to `to` on its pubsub lane. */
+  Send: { readonly to: PeerId; readonly frame: Frame.Frame }
+  /** Fire `TimerFired {timer, generation}` at `at`, replacing any pending timer of that key. */
+  SetTimer: { readonly timer: string; readonly at: Millis; readonly generation: number }
+  /** Forget the pending timer of that key. */
+  CancelTimer: { readonly timer: string }
+  /** Lower `peer`'s score: `minor` or `major` (§14). */
+  Penalise: { readonly peer: PeerId; readonly severity: "minor" | "major"; readonly reason: string }
+}>
+
+/**
+ * Constructors and matchers for `RouterCommand`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const RouterCommand = Data.taggedEnum<RouterCommand>()

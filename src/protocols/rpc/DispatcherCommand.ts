@@ -1,0 +1,46 @@
+/**
+ * What the dispatcher core asks its actor to do, in order, after each step.
+ *
+ * `Send` writes a frame to a client or station: with `stream` on the call stream of call id
+ * `stream` with that peer (the `call` that opens it carries the same id; streaming calls
+ * only), otherwise on the rpc lane. `ResetStream` resets such a call stream with a §3.7 code.
+ * `StoreRecord` runs a DHT store of a signed provider record and reports `RecordStored`;
+ * `ResolveProviders` runs the DHT provider lookup and reports `ProvidersResolved`.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import type { Millis } from "../../core/Millis.ts"
+import type * as Frame from "../../wire/Frame.ts"
+import type { PeerId } from "./DispatcherEvent.ts"
+
+/**
+ * A command for the dispatcher's actor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DispatcherCommand = Data.TaggedEnum<{
+  /** Write `frame` to `to`: on the call stream `stream` if given, else on the rpc lane. */
+  Send: { readonly to: PeerId; readonly frame: Frame.Frame; readonly stream?: number }
+  /** Reset call stream `stream` with `to` with a stream reset code (e.g. `flow_control`). */
+  ResetStream: { readonly to: PeerId; readonly stream: number; readonly code: string }
+  /** Store the signed provider record (or withdrawal) in the DHT; answer with `RecordStored`. */
+  StoreRecord: { readonly ref: number; readonly record: Frame.Signed }
+  /** Look up provider records for (realm, proc); answer with `ProvidersResolved`. */
+  ResolveProviders: { readonly realm: Frame.Bin32; readonly proc: string }
+  /** Fire `TimerFired {timer, generation}` at `at`, replacing any pending timer of that key. */
+  SetTimer: { readonly timer: string; readonly at: Millis; readonly generation: number }
+  /** Forget the pending timer of that key. */
+  CancelTimer: { readonly timer: string }
+  /** Lower `peer`'s score (§14). */
+  Penalise: { readonly peer: PeerId; readonly severity: "minor" | "major"; readonly reason: string }
+}>
+
+/**
+ * Constructors and matchers for `DispatcherCommand`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DispatcherCommand = Data.taggedEnum<DispatcherCommand>()
