@@ -1,18 +1,54 @@
 #!/usr/bin/env node
 /**
- * The `macula` command. Each subcommand parses its own arguments; errors end with a one-line
- * message on stderr and a non-zero exit code.
+ * The `macula` command (API.md "CLI"). Each subcommand parses its own arguments; results go to
+ * stdout, logs and warnings to stderr, and a failure ends with one line on stderr and a non-zero
+ * exit code: 2 for a wrong command line, 1 for anything else.
  */
-import * as Effect from "effect/Effect"
-import { supervisionAct } from "./demo/SupervisionAct.ts"
-import * as Output from "./demo/Output.ts"
+import { processIo } from "./Io.ts"
+
+// Subcommands are loaded on use, so `realm` never loads the transport and `--help` loads nothing.
 
 const usage = `usage: macula <command> [options]
 
 commands:
   demo [--seed N] [--faults N] [--interval-ms N]
       a supervision tree healing under seeded chaos, with the live tree and a summary
+  station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--knob NAME=VALUE]...
+      runs a station until SIGINT/SIGTERM; first stdout line: quic://HOST:PORT did:key:...
+  status --seed URL... [--json] [--timeout MS]
+      attaches as an ephemeral client and prints what it sees of the station
+  realm keygen -o FILE
+      creates a realm authority key; prints its DID
+  realm issue --authority-key FILE --to DID [--realm R] [--commands C,...] [--topics PATTERN]... [--ttl S] -o FILE
+      issues member delegations; prints their CIDs
+  realm revoke --authority-key FILE --cid CID [-o FILE] [--seed URL]...
+      builds the revocation of a delegation; prints its CID
+  sub | pub | call | put | get
+      not implemented yet (pub/sub, RPC and content are not wired into the node)
 `
+
+const notWired: Readonly<Record<string, string>> = {
+  sub: "pub/sub routing is not wired into the node yet",
+  pub: "pub/sub routing is not wired into the node yet",
+  call: "RPC routing is not wired into the node yet",
+  put: "content transfer is not wired into the node yet",
+  get: "content transfer is not wired into the node yet"
+}
+
+const realm = async (args: ReadonlyArray<string>): Promise<number> => {
+  const [sub, ...rest] = args
+  const RealmCommand = await import("./RealmCommand.ts")
+  switch (sub) {
+    case "keygen":
+      return RealmCommand.keygen(rest, processIo)
+    case "issue":
+      return RealmCommand.issue(rest, processIo)
+    case "revoke":
+      return RealmCommand.revoke(rest, processIo)
+    default:
+      throw new (await import("./Args.ts")).UsageError({ message: `realm: unknown subcommand ${sub === undefined ? "(none)" : `"${sub}"`}; use keygen, issue or revoke` })
+  }
+}
 
 /** Reads `--name value` options into a map; anything else is positional. */
 const parseOptions = (args: ReadonlyArray<string>): { options: Map<string, string>; positional: Array<string> } => {
@@ -43,6 +79,11 @@ const demo = async (args: ReadonlyArray<string>): Promise<number> => {
   const seed = integer(options, "seed", 7)
   const faults = integer(options, "faults", 60, 1)
   const meanIntervalMs = integer(options, "interval-ms", 60, 0)
+  const [Effect, Output, { supervisionAct }] = await Promise.all([
+    import("effect/Effect"),
+    import("./demo/Output.ts"),
+    import("./demo/SupervisionAct.ts")
+  ])
   const out = Output.make()
   out.line("macula demo: the runtime under chaos (the mesh acts join as the mesh lands)")
   const ok = await Effect.runPromise(Effect.scoped(supervisionAct(out, { seed, faults, meanIntervalMs })))
@@ -55,6 +96,19 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   switch (command) {
     case "demo":
       return demo(rest)
+    case "station":
+      return (await import("./Station.ts")).run(rest, processIo)
+    case "status":
+      return (await import("./Status.ts")).run(rest, processIo)
+    case "realm":
+      return realm(rest)
+    case "sub":
+    case "pub":
+    case "call":
+    case "put":
+    case "get":
+      process.stderr.write(`macula ${command}: not implemented yet (${notWired[command]})\n`)
+      return 1
     case undefined:
     case "help":
     case "--help":
@@ -70,9 +124,13 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
+    // A finished command exits even if a closed socket's handle lingers for a moment.
+    setTimeout(() => process.exit(code), 500).unref()
   },
   (error: unknown) => {
-    process.stderr.write(`macula: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exitCode = 1
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`macula: ${message.split("\n")[0]}\n`)
+    process.exitCode = (error as { _tag?: unknown } | null)?._tag === "UsageError" ? 2 : 1
+    setTimeout(() => process.exit(), 500).unref()
   }
 )

@@ -1,0 +1,250 @@
+/**
+ * A client's link to its home station (PROTOCOL.md §1 "Client links", §3.6): an actor that keeps
+ * one connection to the first reachable seed and fails over to the next when it is lost.
+ *
+ * The rule, with the §16 knobs:
+ * 1. Seeds are tried in the order given; a seed that cannot be dialled (unreachable, pinned DID
+ *    not proven, refused) is skipped for the next. After a whole pass fails, the link waits a
+ *    jittered backoff (`reconnectMinMs` doubling to `reconnectMaxMs`) and starts a new pass.
+ * 2. Once attached, the link watches the connection. The liveness ping of §3.6 notices a dead
+ *    or wedged station within `appPingIntervalMs + appPingMaxMisses × appPingTimeoutMs` (4 s).
+ * 3. On loss it redials the same station with backoff, each dial bounded by what is left of
+ *    `failoverAfterMs`; when that runs out it moves on to the next seed (wrapping around). With
+ *    the defaults a killed station is replaced within about 5 s.
+ *
+ * The seed rotation is the pure function `nextSeed`; the actor owns the dials, timers and the
+ * loop fiber. The link publishes what it sees in a `LinkView` (read by the node facade and
+ * `macula status`) and as `LinkEvent`s.
+ *
+ * This is the `StationLink` of PROTOCOL.md §15 in its first form: one link (`clientLinkCount` 1),
+ * no replay yet (there are no subscriptions or advertisements to replay until pub/sub and RPC
+ * land). It runs under the routing slot of the node's tree, where `RoutingSupervisor` will take
+ * it over.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Result from "effect/Result"
+import type * as ConnectionActor from "../../actors/ConnectionActor.ts"
+import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
+import * as Actor from "../runtime/Actor.ts"
+import * as ExitReason from "../runtime/ExitReason.ts"
+import type { Seed } from "./Config.ts"
+
+/**
+ * The station a client is attached to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Home {
+  /** The seed URL it was reached through. */
+  readonly seed: string
+  /** Its position in the seed list. */
+  readonly index: number
+  /** Its DID, proven by its certificate. */
+  readonly did: string
+  /** The live connection. */
+  readonly handle: ConnectionActor.Handle
+  /** Unix ms when the link came up. */
+  readonly since: number
+}
+
+/**
+ * What a link reports (logs, tests, `macula status`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LinkEvent =
+  | { readonly _tag: "Dialing"; readonly seed: string; readonly index: number }
+  | { readonly _tag: "DialFailed"; readonly seed: string; readonly index: number; readonly reason: string }
+  | { readonly _tag: "Up"; readonly seed: string; readonly index: number; readonly did: string }
+  | { readonly _tag: "Down"; readonly seed: string; readonly did: string; readonly code: string; readonly by: string }
+  | { readonly _tag: "FailingOver"; readonly from: string; readonly to: string }
+  | { readonly _tag: "Waiting"; readonly delayMs: number }
+
+/**
+ * The link's current state, shared with the node facade (plain fields, updated by the loop).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkView {
+  home: Home | undefined
+  /** Times the home station changed to another seed. */
+  failovers: number
+}
+
+/**
+ * Knobs and wiring of a link.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly seeds: ReadonlyArray<Seed>
+  /** The transport subtree's dialer, as currently running (`undefined` while it restarts). */
+  readonly dialer: () => TransportSupervisor.Dialer | undefined
+  /** @default 250 */
+  readonly reconnectMinMs: number
+  /** @default 30_000 */
+  readonly reconnectMaxMs: number
+  /** @default 1_000 */
+  readonly failoverAfterMs: number
+  /** One dial's limit. @default 10_000 (handshakeTimeoutMs) */
+  readonly dialTimeoutMs: number
+  readonly view: LinkView
+  readonly onEvent?: (event: LinkEvent) => void
+}
+
+/**
+ * The seed after `index` in a list of `count`, wrapping around. Pure.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const nextSeed = (index: number, count: number): number => (count <= 0 ? 0 : (index + 1) % count)
+
+/**
+ * The delay before redial `attempt` (1-based): `min(max, min × 2^(attempt−1))`, spread by ±20 %;
+ * `random` is uniform in [0, 1). Pure.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const backoffMs = (minMs: number, maxMs: number, attempt: number, random: number): number => {
+  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1))
+  return Math.max(0, Math.round(base * (1 + 0.2 * (2 * random - 1))))
+}
+
+/**
+ * The link's messages: only a query; the loop does the work.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Msg = { readonly _tag: "Home"; readonly reply: Actor.Reply<Home | undefined> }
+
+const describeError = (error: unknown): string => {
+  if (error !== null && typeof error === "object") {
+    const e = error as { _tag?: unknown; code?: unknown; reason?: unknown; message?: unknown }
+    const parts = [e._tag, e.code ?? e.reason].filter((p) => typeof p === "string")
+    if (parts.length > 0) return parts.join(" ")
+    if (typeof e.message === "string") return e.message
+  }
+  return String(error)
+}
+
+type Dialled = { readonly ok: true; readonly handle: ConnectionActor.Handle } | { readonly ok: false; readonly reason: string }
+
+/** Runs the link until interrupted. */
+const run = (options: Options): Effect.Effect<never> =>
+  Effect.gen(function*() {
+    const { seeds, view } = options
+    const emit = (event: LinkEvent) => options.onEvent?.(event)
+    const dial = (seed: Seed, timeoutMs: number): Effect.Effect<Dialled> =>
+      Effect.suspend(() => {
+        const dialer = options.dialer()
+        if (dialer === undefined) return Effect.succeed<Dialled>({ ok: false, reason: "transport restarting" })
+        return Effect.map(
+          Effect.timeoutOption(Effect.result(dialer.dial(seed.url)), Math.max(1, timeoutMs)),
+          (r): Dialled =>
+            Option.isNone(r)
+              ? { ok: false, reason: `no answer within ${timeoutMs} ms` }
+              : Result.isSuccess(r.value)
+              ? { ok: true, handle: r.value.success }
+              : { ok: false, reason: describeError(r.value.failure) }
+        )
+      })
+    const jittered = (attempt: number) =>
+      Effect.map(Random.next, (r) => backoffMs(options.reconnectMinMs, options.reconnectMaxMs, attempt, r))
+
+    let index = 0
+    let failedInPass = 0
+    let failedPasses = 0
+    for (;;) {
+      const seed = seeds[index]!
+      emit({ _tag: "Dialing", seed: seed.url, index })
+      const dialled = yield* dial(seed, options.dialTimeoutMs)
+      if (!dialled.ok) {
+        emit({ _tag: "DialFailed", seed: seed.url, index, reason: dialled.reason })
+        index = nextSeed(index, seeds.length)
+        if (++failedInPass >= seeds.length) {
+          failedInPass = 0
+          const delayMs = yield* jittered(++failedPasses)
+          emit({ _tag: "Waiting", delayMs })
+          yield* Effect.sleep(delayMs)
+        }
+        continue
+      }
+      failedInPass = 0
+      failedPasses = 0
+      let handle: ConnectionActor.Handle | undefined = dialled.handle
+      while (handle !== undefined) {
+        view.home = { seed: seed.url, index, did: handle.peerDid, handle, since: yield* Clock.currentTimeMillis }
+        emit({ _tag: "Up", seed: seed.url, index, did: handle.peerDid })
+        const status = yield* handle.closed
+        view.home = undefined
+        emit({
+          _tag: "Down",
+          seed: seed.url,
+          did: status.peerDid,
+          code: status.ending?.code ?? "closed",
+          by: status.ending?.by ?? "unknown"
+        })
+        // Redial the same station until failoverAfterMs has passed since the loss.
+        const lostAt = yield* Clock.currentTimeMillis
+        handle = undefined
+        for (let attempt = 1; handle === undefined; attempt++) {
+          const left = lostAt + options.failoverAfterMs - (yield* Clock.currentTimeMillis)
+          if (left <= 0) break
+          yield* Effect.sleep(Math.min(left, yield* jittered(attempt)))
+          const remaining = lostAt + options.failoverAfterMs - (yield* Clock.currentTimeMillis)
+          if (remaining <= 0) break
+          const again = yield* dial(seed, Math.min(remaining, options.dialTimeoutMs))
+          if (again.ok) handle = again.handle
+        }
+      }
+      const next = nextSeed(index, seeds.length)
+      emit({ _tag: "FailingOver", from: seed.url, to: seeds[next]!.url })
+      view.failovers++
+      index = next
+    }
+  })
+
+/**
+ * The link's behavior. Its loop runs in the actor's scope; a defect in it crashes the actor so
+ * its supervisor restarts the link from the first seed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const behavior = (options: Options): Actor.Behavior<Msg, Options> =>
+  Actor.make<Msg, Options>({
+    label: "station-link",
+    init: (self) =>
+      Effect.gen(function*() {
+        if (options.seeds.length === 0) return yield* Effect.die(new Error("a station link needs at least one seed"))
+        yield* Effect.forkScoped(
+          Effect.onExit(run(options), (exit) =>
+            Exit.isFailure(exit) && !Exit.hasInterrupts(exit)
+              ? self.self.exit(ExitReason.ExitReason.Failure({ cause: exit.cause }))
+              : Effect.void)
+        )
+        return options
+      }),
+    receive: (message, state) =>
+      Effect.sync(() => {
+        message.reply.succeed(state.view.home)
+        return state
+      }),
+    terminate: (_reason, state) =>
+      Effect.sync(() => {
+        state.view.home = undefined
+      })
+  })
