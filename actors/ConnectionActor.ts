@@ -43,6 +43,7 @@ import {
   type Lane,
   LaneUnavailable,
   SendFailed,
+  type Session,
   type Sink,
   type Status
 } from "../src/protocols/connection/Handle.ts"
@@ -119,6 +120,7 @@ export type Msg =
     readonly reply: Actor.Reply<ReadonlyArray<Delivery>>
   }
   | { readonly _tag: "OpenLane"; readonly family: Streams.Family; readonly reply: Actor.Reply<Lane, LaneUnavailable> }
+  | { readonly _tag: "OpenSession"; readonly reply: Actor.Reply<Session, SendFailed> }
 
 interface Delivery {
   readonly route: Route
@@ -353,9 +355,18 @@ class Driver {
           const error = received.failure
           const now = yield* driver.now()
           switch (error._tag) {
-            case "StreamEnded":
+            case "StreamEnded": {
+              // A content session is one exchange (§12.3): once the peer finished its side there is
+              // nothing left to answer, so a session the peer opened is finished here too, and
+              // both ends free the stream (QUIC counts it until both sides are done).
+              const info = driver.core.streams.get(stream.id)
+              if (info?.stream.kind === "content") {
+                driver.streams.delete(stream.id)
+                if (info.opener === "peer") yield* Effect.asVoid(driver.fork(stream.end))
+              }
               Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.StreamClosed({ now, stream: stream.id, how: "fin" }) })
               return
+            }
             case "StreamReset":
               if (error.by === "peer") {
                 Actor.tellUrgent(driver.self, {
@@ -472,6 +483,39 @@ class Driver {
       return lane
     })
   }
+
+  /** Opens a content session: a new stream the core knows as `content`, opened by us. */
+  openSession(): Effect.Effect<Session, SendFailed> {
+    const driver = this
+    return Effect.gen(function*() {
+      if (driver.core.phase !== "ready") {
+        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: `connection ${driver.core.phase}` }))
+      }
+      const opened = yield* Effect.result(driver.options.connection.openStream)
+      if (Result.isFailure(opened)) {
+        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: opened.failure._tag }))
+      }
+      const stream = opened.success
+      yield* driver.adopt(stream)
+      const sessionStream: Streams.Stream = { kind: "content" }
+      yield* driver.feed(Connection.Event.StreamOpened({ now: yield* driver.now(), stream: stream.id, as: sessionStream }))
+      let started = false
+      const session: Session = {
+        stream: stream.id,
+        send: (frame) =>
+          Effect.suspend(() => {
+            const opens = started ? sessionStream : Streams.opens(frame)
+            if (opens === undefined || opens.kind !== "content" || !Streams.allows(sessionStream, frame.t)) {
+              return Effect.fail(new SendFailed({ reason: "wrong_stream", detail: `${frame.t} on a content session` }))
+            }
+            started = true
+            return driver.sendOn(stream, frame)
+          }),
+        end: Effect.ignore(stream.end)
+      }
+      return session
+    })
+  }
 }
 
 const handles = new WeakMap<Process, Handle>()
@@ -504,6 +548,11 @@ const makeHandle = (driver: Driver): Handle => {
       Effect.catch(
         driver.self.call<Lane, LaneUnavailable>((reply) => ({ _tag: "OpenLane", family, reply }), { timeoutMs: 10_000 }),
         (error) => error._tag === "LaneUnavailable" ? Effect.fail(error) : Effect.fail(new LaneUnavailable({ family, reason: "closed" }))
+      ),
+    openSession: () =>
+      Effect.catch(
+        driver.self.call<Session, SendFailed>((reply) => ({ _tag: "OpenSession", reply }), { timeoutMs: 10_000 }),
+        (error) => error._tag === "SendFailed" ? Effect.fail(error) : Effect.fail(new SendFailed({ reason: "connection_lost", detail: error._tag }))
       ),
     subscribe: (channel, sink) => {
       driver.subscriptions.set(channel, sink)
@@ -602,6 +651,12 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             else message.reply.fail(lane.failure)
             break
           }
+          case "OpenSession": {
+            const session = yield* Effect.result(driver.openSession())
+            if (Result.isSuccess(session)) message.reply.succeed(session.success)
+            else message.reply.fail(session.failure)
+            break
+          }
         }
         if (driver.core.phase === "closed") return Actor.stop(ExitReason.normal)
         return driver
@@ -666,7 +721,7 @@ export type { DialError, DialOptions, TransportConnection }
  * @since 0.1.0
  * @category models
  */
-export type { Channel, CloseOptions, Handle, Inbound, Lane, Sink, Status }
+export type { Channel, CloseOptions, Handle, Inbound, Lane, Session, Sink, Status }
 
 /**
  * The handle's typed errors.

@@ -146,6 +146,22 @@ export interface Lane {
 }
 
 /**
+ * A content session this side opened (§3.5, §12.3): its own stream, whose first frame must be
+ * a `content.*` frame. The peer's frames on it reach the connection's `content` subscriber
+ * with `opener: "local"` and this `stream`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Session {
+  readonly stream: number
+  /** Sends one `content.*` frame (or `err`) on the session. */
+  readonly send: (frame: Frame) => Effect<void, SendFailed>
+  /** Finishes this side of the session. */
+  readonly end: Effect<void>
+}
+
+/**
  * Options of a local close.
  *
  * @since 0.1.0
@@ -182,6 +198,11 @@ export interface Handle {
   readonly closed: Effect<Status>
   /** This side's lane of `family`, opened on first use. */
   readonly openLane: (family: Family) => Effect<Lane, LaneUnavailable>
+  /**
+   * Opens a new content session to the peer. Optional so that stand-ins for a connection in
+   * tests need not provide it; `ConnectionActor` always does.
+   */
+  readonly openSession?: () => Effect<Session, SendFailed>
   /** Routes `channel`'s frames to `sink` (replacing any earlier sink); returns the unsubscribe. */
   readonly subscribe: (channel: Channel, sink: Sink) => () => void
   /** Closes the connection (gracefully by default). Returns at once; await `closed` to wait. */

@@ -1,0 +1,297 @@
+/**
+ * The serving side of the content exchange (PROTOCOL.md §12.3): the driver of the pure `Serve`
+ * core (`src/protocols/content/Serve.ts`), one actor per node under the content subtree.
+ *
+ * Inbound content sessions (streams a peer opened with a `content.*` frame) reach it through
+ * the node-wide `content` sink, one `Inbound` at a time. Each session is one peer of the core
+ * (`connectionId/stream`), so its answers go back on the stream the wants came on. The core
+ * decides; the actor reads the store (`CheckHave`, `ReadBlock`, `ReadManifest`, each in its
+ * own fiber, answered as an event), sends the answers, and reports `BlockSent` once a block
+ * has left, which frees that peer's credit slot.
+ *
+ * Bad input never crashes it (§14): frames a server never receives on a session it did not
+ * open (`content.block`, `content.manifest_res`, `err`) are dropped and counted, a manifest
+ * request for bytes that are not an MCID is answered `nf`, and the core itself ignores
+ * malformed wants. Push offers (`content.have {y: true}`, §12.6) are counted and declined:
+ * `acceptPushFrom` is not built yet.
+ *
+ * Ordering: the answers to one session leave in the order the core emitted them (one chain of
+ * fibers per session); sessions do not wait for each other. Restart: the want lists are lost;
+ * the peers' fetches time out those wants and ask again.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Mcid from "../src/content/Mcid.ts"
+import type { ContentStoreShape } from "../src/platform/content/ContentStore.ts"
+import type { Knobs } from "../src/protocols/content/Config.ts"
+import * as Serve from "../src/protocols/content/Serve.ts"
+import type { Inbound } from "../src/protocols/connection/Handle.ts"
+import * as Actor from "../src/runtime/Actor.ts"
+import type { Frame } from "../src/wire/Frame.ts"
+
+/**
+ * What the actor is started with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly store: ContentStoreShape
+  readonly knobs: Knobs
+  /** Every frame received and sent (tests, metrics). */
+  readonly onFrame?: (direction: "in" | "out", peer: string, frame: Frame) => void
+}
+
+/**
+ * Counters for tests and `stats`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly sessions: number
+  readonly blocksServed: number
+  readonly bytesServed: number
+  readonly refusedOverCap: number
+  readonly notHeld: number
+  readonly dropped: number
+  readonly offersDeclined: number
+  readonly penalties: number
+  readonly openWants: number
+}
+
+/**
+ * The actor's messages.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Msg =
+  | { readonly _tag: "Inbound"; readonly inbound: Inbound }
+  | { readonly _tag: "Core"; readonly event: (now: number) => Serve.Event }
+  | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
+
+interface PeerLink {
+  readonly reply: (frame: Frame) => Effect.Effect<void, unknown>
+  last: Fiber.Fiber<void> | undefined
+}
+
+const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null
+const isU = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0
+
+/** Whether `frame` is a request the serving core takes, with the field shapes of §6. */
+const isRequest = (frame: Frame): frame is Serve.Inbound => {
+  switch (frame.t) {
+    case "content.want":
+      return Array.isArray(frame.w) && frame.w.every((e: unknown) =>
+        isObject(e) && isBytes(e["m"]) && (e["k"] === "block" || e["k"] === "have") &&
+        (e["p"] === undefined || (isU(e["p"]) && (e["p"] as number) <= 255))
+      )
+    case "content.cancel":
+      return Array.isArray(frame.c) && frame.c.every(isBytes)
+    case "content.manifest_req":
+      return isU(frame.id) && isBytes(frame.m)
+    case "content.have":
+      return Array.isArray(frame.h) && frame.h.every((e: unknown) =>
+        isObject(e) && isBytes(e["m"]) && typeof e["y"] === "boolean" && (e["sz"] === undefined || isU(e["sz"]))
+      )
+    default:
+      return false
+  }
+}
+
+class Driver {
+  core: Serve.State = Serve.initial
+  readonly step: ReturnType<typeof Serve.make>
+  readonly peers = new Map<string, PeerLink>()
+  timer: Fiber.Fiber<void> | undefined
+  bytesServed = 0
+  dropped = 0
+  offersDeclined = 0
+  penalties = 0
+  self!: Actor.ActorRef<Msg>
+  scope!: Scope.Scope
+
+  constructor(readonly options: Options) {
+    this.step = Serve.make(options.knobs)
+  }
+
+  fork<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Fiber.Fiber<A, E>> {
+    return Effect.forkIn(effect, this.scope, { startImmediately: true })
+  }
+
+  feed(event: Serve.Event): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const [next, commands] = driver.step(driver.core, event)
+      driver.core = next
+      for (const command of commands) yield* driver.interpret(command)
+      // Sessions the core forgot (idle) are forgotten here too, once their sends are done.
+      for (const [peer, link] of driver.peers) {
+        if (!driver.core.peers.has(peer) && (link.last === undefined || link.last.pollUnsafe() !== undefined)) driver.peers.delete(peer)
+      }
+    })
+  }
+
+  /** Chains `effect` after the previous send to `peer`, so one session's answers stay in order. */
+  chain(peer: string, effect: Effect.Effect<void>): Effect.Effect<void> {
+    const link = this.peers.get(peer)
+    if (link === undefined) return Effect.void
+    const previous = link.last
+    return Effect.map(
+      this.fork(Effect.andThen(previous === undefined ? Effect.void : Fiber.await(previous), effect)),
+      (fiber) => void (link.last = fiber)
+    )
+  }
+
+  read<A>(effect: Effect.Effect<A, unknown>, fallback: A, answer: (value: A) => (now: number) => Serve.Event): Effect.Effect<void> {
+    const self = this.self
+    return Effect.asVoid(this.fork(Effect.map(Effect.orElseSucceed(effect, () => fallback), (value) => {
+      self.tell({ _tag: "Core", event: answer(value) })
+    })))
+  }
+
+  interpret(command: Serve.Command): Effect.Effect<void> {
+    const store = this.options.store
+    const self = this.self
+    switch (command._tag) {
+      case "Send": {
+        const peer = command.to
+        const frame = command.frame
+        const link = this.peers.get(peer)
+        if (link === undefined) return Effect.void
+        this.options.onFrame?.("out", peer, frame)
+        if (frame.t === "content.block") this.bytesServed += frame.d.length
+        return this.chain(peer, Effect.gen(function*() {
+          yield* Effect.ignore(link.reply(frame))
+          if (frame.t === "content.block") self.tell({ _tag: "Core", event: (now) => Serve.Event.BlockSent({ now, peer }) })
+        }))
+      }
+      case "CheckHave": {
+        const { peer, m } = command
+        const mcid = Mcid.fromBinary(m)
+        const check = mcid === undefined
+          ? Effect.succeed({ held: false, size: undefined as number | undefined })
+          : Effect.map(store.progress(mcid), (p) => ({
+            held: p.complete,
+            size: p._tag === "chunked" ? p.manifest.size : undefined
+          }))
+        return this.read(check, { held: false, size: undefined }, (r) => (now) =>
+          Serve.Event.HaveChecked({ now, peer, m, held: r.held, ...(r.size === undefined ? {} : { size: r.size }) }))
+      }
+      case "ReadBlock": {
+        const { peer, m } = command
+        const mcid = Mcid.fromBinary(m)
+        const read = mcid === undefined ? Effect.succeed(undefined) : Effect.map(store.getBlock(mcid), (o) => o._tag === "Some" ? o.value : undefined)
+        return this.read(read, undefined as Uint8Array | undefined, (bytes) => (now) =>
+          Serve.Event.BlockRead({ now, peer, m, ...(bytes === undefined ? {} : { bytes }) }))
+      }
+      case "ReadManifest": {
+        const { peer, id, m } = command
+        const mcid = Mcid.fromBinary(m)
+        const read = mcid === undefined || mcid.codec !== "manifest"
+          ? Effect.succeed(undefined)
+          : Effect.map(store.getBlock(mcid), (o) => o._tag === "Some" ? o.value : undefined)
+        return this.read(read, undefined as Uint8Array | undefined, (bytes) => (now) =>
+          Serve.Event.ManifestRead({ now, peer, id, m, ...(bytes === undefined ? {} : { bytes }) }))
+      }
+      case "Penalise":
+        this.penalties++
+        return Effect.void
+      case "Offered":
+        this.offersDeclined++
+        return Effect.void
+      case "SetTimer": {
+        const driver = this
+        const { at, generation, timer } = command
+        return Effect.gen(function*() {
+          if (driver.timer !== undefined) yield* Fiber.interrupt(driver.timer)
+          driver.timer = yield* driver.fork(Effect.gen(function*() {
+            yield* Effect.sleep(Math.max(0, at - (yield* Clock.currentTimeMillis)))
+            self.tell({ _tag: "Core", event: (now) => Serve.Event.TimerFired({ now: Math.max(now, at), timer, generation }) })
+          }))
+        })
+      }
+    }
+  }
+
+  onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
+    const frame = inbound.frame
+    const peer = `${inbound.connectionId}/${inbound.stream}`
+    this.options.onFrame?.("in", peer, frame)
+    if (inbound.opener !== "peer" || !isRequest(frame)) {
+      // Not a request to a server (blocks, manifests and errors on a session we did not open), or
+      // a shape the codec should have refused: dropped and counted, never a crash.
+      this.dropped++
+      return Effect.void
+    }
+    if (!this.peers.has(peer)) this.peers.set(peer, { reply: inbound.reply, last: undefined })
+    return this.feed(Serve.Event.FrameReceived({ now, from: peer, frame }))
+  }
+
+  stats(): Stats {
+    let openWants = 0
+    for (const p of this.core.peers.values()) openWants += p.wants.size
+    const c = this.core.counters
+    return {
+      sessions: this.core.peers.size,
+      blocksServed: c.blocksServed,
+      bytesServed: this.bytesServed,
+      refusedOverCap: c.refusedOverCap,
+      notHeld: c.notHeld,
+      dropped: this.dropped,
+      offersDeclined: this.offersDeclined,
+      penalties: this.penalties,
+      openWants
+    }
+  }
+}
+
+/**
+ * The actor's behavior.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
+  Actor.make<Msg, Driver>({
+    label: "content-serve",
+    mailbox: { capacity: 4_096, overflow: "suspend" },
+    init: (ctx) =>
+      Effect.gen(function*() {
+        const driver = new Driver(options)
+        driver.self = ctx.self
+        driver.scope = yield* Effect.scope
+        return driver
+      }),
+    receive: (message, driver) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        switch (message._tag) {
+          case "Inbound":
+            yield* driver.onInbound(message.inbound, now)
+            break
+          case "Core":
+            yield* driver.feed(message.event(now))
+            break
+          case "Stats":
+            message.reply.succeed(driver.stats())
+            break
+        }
+        return driver
+      })
+  })
+
+/**
+ * Spawns the serving actor in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (options: Options): Effect.Effect<Actor.ActorRef<Msg>, never, Scope.Scope> =>
+  Effect.orDie(Actor.spawn(behavior(options)))
