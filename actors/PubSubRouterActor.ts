@@ -1,0 +1,602 @@
+/**
+ * The station's pub/sub router (PROTOCOL.md §8): drives the `PubSub` router core over the
+ * connections of the transport subtree.
+ *
+ * What it owns: the core's state, one sleeping fiber per armed timer, one ordered outbox per
+ * peer (a client or a station; frames leave on this side's `pubsub` lane, in the order the core
+ * produced them), and a watcher fiber per adopted connection.
+ *
+ * What it does around the core:
+ * - **Connections.** Every ready connection is adopted (at start, on a periodic scan of the
+ *   registry, or when its first pubsub frame arrives): a client becomes `ClientAttached`, a
+ *   station `PeerUp`; when it closes, `ClientDetached` / `PeerDown`. A replaced connection of
+ *   the same peer is a detach followed by an attach.
+ * - **Frames.** `pub` and `fwd` envelopes are opened (pre-scan, decode, Ed25519 over the exact
+ *   bytes); a bad signature never reaches the core and costs the sender a major penalty (§14
+ *   row 17). `sub` and `pub` get the authorisation port's verdict (§13.4; open realm without
+ *   one).
+ * - **Writes.** `event` and `gap` frames to a client are reported back as `Flushed` once
+ *   written (or failed), which reopens the client's send window in the core.
+ * - **Restart (§15.2).** The tables are soft state. Since the connection handle offers no way
+ *   to send `resync` on the control stream, the supervisor keeps a `Journal` (outside this
+ *   actor, so it survives a crash) of the `sub` frames each attached client sent, the last
+ *   cursor sent per `alo` subscription, and the interest each peer station announced. A
+ *   restarted router adopts the live connections, replays the peers' interest and the clients'
+ *   subscriptions into its fresh core (an `alo` one resumes after the last cursor sent, so the
+ *   client sees a `station_restart` gap and nothing twice), and answers nobody for the replay.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as Did from "../src/identity/Did.ts"
+import * as Ed25519 from "../src/identity/Ed25519.ts"
+import type { Handle, Inbound, Lane, Sink } from "../src/protocols/connection/Handle.ts"
+import { PubSub } from "../src/protocols/pubsub/index.ts"
+import * as Actor from "../src/runtime/Actor.ts"
+import type * as Frame from "../src/wire/Frame.ts"
+import * as Signed from "../src/wire/Signed.ts"
+import type { EnvelopeBody } from "../src/wire/SignedBody.ts"
+
+/**
+ * What the router needs of the transport subtree (a `TransportTree`'s registry fits).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connections {
+  readonly lookup: (did: string) => Effect.Effect<Handle | undefined>
+  readonly list: Effect.Effect<ReadonlyArray<Handle>>
+}
+
+/**
+ * One gated request for the authorisation port (§13.3, §13.4).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthRequest {
+  readonly peerDid: string
+  readonly realm: Uint8Array
+  readonly command: "/mesh/subscribe" | "/mesh/publish" | "/mesh/advertise" | "/mesh/call"
+  /** The topic, pattern or procedure. */
+  readonly topic: string
+  /** The invocation carried by the frame, if any. */
+  readonly au: Frame.Authority | undefined
+}
+
+/**
+ * The authorisation port: realm → UCAN verdict (grant caching is the port's business).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Authorise = (request: AuthRequest) => Effect.Effect<PubSub.Verdict>
+
+/**
+ * What a restarted router replays (held by the supervisor, outside the actor).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Journal {
+  /** Per client (hex key): its subscriptions by sid, with the last `alo` cursor sent. */
+  readonly subs: Map<string, Map<number, { readonly frame: Frame.Sub; sent: number }>>
+  /** Per peer station (hex key): the interest it announced, by `realmHex pattern`. */
+  readonly interest: Map<string, { syncId: number | undefined; readonly entries: Map<string, Frame.InterestEntry> }>
+  /** Router starts so far (a start after the first is a restart). */
+  starts: number
+}
+
+/**
+ * An empty journal.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const journal = (): Journal => ({ subs: new Map(), interest: new Map(), starts: 0 })
+
+/**
+ * Where the node-wide `pubsub` sink delivers: the running router, if any.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Inbox {
+  current: Actor.ActorRef<Msg> | undefined
+  dropped: number
+  readonly sink: Sink
+}
+
+/**
+ * A fresh inbox; give `inbox.sink` to the transport as `sinks.pubsub`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const inbox = (): Inbox => {
+  const box: Inbox = {
+    current: undefined,
+    dropped: 0,
+    sink: (inbound) =>
+      Effect.sync(() => {
+        const ref = box.current
+        if (ref === undefined || !ref.tell({ _tag: "Inbound", inbound })) box.dropped++
+      })
+  }
+  return box
+}
+
+/**
+ * What the router is started with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** This station's public key. */
+  readonly publicKey: Uint8Array
+  readonly config: PubSub.Config
+  readonly connections: Connections
+  /** @default every request allowed (open realm) */
+  readonly authorise?: Authorise
+  /** Ed25519 verification. @default strict Ed25519 (§2.1) */
+  readonly verify?: Signed.Verify
+  readonly journal: Journal
+  readonly inbox: Inbox
+  /** How often the registry is scanned for new connections. @default 1_000 */
+  readonly scanIntervalMs?: number
+  /** Frames waiting for a peer station beyond which forwarded events are dropped. @default 4_096 */
+  readonly maxOutboxFrames?: number
+}
+
+/**
+ * The router's messages.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Msg =
+  | { readonly _tag: "Inbound"; readonly inbound: Inbound }
+  | { readonly _tag: "TimerFired"; readonly timer: string; readonly generation: number; readonly now: number }
+  | { readonly _tag: "Flushed"; readonly client: string; readonly count: number }
+  | { readonly _tag: "Closed"; readonly connectionId: string; readonly peer: string }
+  | { readonly _tag: "Scan" }
+  | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
+
+/**
+ * Sizes and counters of the core, for tests and status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly sizes: ReturnType<typeof PubSub.routerSizes>
+  readonly counters: PubSub.RouterCounters
+  readonly clients: number
+  readonly peers: number
+  readonly badSignatures: number
+  /** `fwd` frames dropped because a peer station's outbox was full. */
+  readonly outboxDrops: number
+}
+
+interface Peer {
+  readonly id: string
+  readonly handle: Handle
+  readonly role: "client" | "station"
+  lane: Lane | undefined
+  /** Writes on the peer's own lane: where `ok` / `err` answers go (they cannot open a lane). */
+  answer: Inbound["reply"] | undefined
+  readonly outbox: Array<Frame.Frame>
+  draining: boolean
+}
+
+const hexOfDid = (did: string): string | undefined => {
+  const key = Did.parsePublicKey(did)
+  return key instanceof Uint8Array ? PubSub.Keys.hex(key) : undefined
+}
+
+class Driver {
+  core!: PubSub.RouterState
+  readonly step: ReturnType<typeof PubSub.makeRouterStep>
+  readonly self: string
+  readonly timers = new Map<string, Fiber.Fiber<void, never>>()
+  readonly peers = new Map<string, Peer>()
+  readonly verify: Signed.Verify
+  badSignatures = 0
+  outboxDrops = 0
+  /** The peer whose journalled state is being replayed: its answers are not sent. */
+  replaying: string | undefined = undefined
+  ref!: Actor.ActorRef<Msg>
+  scope!: Scope.Scope
+
+  constructor(readonly options: Options) {
+    this.step = PubSub.makeRouterStep(options.config)
+    this.self = PubSub.Keys.hex(options.publicKey)
+    this.verify = options.verify ?? Ed25519.verify
+  }
+
+  fork<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<void> {
+    return Effect.asVoid(Effect.forkIn(Effect.ignoreCause(effect), this.scope, { startImmediately: true }))
+  }
+
+  feed(event: PubSub.RouterEvent): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const [next, commands] = driver.step(driver.core, event)
+      driver.core = next
+      for (const command of commands) yield* driver.interpret(command)
+    })
+  }
+
+  interpret(command: PubSub.RouterCommand): Effect.Effect<void> {
+    const driver = this
+    switch (command._tag) {
+      case "Send":
+        return driver.enqueue(command.to, command.frame)
+      case "SetTimer":
+        return Effect.gen(function*() {
+          yield* driver.cancelTimer(command.timer)
+          const fiber = yield* Effect.forkIn(
+            Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              yield* Effect.sleep(Math.max(0, command.at - now))
+              driver.timers.delete(command.timer)
+              const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
+              Actor.tellUrgent(driver.ref, { _tag: "TimerFired", timer: command.timer, generation: command.generation, now: fired })
+            }),
+            driver.scope,
+            { startImmediately: true }
+          )
+          driver.timers.set(command.timer, fiber)
+        })
+      case "CancelTimer":
+        return driver.cancelTimer(command.timer)
+      case "Penalise": {
+        const peer = driver.peers.get(command.peer)
+        return peer === undefined ? Effect.void : driver.fork(peer.handle.penalize(command.severity, command.reason))
+      }
+    }
+  }
+
+  cancelTimer(timer: string): Effect.Effect<void> {
+    const fiber = this.timers.get(timer)
+    if (fiber === undefined) return Effect.void
+    this.timers.delete(timer)
+    return Fiber.interrupt(fiber)
+  }
+
+  /** Queues a frame for `to`; one drainer per peer keeps the core's order on the wire. */
+  enqueue(to: string, frame: Frame.Frame): Effect.Effect<void> {
+    const peer = this.peers.get(to)
+    if (peer === undefined) {
+      if (frame.t === "event" || frame.t === "gap") this.flushed(to, 1)
+      return Effect.void
+    }
+    // The replay of a restart is answered to nobody: the client settled those requests long ago.
+    if (this.replaying === to && (frame.t === "ok" || frame.t === "err")) return Effect.void
+    if (frame.t === "fwd" && peer.outbox.length >= (this.options.maxOutboxFrames ?? 4_096)) {
+      // A peer station that cannot keep up loses forwarded events (at most once between
+      // stations), never interest: the outbox stays bounded.
+      this.outboxDrops++
+      return Effect.void
+    }
+    if (frame.t === "event" || frame.t === "gap") this.noteSent(to, frame)
+    peer.outbox.push(frame)
+    if (peer.draining) return Effect.void
+    peer.draining = true
+    return this.fork(this.drain(peer))
+  }
+
+  drain(peer: Peer): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      while (peer.outbox.length > 0) {
+        const frame = peer.outbox.shift()!
+        if (frame.t === "ok" || frame.t === "err") {
+          // An answer goes back on the lane its request came on; without one it cannot be sent.
+          if (peer.answer !== undefined) yield* Effect.ignore(peer.answer(frame))
+          continue
+        }
+        if (peer.lane === undefined) {
+          const lane = yield* Effect.result(peer.handle.openLane("pubsub"))
+          if (Result.isSuccess(lane)) peer.lane = lane.success
+        }
+        if (peer.lane !== undefined) yield* Effect.ignore(peer.lane.send(frame))
+        if (frame.t === "event" || frame.t === "gap") driver.flushed(peer.id, 1)
+      }
+      peer.draining = false
+    })
+  }
+
+  flushed(client: string, count: number): void {
+    if (this.ref.isAlive()) this.ref.tell({ _tag: "Flushed", client, count })
+  }
+
+  noteSent(client: string, frame: Frame.Event | Frame.Gap): void {
+    const subs = this.options.journal.subs.get(client)
+    if (subs === undefined) return
+    const cur = frame.t === "gap" ? frame.to : frame.cur
+    if (cur === undefined) return
+    for (const sid of frame.t === "gap" ? [frame.sid] : frame.sid) {
+      const entry = subs.get(sid)
+      if (entry !== undefined && cur > entry.sent) entry.sent = cur
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connections
+
+  /** Starts routing a ready connection's peer; a replaced connection is a detach, then an attach. */
+  adopt(handle: Handle, now: number): Effect.Effect<Peer | undefined> {
+    const driver = this
+    return Effect.gen(function*() {
+      const status = handle.status()
+      if (status.phase !== "ready" || status.peerRole === undefined) return undefined
+      const id = hexOfDid(handle.peerDid)
+      if (id === undefined || id === driver.self) return undefined
+      const known = driver.peers.get(id)
+      if (known !== undefined && known.handle.connectionId === handle.connectionId) return known
+      if (known !== undefined) yield* driver.drop(known, now)
+      const peer: Peer = { id, handle, role: status.peerRole, lane: undefined, answer: undefined, outbox: [], draining: false }
+      driver.peers.set(id, peer)
+      handle.subscribe("pubsub", driver.options.inbox.sink)
+      yield* driver.fork(Effect.flatMap(handle.closed, () =>
+        Effect.sync(() => {
+          if (driver.ref.isAlive()) driver.ref.tell({ _tag: "Closed", connectionId: handle.connectionId, peer: id })
+        })))
+      if (peer.role === "client") yield* driver.feed(PubSub.RouterEvent.ClientAttached({ now, client: id }))
+      else yield* driver.feed(PubSub.RouterEvent.PeerUp({ now, peer: id }))
+      return peer
+    })
+  }
+
+  drop(peer: Peer, now: number): Effect.Effect<void> {
+    this.peers.delete(peer.id)
+    if (peer.role === "client") {
+      this.options.journal.subs.delete(peer.id)
+      return this.feed(PubSub.RouterEvent.ClientDetached({ now, client: peer.id }))
+    }
+    this.options.journal.interest.delete(peer.id)
+    return this.feed(PubSub.RouterEvent.PeerDown({ now, peer: peer.id }))
+  }
+
+  scan(now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      for (const handle of yield* driver.options.connections.list) yield* driver.adopt(handle, now)
+    })
+  }
+
+  peerOf(inbound: Inbound, now: number): Effect.Effect<Peer | undefined> {
+    const driver = this
+    return Effect.gen(function*() {
+      const id = hexOfDid(inbound.peerDid)
+      if (id === undefined) return undefined
+      const known = driver.peers.get(id)
+      if (known !== undefined && known.handle.connectionId === inbound.connectionId) return known
+      const handle = yield* driver.options.connections.lookup(inbound.peerDid)
+      if (handle === undefined || handle.connectionId !== inbound.connectionId) return undefined
+      return yield* driver.adopt(handle, now)
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound
+
+  authorise(request: AuthRequest): Effect.Effect<PubSub.Verdict> {
+    return this.options.authorise === undefined ? Effect.succeed(PubSub.allowed) : this.options.authorise(request)
+  }
+
+  open(signed: Frame.Signed): EnvelopeBody | undefined {
+    const body = Signed.openEnvelope({ b: signed.b, s: signed.s }, this.verify)
+    return body instanceof Error ? undefined : body
+  }
+
+  onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const peer = yield* driver.peerOf(inbound, now)
+      if (peer === undefined) return
+      if (inbound.opener === "peer") peer.answer = inbound.reply
+      const f = inbound.frame
+      const client = peer.role === "client"
+      switch (f.t) {
+        case "sub": {
+          if (!client) return
+          const verdict = yield* driver.authorise({
+            peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/subscribe", topic: f.pat, au: f.au
+          })
+          let subs = driver.options.journal.subs.get(peer.id)
+          if (subs === undefined) driver.options.journal.subs.set(peer.id, subs = new Map())
+          subs.set(f.sid, { frame: f, sent: f.cur ?? 0 })
+          return yield* driver.feed(PubSub.RouterEvent.SubReceived({ now, client: peer.id, frame: f, verdict }))
+        }
+        case "unsub":
+          if (!client) return
+          driver.options.journal.subs.get(peer.id)?.delete(f.sid)
+          return yield* driver.feed(PubSub.RouterEvent.UnsubReceived({ now, client: peer.id, frame: f }))
+        case "ack":
+          if (!client) return
+          return yield* driver.feed(PubSub.RouterEvent.AckReceived({ now, client: peer.id, frame: f }))
+        case "pub": {
+          if (!client) return
+          const envelope = driver.open(f)
+          if (envelope === undefined) {
+            driver.badSignatures++
+            yield* driver.fork(peer.handle.penalize("major", "pub: bad envelope signature"))
+            if (f.id !== undefined) yield* driver.enqueue(peer.id, { t: "err", id: f.id, c: "bad_signature" })
+            return
+          }
+          const verdict = yield* driver.authorise({
+            peerDid: inbound.peerDid, realm: envelope.realm, command: "/mesh/publish", topic: envelope.topic, au: f.au
+          })
+          return yield* driver.feed(PubSub.RouterEvent.PubReceived({ now, wall: now, client: peer.id, frame: f, envelope, verdict }))
+        }
+        case "fwd": {
+          if (client) return
+          const envelope = driver.open(f)
+          if (envelope === undefined) {
+            driver.badSignatures++
+            return yield* driver.fork(peer.handle.penalize("major", "fwd: bad envelope signature"))
+          }
+          return yield* driver.feed(PubSub.RouterEvent.FwdReceived({ now, wall: now, peer: peer.id, frame: f, envelope }))
+        }
+        case "interest.sync":
+        case "interest.add":
+        case "interest.del":
+          if (client) return
+          driver.noteInterest(peer.id, f)
+          return yield* driver.feed(PubSub.RouterEvent.InterestReceived({ now, peer: peer.id, frame: f }))
+        case "ok":
+          if (client) return
+          return yield* driver.feed(PubSub.RouterEvent.PeerOkReceived({ now, peer: peer.id, frame: f }))
+        default:
+          return
+      }
+    })
+  }
+
+  noteInterest(peer: string, f: Frame.InterestSync | Frame.InterestAdd | Frame.InterestDel): void {
+    let held = this.options.journal.interest.get(peer)
+    if (held === undefined) this.options.journal.interest.set(peer, held = { syncId: undefined, entries: new Map() })
+    if (f.t === "interest.sync" && held.syncId !== f.id) {
+      held.syncId = f.id
+      held.entries.clear()
+    }
+    for (const e of f.e) {
+      const key = `${PubSub.Keys.hex(e[0])} ${e[1]}`
+      if (f.t === "interest.del") held.entries.delete(key)
+      else if (held.entries.size < this.options.config.maxInterestEntriesPerPeer) held.entries.set(key, e)
+    }
+  }
+
+  /** After a restart: the peers' interest, then the clients' subscriptions, into the fresh core. */
+  replay(now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      for (const [id, held] of Array.from(driver.options.journal.interest)) {
+        if (driver.peers.get(id)?.role !== "station") {
+          driver.options.journal.interest.delete(id)
+          continue
+        }
+        const frame: Frame.InterestSync = { t: "interest.sync", id: 0, gen: 0, e: Array.from(held.entries.values()), more: false }
+        driver.replaying = id
+        yield* driver.feed(PubSub.RouterEvent.InterestReceived({ now, peer: id, frame }))
+      }
+      for (const [id, subs] of Array.from(driver.options.journal.subs)) {
+        if (driver.peers.get(id)?.role !== "client") {
+          driver.options.journal.subs.delete(id)
+          continue
+        }
+        driver.replaying = id
+        for (const entry of subs.values()) {
+          const { cur: _cur, ...base } = entry.frame
+          // An `alo` subscription resumes after the last cursor sent: the client holds (or has
+          // handled) everything up to it, and the placeholder gap reports what the crash lost.
+          const frame: Frame.Sub = base.mode === "alo" ? { ...base, id: 0, cur: entry.sent } : { ...base, id: 0 }
+          yield* driver.feed(PubSub.RouterEvent.SubReceived({ now, client: id, frame, verdict: PubSub.allowed }))
+        }
+      }
+      driver.replaying = undefined
+    })
+  }
+
+  stats(): Stats {
+    let clients = 0
+    for (const p of this.peers.values()) if (p.role === "client") clients++
+    return {
+      sizes: PubSub.routerSizes(this.core),
+      counters: { ...this.core.counters },
+      clients,
+      peers: this.peers.size - clients,
+      badSignatures: this.badSignatures,
+      outboxDrops: this.outboxDrops
+    }
+  }
+}
+
+/**
+ * The router's behavior.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
+  Actor.make<Msg, Driver>({
+    label: "pubsub-router",
+    mailbox: { capacity: 4_096, overflow: "suspend" },
+    init: (ctx) =>
+      Effect.gen(function*() {
+        const problems = PubSub.problems(options.config)
+        if (problems.length > 0) return yield* Effect.die(new Error(`pubsub config: ${problems.join("; ")}`))
+        const driver = new Driver(options)
+        driver.ref = ctx.self
+        driver.scope = yield* Effect.scope
+        const now = yield* Clock.currentTimeMillis
+        const restarted = options.journal.starts > 0
+        options.journal.starts++
+        driver.core = PubSub.initialRouter(options.config, restarted ? { self: driver.self, restartedAt: now } : { self: driver.self })
+        options.inbox.current = ctx.self
+        yield* driver.scan(now)
+        if (restarted) yield* driver.replay(now)
+        else {
+          options.journal.subs.clear()
+          options.journal.interest.clear()
+        }
+        const every = options.scanIntervalMs ?? 1_000
+        yield* Effect.forkIn(
+          Effect.forever(Effect.andThen(Effect.sleep(every), Effect.sync(() => void ctx.self.tell({ _tag: "Scan" })))),
+          driver.scope,
+          { startImmediately: true }
+        )
+        return driver
+      }),
+    receive: (message, driver) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        switch (message._tag) {
+          case "Inbound":
+            yield* driver.onInbound(message.inbound, now)
+            break
+          case "TimerFired":
+            yield* driver.feed(PubSub.RouterEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
+            break
+          case "Flushed":
+            yield* driver.feed(PubSub.RouterEvent.Flushed({ now, client: message.client, count: message.count }))
+            break
+          case "Closed": {
+            const peer = driver.peers.get(message.peer)
+            if (peer !== undefined && peer.handle.connectionId === message.connectionId) yield* driver.drop(peer, now)
+            break
+          }
+          case "Scan":
+            yield* driver.scan(now)
+            break
+          case "Stats":
+            message.reply.succeed(driver.stats())
+            break
+        }
+        return driver
+      }),
+    terminate: (_reason, driver) =>
+      Effect.sync(() => {
+        if (driver.options.inbox.current === driver.ref) driver.options.inbox.current = undefined
+      })
+  })
+
+/**
+ * Asks a running router for its sizes and counters (`undefined` if none answers).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const stats = (ref: Actor.ActorRef<Msg> | undefined): Effect.Effect<Stats | undefined> =>
+  ref === undefined
+    ? Effect.succeed(undefined)
+    : Effect.orElseSucceed(ref.call<Stats>((reply) => ({ _tag: "Stats", reply }), { timeoutMs: 5_000 }), () => undefined)
+
+export { PubSub }

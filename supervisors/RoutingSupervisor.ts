@@ -1,0 +1,670 @@
+/**
+ * The routing subtree (PROTOCOL.md §8, §9, §15): pub/sub and RPC, station side or client side.
+ *
+ * ```
+ * RoutingSupervisor (one_for_one, routingIntensity / routingPeriodMs = 5 / 10 000)
+ * station:
+ * ├─ pubsub-router    PubSubRouterActor    permanent   subscriptions, interest, forwarding, alo buffers
+ * └─ rpc-dispatcher   RpcDispatcherActor   permanent   advertisements, resolution, routing, deadlines, retries
+ * client:
+ * ├─ pubsub-session   PubSubSessionActor   permanent   subscriptions, publishes, dedup, order, acks
+ * └─ rpc-endpoint     RpcEndpointActor     permanent   calls, advertisements, handlers
+ * ```
+ *
+ * The SessionRegistry of §15.1 is the state this module keeps outside the children: on a
+ * client, the application's subscriptions, handlers and advertisements (a restarted session or
+ * endpoint replays them into its fresh core); on a station, the journals the router and the
+ * dispatcher replay after a crash (clients' subscriptions and advertisements, peers' interest),
+ * since the connection handle cannot yet send `resync` on the control stream. The client's
+ * StationLink (failover) stays the node's: it is injected as `deps.station`.
+ *
+ * **How the node wires it.**
+ *
+ * ```ts
+ * const routing = RoutingSupervisor.make({
+ *   role,                                        // "station" | "client"
+ *   identity,                                    // the node's Identity
+ *   transport: () => live.transportTree,         // registry.lookup / registry.list (stations)
+ *   station: () => Effect.sync(() => view.home?.handle),   // clients: the StationLink's connection
+ *   directory: { putProvider, findProviders },   // stations: backed by the DHT subtree
+ *   authorise,                                   // stations: realm → UCAN verdict; open when absent
+ *   config: { pubsub: {...}, rpc: {...} }
+ * })
+ * // 1. the transport takes `routing.sinks` (`sinks: { pubsub, rpc }`), so nothing arriving
+ * //    before the actors subscribe a connection is lost;
+ * // 2. the root lists `routing.child` in the routing slot;
+ * // 3. the facade calls routing.publish / subscribe / advertise / call (clients).
+ * ```
+ *
+ * **Restarts.** One-for-one: a crashed router restarts alone, adopts the live connections and
+ * replays the journal (an `alo` subscription sees one `station_restart` gap); a crashed
+ * dispatcher replays the advertisements (in-flight calls are lost: callers time out or retry if
+ * idempotent); a crashed session or endpoint replays the registry (publishes and calls in
+ * flight fail). Beyond the budget the subtree escalates to the root.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as PubSubRouterActor from "../actors/PubSubRouterActor.ts"
+import * as PubSubSessionActor from "../actors/PubSubSessionActor.ts"
+import * as RpcDispatcherActor from "../actors/RpcDispatcherActor.ts"
+import * as RpcEndpointActor from "../actors/RpcEndpointActor.ts"
+import * as Did from "../src/identity/Did.ts"
+import * as Realm from "../src/identity/Realm.ts"
+import { CallTimeout, ConnectionLost, NoProvider, RemoteError, Unauthorized } from "../src/node/Errors.ts"
+import type { Handle, Sink } from "../src/protocols/connection/Handle.ts"
+import * as Actor from "../src/runtime/Actor.ts"
+import type { ChildSpec } from "../src/runtime/ChildSpec.ts"
+import type { ConfigError, NameTaken, StartFailed } from "../src/runtime/Errors.ts"
+import * as Supervisor from "../src/runtime/Supervisor.ts"
+import * as Topic from "../src/topic/Topic.ts"
+import { TopicError, type TopicErrorReason } from "../src/topic/TopicError.ts"
+import type * as Frame from "../src/wire/Frame.ts"
+import type { EnvelopeBody } from "../src/wire/SignedBody.ts"
+
+const PubSub = PubSubRouterActor.PubSub
+const Rpc = RpcDispatcherActor.Rpc
+
+/**
+ * What routing needs of the transport subtree (a `TransportTree` fits).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportPort {
+  readonly registry: {
+    readonly lookup: (did: string) => Effect.Effect<Handle | undefined>
+    readonly list: Effect.Effect<ReadonlyArray<Handle>>
+  }
+}
+
+/**
+ * The authorisation port (§13.4): one verdict per gated frame; absent = every realm open.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Authorise = (request: {
+  readonly peerDid: string
+  readonly realm: Uint8Array
+  readonly command: "/mesh/subscribe" | "/mesh/publish" | "/mesh/advertise" | "/mesh/call"
+  readonly topic: string
+  readonly au: Frame.Authority | undefined
+}) => Effect.Effect<{ readonly _tag: "Allowed" } | { readonly _tag: "Denied"; readonly reason: string }>
+
+/**
+ * Knobs of the subtree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Config {
+  /** Pub/sub knob overrides over `PubSub.defaults` (§16). */
+  readonly pubsub?: Partial<PubSubRouterActor.PubSub.Config>
+  /** RPC knob overrides over `Rpc.defaults` (§16). */
+  readonly rpc?: Partial<RpcDispatcherActor.Rpc.Config>
+  /** @default 5 (routingIntensity) */
+  readonly intensity?: number
+  /** @default 10_000 (routingPeriodMs) */
+  readonly periodMs?: number
+  /** @default 5_000 (workerShutdownMs) */
+  readonly workerShutdownMs?: number
+  /** Clients: how often the home-station connection is read. @default 100 */
+  readonly linkCheckMs?: number
+  /** Stations: how often the registry is scanned for new connections. @default 1_000 */
+  readonly scanIntervalMs?: number
+  /** Clients: longest wait for the station to confirm a publish, subscribe or advertise. @default callTimeoutMs */
+  readonly confirmTimeoutMs?: number
+  /** PRNG seed of the RPC cores (tests). @default from the clock */
+  readonly seed?: number
+}
+
+/**
+ * Everything the subtree is built from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Deps {
+  readonly role: "station" | "client"
+  /** The node's key (an `Identity` fits). */
+  readonly identity: { readonly publicKey: Uint8Array; readonly sign: (message: Uint8Array) => Uint8Array }
+  /** Stations: the transport subtree now (read at each use; `undefined` while it restarts). */
+  readonly transport?: () => TransportPort | undefined
+  /** Clients: the current home-station connection (the StationLink owns failover). */
+  readonly station?: () => Effect.Effect<Handle | undefined>
+  /** Stations: where provider records live (the DHT). @default none: local providers only */
+  readonly directory?: RpcDispatcherActor.Directory
+  /** Stations: the authorisation port. @default open realms */
+  readonly authorise?: Authorise
+  readonly config?: Config
+}
+
+/**
+ * One event as a subscription handler sees it (API.md).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubscriptionEvent {
+  readonly topic: string
+  readonly payload: unknown
+  /** The publisher's DID. */
+  readonly publisher: string
+  readonly seq: number
+  /** Publisher wall clock, unix ms. */
+  readonly ts: number
+}
+
+/**
+ * Events `from` … `to` (cursors) of an at-least-once subscription were lost, and why (§8.5).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Gap {
+  readonly from: number
+  readonly to: number
+  readonly why: string
+}
+
+/**
+ * Options of `subscribe`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubscribeOptions {
+  /** @default "at-most-once" */
+  readonly delivery?: "at-most-once" | "at-least-once"
+  /** Announced losses of an at-least-once subscription. */
+  readonly onGap?: (gap: Gap) => void
+}
+
+/**
+ * What a procedure's handler gets besides its arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallContext {
+  readonly procedure: string
+  /** The caller's DID, when known. */
+  readonly caller: string | undefined
+  /** Aborted when the call is cancelled or out of time. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * A subtree's API errors (API.md).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PublishError = TopicError | Unauthorized | RemoteError | ConnectionLost
+/** @since 0.1.0 @category errors */
+export type SubscribeError = TopicError | Unauthorized | RemoteError
+/** @since 0.1.0 @category errors */
+export type CallError = TopicError | Unauthorized | CallTimeout | NoProvider | RemoteError
+
+/**
+ * The routing subtree, built but not started, and its API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Routing {
+  /** The child for the node's root: id `routing`, a supervisor, permanent. */
+  readonly child: ChildSpec<Scope.Scope>
+  /** Give them to the transport as node-wide sinks (`sinks: { pubsub, rpc }`). */
+  readonly sinks: { readonly pubsub: Sink; readonly rpc: Sink }
+  /** Publishes; resolves once the home station accepted the event. Clients. */
+  readonly publish: (topic: string, payload: Frame.Any) => Effect.Effect<void, PublishError>
+  /** Subscribes to a topic or pattern; resolves once the station accepted it. Clients. */
+  readonly subscribe: (
+    pattern: string,
+    handler: (event: SubscriptionEvent) => unknown,
+    options?: SubscribeOptions
+  ) => Effect.Effect<{ readonly unsubscribe: Effect.Effect<void> }, SubscribeError>
+  /** Advertises a procedure; resolves once the station registered it. Clients. */
+  readonly advertise: (
+    procedure: string,
+    handler: (args: unknown, ctx: CallContext) => unknown
+  ) => Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError>
+  /** Calls a procedure. Clients. */
+  readonly call: (
+    procedure: string,
+    args: Frame.Any,
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }
+  ) => Effect.Effect<unknown, CallError>
+  /** The running children (they change across restarts), for tests and status. */
+  readonly processes: () => {
+    readonly supervisor: Supervisor.SupervisorRef | undefined
+    readonly router: Actor.ActorRef<PubSubRouterActor.Msg> | undefined
+    readonly dispatcher: Actor.ActorRef<RpcDispatcherActor.Msg> | undefined
+    readonly session: Actor.ActorRef<PubSubSessionActor.Msg> | undefined
+    readonly endpoint: Actor.ActorRef<RpcEndpointActor.Msg> | undefined
+  }
+  /** Counters of the running children. */
+  readonly stats: Effect.Effect<{
+    readonly router: PubSubRouterActor.Stats | undefined
+    readonly dispatcher: RpcDispatcherActor.Stats | undefined
+    readonly session: PubSubSessionActor.Stats | undefined
+    readonly endpoint: RpcEndpointActor.Stats | undefined
+  }>
+}
+
+interface Wiring {
+  supervisor: Supervisor.SupervisorRef | undefined
+  router: Actor.ActorRef<PubSubRouterActor.Msg> | undefined
+  dispatcher: Actor.ActorRef<RpcDispatcherActor.Msg> | undefined
+  session: Actor.ActorRef<PubSubSessionActor.Msg> | undefined
+  endpoint: Actor.ActorRef<RpcEndpointActor.Msg> | undefined
+}
+
+const alive = <A extends Actor.ActorRef<any>>(ref: A | undefined): A | undefined => ref?.isAlive() === true ? ref : undefined
+
+/** The realm id of a topic, pattern or procedure: SHA-256 of its first segment; zero for system topics. */
+const realmOf = (topic: string): Uint8Array =>
+  Topic.isSystem(topic) ? Realm.zero() : Realm.id(topic.slice(0, Math.max(0, topic.indexOf("/"))))
+
+/** The grammar check of the API (§7.4), as a typed failure. */
+const checkTopic = (topic: string, allowPattern: boolean): Effect.Effect<void, TopicError> =>
+  Effect.try({
+    try: () => (allowPattern && Topic.isPattern(topic) ? Topic.validatePattern(topic) : Topic.validate(topic)),
+    catch: (e) => e instanceof TopicError ? e : new TopicError({ reason: "invalid_structure", detail: String(e) })
+  })
+
+const topicReasons: ReadonlyArray<string> = [
+  "invalid_segment", "invalid_tier_combination", "invalid_structure", "missing_version_suffix",
+  "mismatched_realm_sentinel", "misplaced_org_sentinel", "invalid_version", "invalid_pattern"
+]
+
+/** A station's refusal (`err c, r`) as the API error. */
+const refusal = (operation: string, code: string, reason: string | undefined): TopicError | Unauthorized | RemoteError => {
+  if (code === "invalid_topic" || code === "invalid_pattern") {
+    const r = reason !== undefined && topicReasons.includes(reason) ? reason as TopicErrorReason : "invalid_structure"
+    return new TopicError({ reason: r, detail: reason ?? code })
+  }
+  if (code === "unauthorized") return new Unauthorized(reason === undefined ? { operation } : { operation, reason })
+  return new RemoteError({ code, message: reason ?? code })
+}
+
+/**
+ * Builds the routing subtree from its deps: the child for the root, the sinks for the
+ * transport and the API.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (deps: Deps): Routing => {
+  const config = deps.config ?? {}
+  const pubsubConfig: PubSubRouterActor.PubSub.Config = { ...PubSub.defaults, ...config.pubsub }
+  const rpcConfig: RpcDispatcherActor.Rpc.Config = { ...Rpc.defaults, ...config.rpc }
+  const confirmMs = config.confirmTimeoutMs ?? rpcConfig.callTimeoutMs
+  const shutdownMs = config.workerShutdownMs ?? 5_000
+  const wiring: Wiring = { supervisor: undefined, router: undefined, dispatcher: undefined, session: undefined, endpoint: undefined }
+
+  // ---------------------------------------------------------------------------------------------
+  // Station side
+
+  const routerInbox = PubSubRouterActor.inbox()
+  const dispatcherInbox = RpcDispatcherActor.inbox()
+  const routerJournal = PubSubRouterActor.journal()
+  const dispatcherJournal = RpcDispatcherActor.journal()
+  const connections = {
+    lookup: (did: string) => Effect.suspend(() => deps.transport?.()?.registry.lookup(did) ?? Effect.succeed(undefined)),
+    list: Effect.suspend(() => deps.transport?.()?.registry.list ?? Effect.succeed([]))
+  }
+  const directory: RpcDispatcherActor.Directory = deps.directory ?? {
+    putProvider: () => Effect.succeed(0),
+    findProviders: () => Effect.succeed([])
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Client side: the SessionRegistry
+
+  let nextSid = 1
+  let nextRef = 1
+  const subs = new Map<number, {
+    readonly sub: PubSubSessionActor.Subscription
+    readonly pattern: string
+    readonly handler: (event: SubscriptionEvent) => unknown
+    readonly onGap: ((gap: Gap) => void) | undefined
+    readonly confirmed: Deferred.Deferred<void, SubscribeError>
+  }>()
+  const publishes = new Map<number, { readonly topic: string; readonly done: Deferred.Deferred<void, PublishError> }>()
+  const handlers = new Map<string, RpcEndpointActor.Handler>()
+  const ads = new Map<number, { readonly ad: RpcEndpointActor.Advertisement; readonly done: Deferred.Deferred<void, SubscribeError> }>()
+  const calls = new Map<number, { readonly procedure: string; readonly timeoutMs: number; readonly done: Deferred.Deferred<unknown, CallError> }>()
+
+  const sessionRegistry: PubSubSessionActor.Registry = {
+    subscriptions: () => Array.from(subs.values(), (s) => s.sub),
+    deliver: (sid, envelope: EnvelopeBody) =>
+      Effect.suspend(() => {
+        const s = subs.get(sid)
+        if (s === undefined) return Effect.void
+        const event: SubscriptionEvent = {
+          topic: envelope.topic,
+          payload: envelope.p,
+          publisher: Did.fromPublicKeyUnsafe(envelope.pk),
+          seq: envelope.seq,
+          ts: envelope.ts
+        }
+        return Effect.ignore(Effect.tryPromise(async () => await s.handler(event)))
+      }),
+    notify: (notice) => {
+      switch (notice._tag) {
+        case "Subscribed":
+          return void (subs.has(notice.sid) && Deferred.doneUnsafe(subs.get(notice.sid)!.confirmed, Effect.void))
+        case "SubscribeFailed": {
+          const s = subs.get(notice.sid)
+          if (s === undefined) return
+          subs.delete(notice.sid)
+          return void Deferred.doneUnsafe(s.confirmed, Effect.fail(refusal("subscribe", notice.code, notice.reason)))
+        }
+        case "Published": {
+          const p = publishes.get(notice.ref)
+          publishes.delete(notice.ref)
+          return void (p !== undefined && Deferred.doneUnsafe(p.done, Effect.void))
+        }
+        case "PublishFailed": {
+          const p = publishes.get(notice.ref)
+          publishes.delete(notice.ref)
+          return void (p !== undefined && Deferred.doneUnsafe(p.done, Effect.fail(refusal("publish", notice.code, notice.reason))))
+        }
+        case "Gap":
+          return void subs.get(notice.sid)?.onGap?.({ from: notice.from, to: notice.to, why: notice.why })
+      }
+    },
+    started: (restart) => {
+      if (!restart) return
+      // Publishes the crashed session held are gone with it (never confirmed, maybe routed).
+      for (const [ref, p] of publishes) {
+        publishes.delete(ref)
+        Deferred.doneUnsafe(p.done, Effect.fail(new RemoteError({ code: "relay_failed", message: "session restarted" })))
+      }
+    }
+  }
+
+  const endpointRegistry: RpcEndpointActor.Registry = {
+    advertisements: () => Array.from(ads.values(), (a) => a.ad),
+    handlerOf: (proc) => handlers.get(proc),
+    complete: (ref, outcome) => {
+      const c = calls.get(ref)
+      if (c === undefined) return
+      calls.delete(ref)
+      const exit = Rpc.Outcome.$match(outcome, {
+        Ok: ({ result }) => Effect.succeed(result as unknown),
+        CallTimeout: () => Effect.fail(new CallTimeout({ procedure: c.procedure, timeoutMs: c.timeoutMs })),
+        NoProvider: () => Effect.fail(new NoProvider({ procedure: c.procedure })),
+        Unauthorized: ({ reason }) =>
+          Effect.fail(new Unauthorized(reason === undefined ? { operation: "call" } : { operation: "call", reason })),
+        RemoteError: ({ code, message, data }) =>
+          Effect.fail(new RemoteError({ code, message: message ?? code, ...(data === undefined ? {} : { data }) })),
+        Cancelled: () => Effect.fail(new RemoteError({ code: "cancelled", message: "cancelled" }))
+      })
+      Deferred.doneUnsafe(c.done, exit as Effect.Effect<unknown, CallError>)
+    },
+    notify: (notice) => {
+      switch (notice._tag) {
+        case "Advertised":
+          return void (ads.has(notice.ref) && Deferred.doneUnsafe(ads.get(notice.ref)!.done, Effect.void))
+        case "AdvertiseFailed": {
+          const a = ads.get(notice.ref)
+          if (a === undefined) return
+          ads.delete(notice.ref)
+          handlers.delete(a.ad.proc)
+          return void Deferred.doneUnsafe(a.done, Effect.fail(refusal("advertise", notice.code, notice.reason)))
+        }
+        default:
+          return
+      }
+    },
+    started: (restart) => {
+      if (!restart) return
+      for (const [ref, c] of calls) {
+        calls.delete(ref)
+        Deferred.doneUnsafe(c.done, Effect.fail(new RemoteError({ code: "relay_failed", message: "endpoint restarted" })))
+      }
+    }
+  }
+
+  const station = deps.station ?? (() => Effect.succeed(undefined))
+  const identity = deps.identity
+
+  // ---------------------------------------------------------------------------------------------
+  // Children
+
+  const spawnAs = <M, S>(behavior: Actor.Behavior<M, S>, set: (ref: Actor.ActorRef<M>) => void) =>
+    Effect.tap(Actor.spawn(behavior), (ref) => Effect.sync(() => set(ref)))
+
+  const stationChildren: ReadonlyArray<ChildSpec<Scope.Scope>> = [
+    {
+      id: "pubsub-router",
+      shutdown: shutdownMs,
+      start: spawnAs(PubSubRouterActor.behavior({
+        publicKey: identity.publicKey,
+        config: pubsubConfig,
+        connections,
+        journal: routerJournal,
+        inbox: routerInbox,
+        ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
+        ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
+      }), (ref) => void (wiring.router = ref))
+    },
+    {
+      id: "rpc-dispatcher",
+      shutdown: shutdownMs,
+      start: spawnAs(RpcDispatcherActor.behavior({
+        publicKey: identity.publicKey,
+        config: rpcConfig,
+        connections,
+        directory,
+        journal: dispatcherJournal,
+        inbox: dispatcherInbox,
+        ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
+        ...(config.seed === undefined ? {} : { seed: config.seed }),
+        ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
+      }), (ref) => void (wiring.dispatcher = ref))
+    }
+  ]
+
+  const clientChildren: ReadonlyArray<ChildSpec<Scope.Scope>> = [
+    {
+      id: "pubsub-session",
+      shutdown: shutdownMs,
+      start: spawnAs(PubSubSessionActor.behavior({
+        identity,
+        config: pubsubConfig,
+        station,
+        registry: sessionRegistry,
+        ...(config.linkCheckMs === undefined ? {} : { linkCheckMs: config.linkCheckMs })
+      }), (ref) => void (wiring.session = ref))
+    },
+    {
+      id: "rpc-endpoint",
+      shutdown: shutdownMs,
+      start: spawnAs(RpcEndpointActor.behavior({
+        identity,
+        config: rpcConfig,
+        station,
+        registry: endpointRegistry,
+        ...(config.seed === undefined ? {} : { seed: config.seed }),
+        ...(config.linkCheckMs === undefined ? {} : { linkCheckMs: config.linkCheckMs })
+      }), (ref) => void (wiring.endpoint = ref))
+    }
+  ]
+
+  const tree: Effect.Effect<Supervisor.SupervisorRef, ConfigError | StartFailed | NameTaken, Scope.Scope> = Effect.tap(
+    Supervisor.start({
+      label: "routing",
+      strategy: "one_for_one",
+      intensity: config.intensity ?? 5,
+      periodMs: config.periodMs ?? 10_000,
+      children: deps.role === "station" ? stationChildren : clientChildren
+    }),
+    (ref) => Effect.sync(() => void (wiring.supervisor = ref))
+  )
+  const child: ChildSpec<Scope.Scope> = { id: "routing", kind: "supervisor", start: tree }
+
+  // Frames arriving before an actor adopted their connection go to the running actor.
+  const clientSink = (channel: "pubsub" | "rpc"): Sink => (inbound) =>
+    Effect.sync(() => {
+      if (channel === "pubsub") alive(wiring.session)?.tell({ _tag: "Inbound", inbound })
+      else alive(wiring.endpoint)?.tell({ _tag: "Inbound", inbound })
+    })
+  const sinks = deps.role === "station"
+    ? { pubsub: routerInbox.sink, rpc: dispatcherInbox.sink }
+    : { pubsub: clientSink("pubsub"), rpc: clientSink("rpc") }
+
+  // ---------------------------------------------------------------------------------------------
+  // API (clients)
+
+  const clientOnly = (operation: string) =>
+    new RemoteError({ code: "bad_request", message: `${operation} runs on a client node (this routing subtree is a station's)` })
+
+  /** Waits for a confirmation; past `confirmMs` a still-pending request stands (it is replayed on the next link). */
+  const confirmed = <E>(done: Deferred.Deferred<void, E>): Effect.Effect<void, E> =>
+    Effect.asVoid(Effect.timeoutOption(Deferred.await(done), confirmMs))
+
+  const publish = (topic: string, payload: Frame.Any): Effect.Effect<void, PublishError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("publish"))
+      yield* checkTopic(topic, false)
+      const ref = nextRef++
+      const done = Deferred.makeUnsafe<void, PublishError>()
+      publishes.set(ref, { topic, done })
+      yield* Effect.sync(() => alive(wiring.session)?.tell({ _tag: "Publish", ref, realm: realmOf(topic), topic, payload }))
+      const answered = yield* Effect.timeoutOption(Deferred.await(done), confirmMs)
+      if (answered._tag === "None") {
+        publishes.delete(ref)
+        return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: `publish: no answer from the home station within ${confirmMs} ms` }))
+      }
+    })
+
+  const subscribe = (
+    pattern: string,
+    handler: (event: SubscriptionEvent) => unknown,
+    options?: SubscribeOptions
+  ): Effect.Effect<{ readonly unsubscribe: Effect.Effect<void> }, SubscribeError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("subscribe"))
+      yield* checkTopic(pattern, true)
+      const sid = nextSid++
+      const mode: Frame.SubMode = options?.delivery === "at-least-once" ? "alo" : "amo"
+      const sub: PubSubSessionActor.Subscription = { sid, realm: realmOf(pattern), pattern, mode }
+      const done = Deferred.makeUnsafe<void, SubscribeError>()
+      subs.set(sid, { sub, pattern, handler, onGap: options?.onGap, confirmed: done })
+      yield* Effect.sync(() => alive(wiring.session)?.tell({ _tag: "Subscribe", subscription: sub }))
+      yield* confirmed(done)
+      const unsubscribe = Effect.sync(() => {
+        if (!subs.delete(sid)) return
+        alive(wiring.session)?.tell({ _tag: "Unsubscribe", sid })
+      })
+      return { unsubscribe }
+    })
+
+  const advertise = (
+    procedure: string,
+    handler: (args: unknown, ctx: CallContext) => unknown
+  ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("advertise"))
+      yield* checkTopic(procedure, false)
+      const ref = nextRef++
+      const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure }
+      handlers.set(procedure, (args, ctx) =>
+        Effect.tryPromise({
+          try: async (signal) => (await handler(args, { procedure, caller: ctx.caller, signal })) as Frame.Any,
+          catch: (e) => e
+        }))
+      const done = Deferred.makeUnsafe<void, SubscribeError>()
+      ads.set(ref, { ad, done })
+      yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
+      yield* confirmed(done)
+      const unadvertise = Effect.sync(() => {
+        if (!ads.delete(ref)) return
+        handlers.delete(procedure)
+        alive(wiring.endpoint)?.tell({ _tag: "Unadvertise", advertisement: { ...ad, ref: nextRef++ } })
+      })
+      return { unadvertise }
+    })
+
+  const call = (
+    procedure: string,
+    args: Frame.Any,
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }
+  ): Effect.Effect<unknown, CallError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("call"))
+      yield* checkTopic(procedure, false)
+      const ref = nextRef++
+      const timeoutMs = Math.min(options?.timeoutMs ?? rpcConfig.callTimeoutMs, rpcConfig.maxCallTtlMs)
+      const done = Deferred.makeUnsafe<unknown, CallError>()
+      calls.set(ref, { procedure, timeoutMs, done })
+      yield* Effect.sync(() =>
+        alive(wiring.endpoint)?.tell({
+          _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false
+        }))
+      // The core's own timer answers; this bound only covers an endpoint that is down.
+      const answer = yield* Effect.onInterrupt(
+        Effect.timeoutOption(Deferred.await(done), timeoutMs + 1_000),
+        () => Effect.sync(() => {
+          calls.delete(ref)
+          alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
+        })
+      )
+      if (answer._tag === "None") {
+        calls.delete(ref)
+        return yield* Effect.fail(new CallTimeout({ procedure, timeoutMs }))
+      }
+      return answer.value
+    })
+
+  const routing: Routing = {
+    child,
+    sinks,
+    publish,
+    subscribe,
+    advertise,
+    call,
+    processes: () => ({
+      supervisor: wiring.supervisor,
+      router: alive(wiring.router),
+      dispatcher: alive(wiring.dispatcher),
+      session: alive(wiring.session),
+      endpoint: alive(wiring.endpoint)
+    }),
+    stats: Effect.gen(function*() {
+      return {
+        router: yield* PubSubRouterActor.stats(alive(wiring.router)),
+        dispatcher: yield* RpcDispatcherActor.stats(alive(wiring.dispatcher)),
+        session: yield* PubSubSessionActor.stats(alive(wiring.session)),
+        endpoint: yield* RpcEndpointActor.stats(alive(wiring.endpoint))
+      }
+    })
+  }
+  trees.set(routing, tree)
+  return routing
+}
+
+const trees = new WeakMap<Routing, Effect.Effect<Supervisor.SupervisorRef, ConfigError | StartFailed | NameTaken, Scope.Scope>>()
+
+/**
+ * Builds and starts the subtree in the current scope (tests, tools); a node nests
+ * `make(deps).child` under its root instead.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (
+  deps: Deps
+): Effect.Effect<Routing & { readonly supervisor: Supervisor.SupervisorRef }, ConfigError | StartFailed | NameTaken, Scope.Scope> =>
+  Effect.gen(function*() {
+    const routing = make(deps)
+    const supervisor = yield* trees.get(routing)!
+    return { ...routing, supervisor }
+  })
