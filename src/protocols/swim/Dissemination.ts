@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import type { Claim, MemberId } from "./Claims.ts"
-import * as Table from "./Table.ts"
+import * as Table from "../../core/PersistentMap.ts"
 
 /**
  * A queued claim and how often it has been sent.

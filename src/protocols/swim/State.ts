@@ -22,7 +22,7 @@ import { Command } from "./Command.ts"
 import type { Config } from "./Config.ts"
 import * as Dissemination from "./Dissemination.ts"
 import type { Suspicion } from "./Suspicion.ts"
-import * as Table from "./Table.ts"
+import * as Table from "../../core/PersistentMap.ts"
 import type { TimerKey } from "./Timer.ts"
 
 /**

@@ -6,8 +6,8 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { Swim } from "../../../../src/protocols/swim/index.ts"
-import * as Table from "../../../../src/protocols/swim/Table.ts"
+import { Swim } from "../../../src/protocols/swim/index.ts"
+import * as Table from "../../../src/core/PersistentMap.ts"
 
 type Op = { readonly set: boolean; readonly key: number; readonly value: number }
 
