@@ -19,6 +19,7 @@
  * @see S/Kademlia §4.4 (lookups over d disjoint paths)
  * @since 0.1.0
  */
+import * as PersistentMap from "../../core/PersistentMap.ts"
 import type { Contact } from "./Contact.ts"
 import * as Xor from "./Xor.ts"
 
@@ -76,6 +77,10 @@ export interface Lookup {
   readonly params: Params
   /** Never a candidate (our own key). */
   readonly exclude: string
+  /**
+   * Every candidate by key. Past `start` a persistent map: a new version shares the old one's
+   * rows rather than copying them, and iterates in the order a copied `Map` would.
+   */
   readonly peers: ReadonlyMap<string, Peer>
   /** Per path, the keys of its candidates, nearest the target first. */
   readonly order: ReadonlyArray<ReadonlyArray<string>>
@@ -83,7 +88,8 @@ export interface Lookup {
   readonly queried: number
 }
 
-const insertSorted = (lookup: Lookup, order: ReadonlyArray<string>, peers: ReadonlyMap<string, Peer>, key: string, id: Xor.NodeId): ReadonlyArray<string> => {
+/** Inserts `key` into `order` (an array no other version sees) by distance. */
+const insertSorted = (lookup: Lookup, order: Array<string>, peers: ReadonlyMap<string, Peer>, key: string, id: Xor.NodeId): void => {
   let lo = 0
   let hi = order.length
   while (lo < hi) {
@@ -92,7 +98,14 @@ const insertSorted = (lookup: Lookup, order: ReadonlyArray<string>, peers: Reado
     if (Xor.compareDistance(other, id, lookup.target) < 0) lo = mid + 1
     else hi = mid
   }
-  return [...order.slice(0, lo), key, ...order.slice(lo)]
+  order.splice(lo, 0, key)
+}
+
+/** Removes every `key` from `order` (an array no other version sees). */
+const removeAll = (order: Array<string>, key: string): void => {
+  let w = 0
+  for (const k of order) if (k !== key) order[w++] = k
+  order.length = w
 }
 
 /**
@@ -132,12 +145,6 @@ const window = (lookup: Lookup, path: number): ReadonlyArray<Peer> => {
   return out
 }
 
-const inFlight = (lookup: Lookup, path: number): number => {
-  let n = 0
-  for (const key of lookup.order[path] ?? []) if (lookup.peers.get(key)!.state === "waiting") n++
-  return n
-}
-
 /**
  * Whether a path has converged: its `k` closest non-failed candidates all answered.
  *
@@ -167,8 +174,20 @@ export const isFinished = (lookup: Lookup): boolean => {
 export const next = (lookup: Lookup): readonly [Lookup, ReadonlyArray<Peer>] => {
   const picks: Array<Peer> = []
   for (let p = 0; p < lookup.params.paths; p++) {
-    let free = lookup.params.alpha - inFlight(lookup, p)
-    for (const peer of window(lookup, p)) {
+    // One pass reads both the requests in flight (over the whole path) and the window.
+    let inFlight = 0
+    let open = true
+    const win: Array<Peer> = []
+    for (const key of lookup.order[p] ?? []) {
+      const peer = lookup.peers.get(key)!
+      if (peer.state === "waiting") inFlight++
+      if (open && peer.state !== "failed") {
+        win.push(peer)
+        open = win.length < lookup.params.k
+      }
+    }
+    let free = lookup.params.alpha - inFlight
+    for (const peer of win) {
       if (free <= 0) break
       if (peer.state !== "pending") continue
       picks.push(peer)
@@ -176,10 +195,10 @@ export const next = (lookup: Lookup): readonly [Lookup, ReadonlyArray<Peer>] => 
     }
   }
   if (picks.length === 0) return [lookup, []]
-  const peers = new Map(lookup.peers)
+  let peers = PersistentMap.Table.from(lookup.peers)
   const marked = picks.map((peer) => {
     const waiting: Peer = { ...peer, state: "waiting" }
-    peers.set(peer.key, waiting)
+    peers = peers.set(peer.key, waiting)
     return waiting
   })
   return [{ ...lookup, peers, queried: lookup.queried + picks.length }, marked]
@@ -206,9 +225,19 @@ const displaceable = (lookup: Lookup, peers: ReadonlyMap<string, Peer>, id: Xor.
 export const onSuccess = (lookup: Lookup, key: string, closer: ReadonlyArray<Contact>, ip?: string): Lookup => {
   const from = lookup.peers.get(key)
   if (from === undefined || from.state !== "waiting") return lookup
-  const peers = new Map(lookup.peers)
-  peers.set(key, { ...from, state: "succeeded", ip })
-  const order = lookup.order.map((o) => o)
+  let peers = PersistentMap.set<string, Peer>(lookup.peers, key, { ...from, state: "succeeded", ip })
+  const order = lookup.order.slice()
+  // A path's order is copied once per answer, on its first change, and then edited in place.
+  const fresh: Array<Array<string> | undefined> = []
+  const own = (path: number): Array<string> => {
+    let o = fresh[path]
+    if (o === undefined) {
+      o = order[path]!.slice()
+      fresh[path] = o
+      order[path] = o
+    }
+    return o
+  }
   for (const contact of closer) {
     const ckey = Xor.toHex(contact.id)
     if (ckey === lookup.exclude || peers.has(ckey)) continue
@@ -216,11 +245,11 @@ export const onSuccess = (lookup: Lookup, key: string, closer: ReadonlyArray<Con
       // Full: a closer newcomer displaces the farthest uncontacted candidate; else it is dropped.
       const victim = displaceable(lookup, peers, contact.id)
       if (victim === undefined) continue
-      peers.delete(victim.key)
-      order[victim.path] = order[victim.path]!.filter((k) => k !== victim.key)
+      peers = peers.delete(victim.key)
+      removeAll(own(victim.path), victim.key)
     }
-    peers.set(ckey, { contact, key: ckey, path: from.path, hop: from.hop + 1, state: "pending", ip: undefined })
-    order[from.path] = insertSorted(lookup, order[from.path]!, peers, ckey, contact.id)
+    peers = peers.set(ckey, { contact, key: ckey, path: from.path, hop: from.hop + 1, state: "pending", ip: undefined })
+    insertSorted(lookup, own(from.path), peers, ckey, contact.id)
   }
   return { ...lookup, peers, order }
 }
@@ -234,9 +263,7 @@ export const onSuccess = (lookup: Lookup, key: string, closer: ReadonlyArray<Con
 export const onFailure = (lookup: Lookup, key: string): Lookup => {
   const peer = lookup.peers.get(key)
   if (peer === undefined || peer.state === "failed" || peer.state === "succeeded") return lookup
-  const peers = new Map(lookup.peers)
-  peers.set(key, { ...peer, state: "failed" })
-  return { ...lookup, peers }
+  return { ...lookup, peers: PersistentMap.set(lookup.peers, key, { ...peer, state: "failed" }) }
 }
 
 /**

@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import type { Millis } from "../../core/Millis.ts"
+import * as PersistentMap from "../../core/PersistentMap.ts"
 import type { Contact } from "./Contact.ts"
 import * as Diversity from "./Diversity.ts"
 import * as Xor from "./Xor.ts"
@@ -86,7 +87,10 @@ export interface RoutingTable {
   readonly buckets: ReadonlyArray<Bucket>
   /** Members over all buckets. */
   readonly size: number
-  /** Members per diversity class over the whole table. */
+  /**
+   * Members per diversity class over the whole table: a persistent map once changed (a new
+   * version shares the old one's rows), iterating in the order a copied `Map` would.
+   */
   readonly prefixCounts: ReadonlyMap<string, number>
 }
 
@@ -155,13 +159,12 @@ const withBucket = (table: RoutingTable, index: number, bucket: Bucket): Readonl
   return buckets
 }
 
+// The counts are a persistent map: a new version shares the old one's rows instead of copying
+// them, and iterates in the order a copied `Map` would.
 const bump = (counts: ReadonlyMap<string, number>, prefix: string | undefined, by: number): ReadonlyMap<string, number> => {
   if (prefix === undefined || by === 0) return counts
-  const next = new Map(counts)
-  const n = (next.get(prefix) ?? 0) + by
-  if (n <= 0) next.delete(prefix)
-  else next.set(prefix, n)
-  return next
+  const n = (counts.get(prefix) ?? 0) + by
+  return n <= 0 ? PersistentMap.remove(counts, prefix) : PersistentMap.set(counts, prefix, n)
 }
 
 const countPrefix = (entries: ReadonlyArray<Entry>, prefix: string, skip?: string): number => {
@@ -250,11 +253,27 @@ export const observe = (
   return [{ ...table, buckets: withBucket(table, index, next) }, { _tag: "Cached", bucket: index, probe: probe?.contact }]
 }
 
+/** The value of one hex digit (either case), or -1. */
+const nibble = (code: number): number =>
+  code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : code >= 65 && code <= 70 ? code - 55 : -1
+
+/**
+ * The bucket of a key: the common prefix of `self` and the id the key spells, read straight
+ * off the hex (no decoding); `undefined` for a key that is not the hex of an id, or is self.
+ */
 const locate = (table: RoutingTable, key: string): number | undefined => {
-  const id = Xor.fromHex(key)
-  if (id === undefined || id.length !== Xor.idBytes) return undefined
-  const index = bucketIndex(table, id)
-  return index < Xor.idBits ? index : undefined
+  if (key.length !== Xor.idBytes * 2) return undefined
+  let index = -1
+  for (let i = 0; i < key.length; i++) {
+    const n = nibble(key.charCodeAt(i))
+    if (n < 0) return undefined
+    if (index < 0) {
+      const byte = table.self[i >> 1] ?? 0
+      const x = n ^ ((i & 1) === 0 ? byte >> 4 : byte & 15)
+      if (x !== 0) index = i * 4 + Math.clz32(x) - 28
+    }
+  }
+  return index < 0 ? undefined : index
 }
 
 /**
@@ -423,10 +442,34 @@ export const contacts = (table: RoutingTable): ReadonlyArray<Contact> => entries
  */
 export const closest = (table: RoutingTable, target: Xor.NodeId, count: number, exclude?: string): ReadonlyArray<Contact> => {
   if (count <= 0) return []
-  const all: Array<Entry> = []
-  for (const b of table.buckets) for (const e of b.members) if (e.key !== exclude) all.push(e)
-  all.sort((a, b) => Xor.compareDistance(a.contact.id, b.contact.id, target))
-  return all.slice(0, count).map((e) => e.contact)
+  // Buckets come out in distance bands, so only the nearest bands are sorted. With c the
+  // common prefix of self and target: members of bucket c share c + 1 bits with the target
+  // (nearest band); members of every bucket above c differ from it first at bit c (one band);
+  // a member of bucket i < c differs from it first at bit i (bucket c - 1, then c - 2, ...).
+  // Distinct ids lie at distinct distances, so this is the order a full sort gives.
+  const c = Xor.commonPrefixLength(table.self, target)
+  const out: Array<Contact> = []
+  const band: Array<Entry> = []
+  const take = () => {
+    if (band.length > 1) band.sort((a, b) => Xor.compareDistance(a.contact.id, b.contact.id, target))
+    for (const e of band) {
+      if (out.length >= count) break
+      out.push(e.contact)
+    }
+    band.length = 0
+  }
+  const collect = (bucket: Bucket | undefined) => {
+    if (bucket !== undefined) for (const e of bucket.members) if (e.key !== exclude) band.push(e)
+  }
+  collect(table.buckets[c])
+  take()
+  for (let i = c + 1; i < table.buckets.length && out.length < count; i++) collect(table.buckets[i])
+  take()
+  for (let i = Math.min(c, table.buckets.length) - 1; i >= 0 && out.length < count; i--) {
+    collect(table.buckets[i])
+    take()
+  }
+  return out
 }
 
 /**
