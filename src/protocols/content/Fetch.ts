@@ -244,8 +244,13 @@ export interface State {
   readonly size: number | undefined
   /** Chunk MCIDs in order (one, the target itself, for a raw target); empty until known. */
   readonly chunks: ReadonlyArray<Ids.McidBytes>
-  /** Chunk MCID key → index. */
+  /** Chunk MCID key → the first index with that MCID (the one fetched and stored). */
   readonly chunkIndex: ReadonlyMap<string, number>
+  /**
+   * First index → the later indices with the same MCID. Equal chunks are one block: only the
+   * first is asked for and stored; the copies wait as `verified` and count as stored with it.
+   */
+  readonly copies: ReadonlyMap<number, ReadonlyArray<number>>
   /** Per chunk: `chunkStatus`. */
   readonly status: Uint8Array
   /** Lowest index that may be missing and unassigned. */
@@ -285,6 +290,7 @@ export const initial = (target: Ids.McidBytes, seed: number): State => ({
   size: undefined,
   chunks: [],
   chunkIndex: new Map(),
+  copies: new Map(),
   status: new Uint8Array(0),
   hint: 0,
   outstanding: new Map(),
@@ -554,12 +560,34 @@ const startManifest = (tx: Tx, config: Config, now: Millis): void => {
 const layOut = (tx: Tx, chunks: ReadonlyArray<Ids.McidBytes>, size: number | undefined, held: ReadonlyArray<number>): void => {
   tx.s.chunks = chunks
   tx.s.size = size
-  tx.s.chunkIndex = new Map(chunks.map((m, i) => [Ids.key(m), i]))
+  const chunkIndex = new Map<string, number>()
+  const copies = new Map<number, Array<number>>()
   tx.s.status = new Uint8Array(chunks.length)
   tx.statusCopied = true
+  chunks.forEach((m, i) => {
+    const key = Ids.key(m)
+    const first = chunkIndex.get(key)
+    if (first === undefined) chunkIndex.set(key, i)
+    else {
+      push(copies, first, i)
+      tx.s.status[i] = chunkStatus.verified // never asked for: it arrives with its first copy
+    }
+  })
+  tx.s.chunkIndex = chunkIndex
+  tx.s.copies = copies
   tx.s.storedChunks = 0
   tx.s.storedBytes = 0
   markHeld(tx, held)
+}
+
+/** Marks chunk `index` stored, and the later chunks equal to it. */
+const markStored = (tx: Tx, index: number): void => {
+  for (const i of [index, ...(tx.s.copies.get(index) ?? [])]) {
+    if (tx.s.status[i] === chunkStatus.stored) continue
+    setStatus(tx, i, chunkStatus.stored)
+    tx.s.storedChunks++
+    tx.s.storedBytes += chunkLength(tx.s, i) ?? 0
+  }
 }
 
 const chunkLength = (s: State, index: number): number | undefined =>
@@ -570,10 +598,8 @@ const CHUNK = 262_144
 const markHeld = (tx: Tx, held: ReadonlyArray<number>): void => {
   for (const index of held) {
     if (!Number.isInteger(index) || index < 0 || index >= tx.s.chunks.length) continue
-    if (tx.s.status[index] === chunkStatus.stored) continue
-    setStatus(tx, index, chunkStatus.stored)
-    tx.s.storedChunks++
-    tx.s.storedBytes += chunkLength(tx.s, index) ?? 0
+    // A held copy means its block is held: count it under its first index.
+    markStored(tx, tx.s.chunkIndex.get(Ids.key(tx.s.chunks[index]!)) ?? index)
   }
   tx.s.hint = 0
 }
@@ -787,9 +813,7 @@ export const make = (config: Config): Step.Step<State, Event, Command> => (state
     case "Stored": {
       const i = event.index
       if (tx.s.status[i] !== chunkStatus.verified) return Step.unchanged(state)
-      setStatus(tx, i, chunkStatus.stored)
-      tx.s.storedChunks++
-      tx.s.storedBytes += chunkLength(tx.s, i) ?? 0
+      markStored(tx, i)
       progress(tx)
       completeIfDone(tx)
       break

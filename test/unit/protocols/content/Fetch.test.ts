@@ -269,3 +269,49 @@ describe("Fetch: raw target", () => {
     expect(tags(out)).toContain("Completed")
   })
 })
+
+describe("Fetch: equal chunks", () => {
+  // Chunks 0, 1 and 3 are equal (zeros), chunk 2 differs: one block stands for three indices.
+  const zeros = new Uint8Array(3 * CS)
+  const equalData = new Uint8Array(4 * CS + 10)
+  equalData.set(zeros, 0)
+  equalData.set(contentOf(CS, 7), 2 * CS)
+  const equal = layout(equalData)
+
+  const run = (held: ReadonlyArray<number>) => {
+    const step = Fetch.make(config({ fetchWindowPerProvider: 30 }))
+    let [s, out] = step(Fetch.initial(equal.target, 1), Event.Start({ now: 0, providers: ["a"], stored: { _tag: "Nothing" } }))
+    const req = [...s.manifestRequests][0]!
+    ;[s] = step(s, Event.FrameReceived({ now: 1, from: req[1], frame: { t: "content.manifest_res", id: req[0], m: equal.target, man: equal.manifestBytes! } }))
+    ;[s, out] = step(s, Event.ManifestStored({ now: 2, held }))
+    const wanted = wantedBy(out, "a")
+    const stores: Array<number> = []
+    let now = 3
+    for (const h of wanted) {
+      const index = s.chunkIndex.get(h) ?? s.chunks.findIndex((m) => hex(m) === h)
+      ;[s, out] = step(s, Event.FrameReceived({ now: now++, from: "a", frame: { t: "content.block", m: s.chunks[index]!, d: equal.byHex.get(h)! } }))
+      for (const c of out) if (c._tag === "StoreBlock") {
+        stores.push(c.index)
+        ;[s, out] = step(s, Event.Stored({ now: now++, index: c.index }))
+      }
+    }
+    return { s, wanted, stores }
+  }
+
+  it("asks for an equal chunk once, stores it once and completes", () => {
+    const { s, wanted, stores } = run([])
+    expect(new Set(wanted).size).toBe(wanted.length)
+    expect(wanted).toHaveLength(3) // zeros, the distinct chunk, the 10-byte tail
+    expect(stores).toHaveLength(3)
+    expect(s.phase).toBe("done")
+    expect(s.storedChunks).toBe(5)
+    expect(s.storedBytes).toBe(equalData.length)
+  })
+
+  it("counts every copy of a held block as held on resume", () => {
+    const { s, wanted } = run([1]) // index 1 is a copy of index 0
+    expect(wanted).toHaveLength(2)
+    expect(s.phase).toBe("done")
+    expect(s.storedChunks).toBe(5)
+  })
+})
