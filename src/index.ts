@@ -29,3 +29,5 @@ export { CallTimeout, ConfigError, ConnectionLost, ContentNotFound, IntegrityErr
 export { NotImplemented, RemoteError, Unauthorized } from "./node/index.ts"
 export type { DhtSummary, HomeStation, Hooks, Knobs, MembershipView, MeshApi, MeshError, NodeConfig, NodeEvent } from "./node/index.ts"
 export type { PeerConnection, SpawnOptions, SupervisionNode, SupervisionTree } from "./node/index.ts"
+export type { Advertisement, CallContext, CallError, CallOptions, Gap, Handler, PublishError } from "./node/index.ts"
+export type { SubscribeError, SubscribeOptions, Subscription, SubscriptionEvent } from "./node/index.ts"

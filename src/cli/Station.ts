@@ -132,7 +132,7 @@ export const describeEvent = (event: NodeEvent): string | undefined => {
 }
 
 /**
- * The stderr warnings of a station's config: open realms, and what is not enforced yet.
+ * The stderr warnings of a station's config: open realms, and what the pinned ones enforce.
  *
  * @since 0.1.0
  * @category formatting
@@ -144,7 +144,7 @@ export const warnings = (config: NodeConfig): ReadonlyArray<string> => {
     out.push("warning: no --authority given: every realm runs open (any authenticated client is accepted)")
   } else {
     out.push(`warning: realms other than ${pinned.join(", ")} run open (any authenticated client is accepted)`)
-    out.push("note: the authority pins are recorded; no capability is checked yet, as pub/sub and RPC do not run at stations yet")
+    out.push(`note: in ${pinned.join(", ")} only UCAN chains rooted at the pinned authority may publish, subscribe, advertise or call`)
   }
   return out
 }

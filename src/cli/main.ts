@@ -23,17 +23,17 @@ commands:
       issues member delegations; prints their CIDs
   realm revoke --authority-key FILE --cid CID [-o FILE] [--seed URL]...
       builds the revocation of a delegation; prints its CID
-  sub | pub | call | put | get
-      not implemented yet (pub/sub, RPC and content are not wired into the node)
+  sub --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC_OR_PATTERN
+      prints each event as one line of JSON until SIGINT/SIGTERM
+  pub --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC JSON
+      publishes one event; exits once the station accepted it
+  call --seed URL... --realm R [--cap FILE]... [--data DIR] PROCEDURE JSON [--timeout MS]
+      calls a procedure; prints the JSON result
+  put --seed URL... --realm R [--cap FILE]... [--data DIR] FILE
+      stores, announces and uploads a file to the station; prints its MCID
+  get --seed URL... --realm R [--cap FILE]... [--data DIR] MCID -o FILE
+      fetches content, verified, into FILE; progress on stderr
 `
-
-const notWired: Readonly<Record<string, string>> = {
-  sub: "pub/sub routing is not wired into the node yet",
-  pub: "pub/sub routing is not wired into the node yet",
-  call: "RPC routing is not wired into the node yet",
-  put: "content transfer is not wired into the node yet",
-  get: "content transfer is not wired into the node yet"
-}
 
 const realm = async (args: ReadonlyArray<string>): Promise<number> => {
   const [sub, ...rest] = args
@@ -105,10 +105,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     case "sub":
     case "pub":
     case "call":
+      return (await import("./Client.ts")).run(command, rest, processIo)
     case "put":
     case "get":
-      process.stderr.write(`macula ${command}: not implemented yet (${notWired[command]})\n`)
-      return 1
+      return (await import("./Content.ts")).run(command, rest, processIo)
     case undefined:
     case "help":
     case "--help":

@@ -15,10 +15,13 @@
  * (`ConnectionLost` after `connectTimeoutMs` if none answers). Each node has its own process
  * registry, so several nodes can share one JavaScript process.
  *
- * What is wired today: identity, transport (listener, registry, connections, dialer), the
- * client's station link with fail-over, and the application supervisor for user actors. The
- * membership, DHT, routing and content slots of the root are seams: `publish`, `subscribe`,
- * `advertise`, `call`, `putContent` and `getContent` fail with `NotImplemented`.
+ * What is wired: identity, transport (listener, registry, connections, dialer), SWIM membership
+ * and the DHT (stations), routing (stations: the pub/sub router and the RPC dispatcher, with
+ * provider records in the DHT and the realm authorisation of `Authorisation`; clients: the
+ * station link with fail-over, the pub/sub session and the RPC endpoint, which replay
+ * subscriptions and advertisements on every new link), and the application supervisor for user
+ * actors, and content transfer (`./Content.ts`: the ContentSupervisor, content-provider records
+ * in the DHT, uploads from clients to their station).
  *
  * @since 0.1.0
  */
@@ -34,6 +37,7 @@ import * as SwimProberActor from "../../actors/SwimProberActor.ts"
 import * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as MembershipSupervisor from "../../supervisors/MembershipSupervisor.ts"
 import * as NodeSupervisor from "../../supervisors/NodeSupervisor.ts"
+import * as RoutingSupervisor from "../../supervisors/RoutingSupervisor.ts"
 import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
 import * as Did from "../identity/Did.ts"
 import { Identity } from "../identity/Identity.ts"
@@ -50,13 +54,31 @@ import type { LifecycleEvent } from "../runtime/Lifecycle.ts"
 import type { Process } from "../runtime/Process.ts"
 import * as Registry from "../runtime/Registry.ts"
 import * as Supervisor from "../runtime/Supervisor.ts"
+import * as Authorisation from "./Authorisation.ts"
 import * as Config from "./Config.ts"
 import type { NodeConfig, Resolved } from "./Config.ts"
-import { ConfigError, ConnectionLost, NodeStopped, NotImplemented } from "./Errors.ts"
+import { ConfigError, ConnectionLost, NodeStopped } from "./Errors.ts"
 import * as IdentityConfig from "./IdentityConfig.ts"
 import * as KeyFile from "./KeyFile.ts"
 import { Mesh } from "./Mesh.ts"
-import type { DhtSummary, HomeStation, MembershipView, MeshApi, PeerConnection, SpawnError, SpawnOptions } from "./Mesh.ts"
+import type {
+  Advertisement,
+  CallOptions,
+  DhtSummary,
+  Handler,
+  HomeStation,
+  MembershipView,
+  MeshApi,
+  PeerConnection,
+  SpawnError,
+  SpawnOptions,
+  SubscribeOptions,
+  SubscriptionEvent
+} from "./Mesh.ts"
+import type { Mcid } from "../content/Mcid.ts"
+import * as Content from "./Content.ts"
+import type { GetContentOptions } from "./Content.ts"
+import * as Messaging from "./Messaging.ts"
 import * as StationLink from "./StationLink.ts"
 import * as Supervision from "./Supervision.ts"
 import type { SupervisionTree } from "./Supervision.ts"
@@ -115,13 +137,6 @@ export interface Hooks {
   /** Called for every `NodeEvent`; must not throw or block. */
   readonly onEvent?: (event: NodeEvent) => void
 }
-
-const notImplemented = (operation: string, missing: string) => () =>
-  Effect.fail(new NotImplemented({ operation, missing }))
-
-const pubsubMissing = "pub/sub routing (RoutingSupervisor with PubSubRouter) is not wired into the node yet"
-const rpcMissing = "RPC routing (RoutingSupervisor with RpcDispatcher) is not wired into the node yet"
-const contentMissing = "content transfer (ContentSupervisor) is not wired into the node yet"
 
 const describeCause = (cause: Cause.Cause<unknown>): string => ExitReason.describe(ExitReason.ExitReason.Failure({ cause }))
 
@@ -268,6 +283,18 @@ export const make = (
         return t
       })
     const unspecified = host === "0.0.0.0" || host === "::"
+    const helloOf = (t: ConnectionActor.TransportService["Service"]): ConnectionActor.Options["config"]["hello"] => {
+      const hello = {
+        feat: [],
+        realms: role === "client" && resolved.realm !== undefined ? [Realm.id(resolved.realm)] : [],
+        addrs: role === "station" && !unspecified ? [t.localAddress] : [],
+        impl
+      }
+      // Stations offer their alive SWIM peers for fail-over (§3.4 `peers`). A getter, read at each
+      // hello, so every new connection gets the view of the moment (a spread would freeze it).
+      if (role === "station") Object.defineProperty(hello, "peers", { get: offeredPeers, enumerable: true })
+      return hello
+    }
     const transportOptions = (t: ConnectionActor.TransportService["Service"]): TransportSupervisor.Options => ({
       connection: ConnectionActor.config(role, {
         handshakeTimeoutMs: knobs.handshakeTimeoutMs,
@@ -275,17 +302,16 @@ export const make = (
         appPingTimeoutMs: knobs.appPingTimeoutMs,
         appPingMaxMisses: knobs.appPingMaxMisses,
         stationPowBits: knobs.stationPowBits,
-        hello: {
-          feat: [],
-          realms: role === "client" && resolved.realm !== undefined ? [Realm.id(resolved.realm)] : [],
-          addrs: role === "station" && !unspecified ? [t.localAddress] : [],
-          impl
-        }
+        hello: helloOf(t)
       }),
       dialer: { reconnectMinMs: knobs.reconnectMinMs, reconnectMaxMs: knobs.reconnectMaxMs, dialTimeoutMs: knobs.handshakeTimeoutMs },
       sinks: {
         ...(membership === undefined ? {} : { swim: membership.swimSink }),
-        ...(dht === undefined ? {} : { dht: dht.dht.sink })
+        // Clients have no DHT: their `dht` lane carries the station proxy's replies (content).
+        ...(dht === undefined ? { dht: content.dhtSink } : { dht: dht.dht.sink }),
+        pubsub: routing.sinks.pubsub,
+        rpc: routing.sinks.rpc,
+        content: content.sink
       },
       intensity: knobs.transportIntensity,
       periodMs: knobs.transportPeriodMs,
@@ -310,6 +336,11 @@ export const make = (
       onRefused: (c, code, reason) =>
         emit({ _tag: "Refused", did: c.peerDid, remoteAddress: c.remoteAddress, code, reason })
     })
+
+    // Stations: alive SWIM members with addresses, newest last, offered to clients in `hello`
+    // (at most helloPeersMax = 8; suspect, dead and departed members leave at once).
+    const alivePeers = new Map<string, { readonly pk: Uint8Array; readonly a: ReadonlyArray<string> }>()
+    const offeredPeers = () => Array.from(alivePeers.values()).slice(-8)
 
     // Stations: the Kademlia DHT (PROTOCOL.md §10). Contacts come from ready station connections;
     // a SWIM death removes one at once (§11.6).
@@ -383,7 +414,11 @@ export const make = (
       })
       : undefined
     if (membership !== undefined) {
-      const unsubscribe = membership.subscribe((change) =>
+      const unsubscribe = membership.subscribe((change) => {
+        const key = change._tag === "MemberAlive" ? Did.parsePublicKey(change.did) : undefined
+        if (change._tag === "MemberAlive" && key instanceof Uint8Array && change.addrs.length > 0) {
+          alivePeers.set(change.did, { pk: key, a: change.addrs.slice(0, 8) })
+        } else alivePeers.delete(change.did)
         emit({
           _tag: "Membership",
           change: change._tag === "MemberAlive"
@@ -396,12 +431,32 @@ export const make = (
           did: change.did,
           incarnation: change.incarnation
         })
-      )
+      })
       yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
     }
 
-    const routing: NodeSupervisor.Slot | undefined = role === "client"
-      ? {
+    // Routing (PROTOCOL.md §8, §9). Stations: the pub/sub router and the RPC dispatcher over
+    // every connection, provider records in the DHT, grants from the pinned realm authorities.
+    // Clients: the session and the endpoint over the station link's current connection; they
+    // notice a new link within `linkCheckMs` and replay subscriptions and advertisements on it.
+    const routing = RoutingSupervisor.make({
+      role,
+      identity,
+      ...(role === "station"
+        ? {
+          transport: () => live.transportTree,
+          ...(dht === undefined ? {} : { directory: Messaging.directory(dht.dht) }),
+          authorise: Authorisation.make({ authorities: resolved.realmAuthorities, station: identity.did, now: () => Date.now() })
+        }
+        : { station: () => Effect.sync(() => view.home?.handle) }),
+      config: { workerShutdownMs: knobs.workerShutdownMs }
+    })
+    const routingSlot: NodeSupervisor.Slot = role === "station"
+      ? { start: () => routing.child.start }
+      : {
+        // The station link and the routing subtree side by side, one-for-one: a crashed link
+        // restarts alone (the session and the endpoint replay onto its next connection), a
+        // crashed routing subtree finds the link where it was.
         start: (current) =>
           Supervisor.start({
             label: "routing",
@@ -422,11 +477,28 @@ export const make = (
                   onEvent: (event) => emit({ _tag: "Link", event })
                 }),
                 { shutdown: knobs.workerShutdownMs }
-              )
+              ),
+              { ...routing.child, id: "sessions" }
             ]
           })
       }
-      : undefined
+
+    // Content (PROTOCOL.md §12): the ContentSupervisor with its DHT and transport ports (./Content.ts).
+    const content = Content.make({
+      role,
+      identity,
+      transport: () => live.transportTree,
+      ...(dht === undefined ? {} : { dht: dht.dht }),
+      home: () => (view.home === undefined ? undefined : { did: view.home.did, handle: view.home.handle }),
+      addresses: () =>
+        Effect.suspend(() =>
+          live.transportTree === undefined || unspecified
+            ? Effect.succeed([])
+            : Effect.map(live.transportTree.listenAddress, (a) => [a])
+        ),
+      ...(resolved.dataDir === undefined ? {} : { dataDir: resolved.dataDir }),
+      config: { workerShutdownMs: knobs.workerShutdownMs }
+    })
 
     const registry = Registry.make()
     const inNode = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -443,7 +515,8 @@ export const make = (
       transportOptions,
       ...(membership === undefined ? {} : { membership: { start: () => membership.child.start } }),
       ...(dht === undefined ? {} : { dht: { start: () => dht.spec.start } }),
-      ...(routing === undefined ? {} : { routing }),
+      routing: routingSlot,
+      content: content.slot,
       intensity: knobs.rootIntensity,
       periodMs: knobs.rootPeriodMs,
       appIntensity: knobs.appIntensity,
@@ -491,6 +564,7 @@ export const make = (
     const startChild = (spec: ChildSpec<never>): Effect.Effect<Process, SpawnError> =>
       Effect.flatMap(application("startChild"), (app) =>
         Effect.catchTag(inNode(app.startChild(spec)), "SupervisorStopped", () => Effect.fail(new NodeStopped({ operation: "startChild" }))))
+    const messaging = Messaging.operations(routing, role, () => stopped)
     const live$ = <A>(operation: string, effect: Effect.Effect<A, never>): Effect.Effect<A, NodeStopped> =>
       Effect.suspend(() => (stopped ? Effect.fail(new NodeStopped({ operation })) : effect))
 
@@ -529,12 +603,9 @@ export const make = (
       terminateChild: (id: string) =>
         Effect.flatMap(application("terminateChild"), (app) =>
           Effect.catchTag(app.terminateChild(id), "SupervisorStopped", () => Effect.fail(new NodeStopped({ operation: "terminateChild" })))),
-      publish: (_topic: string, _payload: unknown) => live$("publish", Effect.void).pipe(Effect.andThen(notImplemented("publish", pubsubMissing))),
-      subscribe: () => live$("subscribe", Effect.void).pipe(Effect.andThen(notImplemented("subscribe", pubsubMissing))),
-      advertise: () => live$("advertise", Effect.void).pipe(Effect.andThen(notImplemented("advertise", rpcMissing))),
-      call: () => live$("call", Effect.void).pipe(Effect.andThen(notImplemented("call", rpcMissing))),
-      putContent: () => live$("putContent", Effect.void).pipe(Effect.andThen(notImplemented("putContent", contentMissing))),
-      getContent: () => live$("getContent", Effect.void).pipe(Effect.andThen(notImplemented("getContent", contentMissing))),
+      ...messaging,
+      putContent: (input) => Effect.andThen(live$("putContent", Effect.void), content.put(input)),
+      getContent: (mcid, options) => Effect.andThen(live$("getContent", Effect.void), content.get(mcid, options)),
       snapshot: () => snapshot,
       homeNow: () => homeOf(view.home, view.failovers)
     }
@@ -660,37 +731,74 @@ export class MaculaNode {
     return run(this.guard("terminateChild", this.api.terminateChild(id)))
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  publish(topic: string, payload: unknown): Promise<never> {
+  /**
+   * The node's operations as `Effect`s (the `Mesh` service's value), for code that runs inside
+   * the node: a user actor's `init` can `subscribeScoped` / `advertiseScoped` with it, so its
+   * subscriptions and advertisements end with it and come back when it is restarted.
+   */
+  get mesh(): MeshApi {
+    return this.api
+  }
+
+  /**
+   * Clients: publishes `payload` (any msgpack-encodable value) on `topic`; resolves once the home
+   * station accepted the event. Rejects with `TopicError`, `EncodeError`, `Unauthorized`,
+   * `RemoteError` (e.g. `overloaded`) or `ConnectionLost`.
+   */
+  publish(topic: string, payload: unknown): Promise<void> {
     return run(this.guard("publish", this.api.publish(topic, payload)))
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  subscribe(
+  /**
+   * Clients: subscribes to a topic or a pattern; resolves once the station accepted it. The
+   * handler gets one `SubscriptionEvent` at a time per subscription (a returned promise is awaited
+   * before the next). Rejects with `TopicError` or `Unauthorized`.
+   */
+  async subscribe(
     topicOrPattern: string,
-    onEvent: (event: unknown) => void,
-    options?: { readonly delivery?: "at-most-once" | "at-least-once" }
-  ): Promise<never> {
-    return run(this.guard("subscribe", this.api.subscribe(topicOrPattern, onEvent, options)))
+    onEvent: (event: SubscriptionEvent) => unknown,
+    options?: SubscribeOptions
+  ): Promise<{ readonly pattern: string; readonly unsubscribe: () => Promise<void> }> {
+    const sub = await run(this.guard("subscribe", this.api.subscribe(topicOrPattern, onEvent, options)))
+    return { pattern: sub.pattern, unsubscribe: () => run(sub.unsubscribe) }
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  advertise(procedure: string, handler: (args: unknown, ctx: unknown) => Promise<unknown>): Promise<never> {
-    return run(this.guard("advertise", this.api.advertise(procedure, handler)))
+  /**
+   * Clients: serves `procedure`; resolves once the home station registered it. The handler's
+   * result (or resolved value) is the caller's result; a throw reaches the caller as
+   * `RemoteError` (`handler_error`). After a fail-over the advertisement is replayed on the new
+   * station.
+   */
+  async advertise(
+    procedure: string,
+    handler: Handler
+  ): Promise<{ readonly procedure: string; readonly unadvertise: () => Promise<void> }> {
+    const ad: Advertisement = await run(this.guard("advertise", this.api.advertise(procedure, handler)))
+    return { procedure, unadvertise: () => run(ad.unadvertise) }
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  call(procedure: string, args: unknown, options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }): Promise<never> {
+  /**
+   * Clients: calls `procedure` and resolves with its result. Rejects with `CallTimeout` (no reply
+   * within `timeoutMs`, default 5 s), `NoProvider`, `RemoteError` (the handler failed: `code`,
+   * `message`, `data`), `Unauthorized` or `TopicError`. Only `idempotent` calls are retried.
+   */
+  call(procedure: string, args: unknown, options?: CallOptions): Promise<unknown> {
     return run(this.guard("call", this.api.call(procedure, args, options)))
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  putContent(bytesOrFilePath: Uint8Array | string): Promise<never> {
+  /**
+   * Stores bytes (or the file at a path), pins them and announces this node as a provider;
+   * a client also uploads them to its home station. Resolves with the MCID.
+   */
+  putContent(bytesOrFilePath: Uint8Array | string): Promise<Mcid> {
     return run(this.guard("putContent", this.api.putContent(bytesOrFilePath)))
   }
 
-  /** Not implemented yet: rejects with `NotImplemented`. */
-  getContent(mcid: unknown, options?: { readonly onProgress?: (progress: unknown) => void }): Promise<never> {
+  /**
+   * The content's bytes, from the local store or fetched from its providers and verified.
+   * Rejects with `ContentNotFound`, `McidError` (a malformed MCID) or `NodeStopped`.
+   */
+  getContent(mcid: Mcid | string, options?: GetContentOptions): Promise<Uint8Array> {
     return run(this.guard("getContent", this.api.getContent(mcid, options)))
   }
 

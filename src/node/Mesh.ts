@@ -4,19 +4,28 @@
  * typed errors in the error channel, and user actors run under the node's application
  * supervisor through `spawn` / `startChild`.
  *
- * Operations this build does not carry yet (`publish`, `subscribe`, `advertise`, `call`,
- * `putContent`, `getContent`) are present and fail at once with `NotImplemented`, naming what
- * they wait for; they never pretend to succeed.
+ * Pub/sub and RPC (`publish`, `subscribe`, `advertise`, `call`) run on clients, through their
+ * home station (PROTOCOL.md §8, §9); a station routes for its clients and answers these with
+ * `NotImplemented`. `subscribeScoped` / `advertiseScoped` tie a subscription or an advertisement
+ * to the current scope, so a user actor that makes them in `init` drops them when it exits and
+ * makes them again when its supervisor restarts it (docs/guides/application-actors.md).
+ *
+ * Content (`putContent`, `getContent`) works on both roles; it is built in `./Content.ts`.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Actor from "../runtime/Actor.ts"
 import type { ChildSpec, RestartType, Shutdown } from "../runtime/ChildSpec.ts"
 import type { ChildNotFound, ChildStateError, StartFailed } from "../runtime/Errors.ts"
 import type { Process } from "../runtime/Process.ts"
-import type { NodeStopped, NotImplemented } from "./Errors.ts"
+import type { TopicError } from "../topic/index.ts"
+import type { EncodeError } from "../wire/index.ts"
+import type { Mcid } from "../content/Mcid.ts"
+import type { GetContentError, GetContentOptions, PutContentError } from "./Content.ts"
+import type { CallTimeout, ConnectionLost, NodeStopped, NoProvider, NotImplemented, RemoteError, Unauthorized } from "./Errors.ts"
 import type { SupervisionTree } from "./Supervision.ts"
 
 /**
@@ -126,6 +135,145 @@ export interface SpawnOptions {
 export type SpawnError = NodeStopped | StartFailed | ChildStateError
 
 /**
+ * One event as a subscription handler sees it (API.md).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubscriptionEvent {
+  /** The topic it was published on (never a pattern). */
+  readonly topic: string
+  /** The publisher's payload, as decoded from msgpack (`bin` arrives as `Uint8Array`). */
+  readonly payload: unknown
+  /** The publisher's DID. */
+  readonly publisher: string
+  /** The publisher's per-session sequence number (its dedup key with the session). */
+  readonly seq: number
+  /** The publisher's wall clock when it published, unix ms. */
+  readonly ts: number
+}
+
+/**
+ * Events `from` … `to` (cursors) of an at-least-once subscription were lost, and why
+ * (`overflow`, `retention`, `station_restart`, `resume_unavailable`; PROTOCOL.md §8.5).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Gap {
+  readonly from: number
+  readonly to: number
+  readonly why: string
+}
+
+/**
+ * Options of `subscribe`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubscribeOptions {
+  /**
+   * `at-most-once`: no acknowledgements, ordered per publisher and topic, duplicates dropped.
+   * `at-least-once`: the home station keeps unacknowledged events and replays them after a
+   * reconnect; losses are announced through `onGap`. @default "at-most-once"
+   */
+  readonly delivery?: "at-most-once" | "at-least-once"
+  /** Announced losses of an at-least-once subscription. */
+  readonly onGap?: (gap: Gap) => void
+}
+
+/**
+ * A live subscription (Effect API).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Subscription {
+  /** The topic or pattern subscribed to. */
+  readonly pattern: string
+  /** Ends it (idempotent). */
+  readonly unsubscribe: Effect.Effect<void>
+}
+
+/**
+ * What a procedure's handler gets besides its arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallContext {
+  readonly procedure: string
+  /** The caller's DID, when the station passed it on. */
+  readonly caller: string | undefined
+  /** Aborted when the caller cancels or the call's deadline passes. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * A procedure's handler: returns (or resolves to) the result, any msgpack-encodable value; a
+ * throw or rejection reaches the caller as `RemoteError` with code `handler_error`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (args: unknown, ctx: CallContext) => unknown
+
+/**
+ * A live advertisement (Effect API).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Advertisement {
+  readonly procedure: string
+  /** Withdraws it (idempotent). */
+  readonly unadvertise: Effect.Effect<void>
+}
+
+/**
+ * Options of `call`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  /** The caller's budget, ms (at most `maxCallTtlMs`, 300 000). @default 5_000 (callTimeoutMs) */
+  readonly timeoutMs?: number
+  /**
+   * The handler may safely run twice: the mesh may then retry another provider within the
+   * budget, and re-issues the call after a lost link. @default false
+   */
+  readonly idempotent?: boolean
+}
+
+/**
+ * Why a publish failed: an invalid topic, a payload msgpack cannot carry (`EncodeError`), a
+ * refused capability, a station refusal (`RemoteError`, e.g. `overloaded`), or no answer from
+ * the home station in time (`ConnectionLost`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PublishError = TopicError | EncodeError | Unauthorized | RemoteError | ConnectionLost | NodeStopped | NotImplemented
+
+/**
+ * Why a subscribe or an advertise failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscribeError = TopicError | Unauthorized | RemoteError | NodeStopped | NotImplemented
+
+/**
+ * Why a call failed (docs/errors.md maps every §9.4 code to one of these).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CallError = TopicError | EncodeError | Unauthorized | CallTimeout | NoProvider | RemoteError | NodeStopped | NotImplemented
+
+/**
  * The operations of a running node.
  *
  * @since 0.1.0
@@ -159,26 +307,40 @@ export interface MeshApi {
   readonly startChild: (spec: ChildSpec<never>) => Effect.Effect<Process, SpawnError>
   /** Stops a user child (its spec is kept, except for temporary children). */
   readonly terminateChild: (id: string) => Effect.Effect<void, NodeStopped | ChildNotFound>
-  /** Not implemented yet: pub/sub is not wired into the node. */
-  readonly publish: (topic: string, payload: unknown) => Effect.Effect<never, NotImplemented | NodeStopped>
-  /** Not implemented yet: pub/sub is not wired into the node. */
+  /**
+   * Clients: publishes `payload` (any msgpack-encodable value) on `topic`; succeeds once the home
+   * station accepted the event.
+   */
+  readonly publish: (topic: string, payload: unknown) => Effect.Effect<void, PublishError>
+  /**
+   * Clients: subscribes to a topic or pattern (`*` one segment, trailing `#`); succeeds once the
+   * station accepted it (or after the confirmation window, when it stands and is replayed on
+   * the next link). The handler runs once per event, one event at a time per subscription.
+   */
   readonly subscribe: (
     topicOrPattern: string,
-    onEvent: (event: unknown) => void,
-    options?: { readonly delivery?: "at-most-once" | "at-least-once" }
-  ) => Effect.Effect<never, NotImplemented | NodeStopped>
-  /** Not implemented yet: RPC is not wired into the node. */
-  readonly advertise: (procedure: string, handler: (args: unknown, ctx: unknown) => Promise<unknown>) => Effect.Effect<never, NotImplemented | NodeStopped>
-  /** Not implemented yet: RPC is not wired into the node. */
-  readonly call: (
-    procedure: string,
-    args: unknown,
-    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }
-  ) => Effect.Effect<never, NotImplemented | NodeStopped>
-  /** Not implemented yet: content transfer is not wired into the node. */
-  readonly putContent: (bytesOrFilePath: Uint8Array | string) => Effect.Effect<never, NotImplemented | NodeStopped>
-  /** Not implemented yet: content transfer is not wired into the node. */
-  readonly getContent: (mcid: unknown, options?: { readonly onProgress?: (progress: unknown) => void }) => Effect.Effect<never, NotImplemented | NodeStopped>
+    onEvent: (event: SubscriptionEvent) => unknown,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Subscription, SubscribeError>
+  /** `subscribe`, ended when the current scope closes (a user actor's `init`). */
+  readonly subscribeScoped: (
+    topicOrPattern: string,
+    onEvent: (event: SubscriptionEvent) => unknown,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Subscription, SubscribeError, Scope.Scope>
+  /** Clients: serves `procedure` with `handler`; succeeds once the station registered it. */
+  readonly advertise: (procedure: string, handler: Handler) => Effect.Effect<Advertisement, SubscribeError>
+  /** `advertise`, withdrawn when the current scope closes (a user actor's `init`). */
+  readonly advertiseScoped: (procedure: string, handler: Handler) => Effect.Effect<Advertisement, SubscribeError, Scope.Scope>
+  /** Clients: calls `procedure` with `args` (any msgpack-encodable value) and returns the result. */
+  readonly call: (procedure: string, args: unknown, options?: CallOptions) => Effect.Effect<unknown, CallError>
+  /**
+   * Stores bytes (or the file at a path), pins them and announces this node as a provider (a
+   * `content-provider` record); a client also uploads them to its home station (§12.5).
+   */
+  readonly putContent: (bytesOrFilePath: Uint8Array | string) => Effect.Effect<Mcid, PutContentError>
+  /** The content's bytes: from the local store, else fetched from its providers and verified. */
+  readonly getContent: (mcid: Mcid | string, options?: GetContentOptions) => Effect.Effect<Uint8Array, GetContentError>
 }
 
 /**

@@ -9,17 +9,22 @@
  * 2. Once attached, the link watches the connection. The liveness ping of §3.6 notices a dead
  *    or wedged station within `appPingIntervalMs + appPingMaxMisses × appPingTimeoutMs` (4 s).
  * 3. On loss it redials the same station with backoff, each dial bounded by what is left of
- *    `failoverAfterMs`; when that runs out it moves on to the next seed (wrapping around). With
- *    the defaults a killed station is replaced within about 5 s.
+ *    `failoverAfterMs`; when that runs out it moves on to the next candidate (wrapping around).
+ *    With the defaults a killed station is replaced within about 5 s.
+ * 4. The candidates are the seeds, then the alternative stations the current home offered in
+ *    its `hello` (`peers`, §3.4), pinned to the DIDs it named (`offeredSeeds`). So a client given
+ *    one seed still fails over when that station dies. Private and loopback addresses are
+ *    offered candidates only when a seed is private or loopback too (`acceptPrivateAddrs: auto`,
+ *    §3.2).
  *
  * The seed rotation is the pure function `nextSeed`; the actor owns the dials, timers and the
  * loop fiber. The link publishes what it sees in a `LinkView` (read by the node facade and
  * `macula status`) and as `LinkEvent`s.
  *
- * This is the `StationLink` of PROTOCOL.md §15 in its first form: one link (`clientLinkCount` 1),
- * no replay yet (there are no subscriptions or advertisements to replay until pub/sub and RPC
- * land). It runs under the routing slot of the node's tree, where `RoutingSupervisor` will take
- * it over.
+ * This is the `StationLink` of PROTOCOL.md §15 with one link (`clientLinkCount` 1). It runs in
+ * the routing slot of the node's tree beside the routing subtree, whose pub/sub session and RPC
+ * endpoint read the link's current connection and replay subscriptions and advertisements on
+ * every new one.
  *
  * @since 0.1.0
  */
@@ -33,6 +38,9 @@ import type * as ConnectionActor from "../../actors/ConnectionActor.ts"
 import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
 import * as Actor from "../runtime/Actor.ts"
 import * as ExitReason from "../runtime/ExitReason.ts"
+import * as Did from "../identity/Did.ts"
+import type * as Frame from "../wire/Frame.ts"
+import * as Config from "./Config.ts"
 import type { Seed } from "./Config.ts"
 
 /**
@@ -111,6 +119,51 @@ export interface Options {
 export const nextSeed = (index: number, count: number): number => (count <= 0 ? 0 : (index + 1) % count)
 
 /**
+ * The fail-over candidates a home station offered (`hello.peers`) as pinned seeds, after the
+ * configured `seeds`: each contact's `quic://` addresses with `#` its DID, skipping stations
+ * already among the seeds (same pinned DID or same address) and, unless a seed is private or
+ * loopback itself, private addresses. `current` (a station reached as an offered candidate)
+ * stays in the list, so the rotation can come back to it. Pure.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const offeredSeeds = (
+  peers: ReadonlyArray<Frame.Contact>,
+  seeds: ReadonlyArray<Seed>,
+  current?: Seed
+): ReadonlyArray<Seed> => {
+  const privateOk = seeds.some((s) => Config.isPrivateHost(s.address.host))
+  const known = new Set(seeds.flatMap((s) => [s.did, `${s.address.host}:${s.address.port}`].filter((k) => k !== undefined)))
+  const out: Array<Seed> = []
+  if (current !== undefined && !seeds.some((s) => s.url === current.url)) {
+    out.push(current)
+    if (current.did !== undefined) known.add(current.did)
+    known.add(`${current.address.host}:${current.address.port}`)
+  }
+  for (const peer of peers) {
+    let did: string
+    try {
+      did = Did.fromPublicKey(peer.pk)
+    } catch {
+      continue // not a valid key: nothing to pin, nothing to dial
+    }
+    if (known.has(did)) continue
+    for (const a of peer.a) {
+      if (!a.startsWith("quic://")) continue
+      const seed = Config.parseSeed(`${a.split("#")[0]}#${did}`)
+      if (typeof seed === "string") continue
+      if (known.has(`${seed.address.host}:${seed.address.port}`)) continue
+      if (!privateOk && Config.isPrivateHost(seed.address.host)) continue
+      out.push(seed)
+      known.add(did)
+      break
+    }
+  }
+  return out
+}
+
+/**
  * The delay before redial `attempt` (1-based): `min(max, min × 2^(attempt−1))`, spread by ±20 %;
  * `random` is uniform in [0, 1). Pure.
  *
@@ -167,14 +220,16 @@ const run = (options: Options): Effect.Effect<never> =>
     let index = 0
     let failedInPass = 0
     let failedPasses = 0
+    // The seeds, then what the latest home offered (rule 4).
+    let candidates: ReadonlyArray<Seed> = seeds
     for (;;) {
-      const seed = seeds[index]!
+      const seed = candidates[index] ?? seeds[0]!
       emit({ _tag: "Dialing", seed: seed.url, index })
       const dialled = yield* dial(seed, options.dialTimeoutMs)
       if (!dialled.ok) {
         emit({ _tag: "DialFailed", seed: seed.url, index, reason: dialled.reason })
-        index = nextSeed(index, seeds.length)
-        if (++failedInPass >= seeds.length) {
+        index = nextSeed(index, candidates.length)
+        if (++failedInPass >= candidates.length) {
           failedInPass = 0
           const delayMs = yield* jittered(++failedPasses)
           emit({ _tag: "Waiting", delayMs })
@@ -186,6 +241,8 @@ const run = (options: Options): Effect.Effect<never> =>
       failedPasses = 0
       let handle: ConnectionActor.Handle | undefined = dialled.handle
       while (handle !== undefined) {
+        candidates = [...seeds, ...offeredSeeds(handle.status().peerHello?.peers ?? [], seeds, seed)]
+        index = Math.max(0, candidates.findIndex((c) => c.url === seed.url))
         view.home = { seed: seed.url, index, did: handle.peerDid, handle, since: yield* Clock.currentTimeMillis }
         emit({ _tag: "Up", seed: seed.url, index, did: handle.peerDid })
         const status = yield* handle.closed
@@ -210,8 +267,8 @@ const run = (options: Options): Effect.Effect<never> =>
           if (again.ok) handle = again.handle
         }
       }
-      const next = nextSeed(index, seeds.length)
-      emit({ _tag: "FailingOver", from: seed.url, to: seeds[next]!.url })
+      const next = nextSeed(index, candidates.length)
+      emit({ _tag: "FailingOver", from: seed.url, to: candidates[next]!.url })
       view.failovers++
       index = next
     }

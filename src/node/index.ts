@@ -5,8 +5,8 @@
  * Key invariant: a node is its supervision tree; `start` returns once the tree runs (and, for
  * a client, once it is attached to a station), `stop` shuts the tree down in reverse order.
  *
- * Not here: pub/sub, RPC and content transfer, which are not wired into the node yet; their
- * operations fail with `NotImplemented`.
+ * Pub/sub and RPC run on client nodes (`publish`, `subscribe`, `advertise`, `call`). Not here
+ * yet: content transfer, whose operations fail with `NotImplemented`.
  *
  * @since 0.1.0
  */
@@ -122,6 +122,61 @@ export {
   Mesh
 } from "./Mesh.ts"
 export type {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  Advertisement,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  CallContext,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  CallError,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  CallOptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  Gap,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  Handler,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  PublishError,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  SubscribeError,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  SubscribeOptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  Subscription,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  SubscriptionEvent,
   /**
    * @since 0.1.0
    * @category models

@@ -120,10 +120,19 @@ describe("macula realm", () => {
 })
 
 describe("macula", () => {
-  it("says which commands are not wired yet instead of pretending", async () => {
-    const commands = ["pub", "sub", "call", "put", "get"]
-    const results = await Promise.all(commands.map((command) => macula([command, "--seed", "quic://127.0.0.1:9"])))
-    results.forEach((result, i) => expect(oneLineError(result)).toContain(`macula ${commands[i]}: not implemented yet`))
+  it("refuses a client command line without --realm with exit 2 and one line", async () => {
+    // pub, sub and call themselves run in test/integration/mesh.int.ts.
+    const commands = ["pub", "sub", "call"]
+    const args: Record<string, ReadonlyArray<string>> = {
+      pub: ["io.example/_realm/_realm/d/n_v1", "{}"],
+      sub: ["io.example/#"],
+      call: ["io.example/_realm/_realm/d/p_v1", "{}"]
+    }
+    const results = await Promise.all(commands.map((c) => macula([c, "--seed", "quic://127.0.0.1:9", ...args[c]!])))
+    results.forEach((result, i) => {
+      expect(result.code).toBe(2)
+      expect(oneLineError(result)).toBe(`macula: ${commands[i]}: --realm is required`)
+    })
   }, 120_000)
 
   it("status exits 1 with one line when no seed answers", async () => {

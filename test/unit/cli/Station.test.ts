@@ -39,7 +39,7 @@ describe("macula station", () => {
   it("warns that realms without an authority run open", () => {
     expect(Station.warnings({ role: "station" })).toEqual([expect.stringContaining("every realm runs open")])
     expect(Station.warnings({ role: "station", realmAuthorities: { "io.example": did } }))
-      .toEqual([expect.stringContaining("realms other than io.example run open"), expect.stringContaining("no capability is checked yet")])
+      .toEqual([expect.stringContaining("realms other than io.example run open"), expect.stringContaining("only UCAN chains rooted at the pinned authority")])
   })
 
   it("writes one stderr line per interesting node event", () => {

@@ -2,7 +2,8 @@
  * The node facade and the Effect API over real QUIC on loopback, in one process: a station and a
  * client attach, the tree has the §15 shape and stops in reverse order, user actors run under the
  * application supervisor, membership links two stations, and every failure is typed
- * (`ConfigError`, `ConnectionLost`, `NodeStopped`, `NotImplemented`).
+ * (`ConfigError`, `ConnectionLost`, `NodeStopped`, `NotImplemented` for pub/sub on a station,
+ * `McidError` for a malformed MCID).
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -44,10 +45,10 @@ describe("MaculaNode", () => {
     expect(client.address).toBeUndefined()
     expect(client.home()).toMatchObject({ did: station.did, remoteAddress: station.address, impl: "macula-node/0.1.0", failovers: 0 })
     const stationTree = await station.supervisionNow()
-    expect(ids(stationTree.children)).toEqual(["identity", "transport", "membership", "dht", "application"])
+    expect(ids(stationTree.children)).toEqual(["identity", "transport", "membership", "dht", "routing", "content", "application"])
     expect(ids(Supervision.find(stationTree.children, "transport")!.children!)).toEqual(["registry", "connections", "listener"])
     const clientTree = await client.supervisionNow()
-    expect(ids(clientTree.children)).toEqual(["identity", "transport", "routing", "application"])
+    expect(ids(clientTree.children)).toEqual(["identity", "transport", "routing", "content", "application"])
     expect(Supervision.find(clientTree.children, "station-link")?.status).toBe("running")
     const peers = await station.connections()
     expect(peers).toEqual([expect.objectContaining({ did: client.did, role: "client", direction: "inbound", phase: "ready" })])
@@ -69,7 +70,7 @@ describe("MaculaNode", () => {
     await expect(station.call("p", {})).rejects.toMatchObject({ _tag: "NotImplemented" })
     await station.stop()
     const order = events.flatMap((e) => (e._tag === "ShutDown" && e.supervisor === "node" ? [e.child] : []))
-    expect(order).toEqual(["application", "dht", "membership", "transport", "identity"])
+    expect(order).toEqual(["application", "content", "routing", "dht", "membership", "transport", "identity"])
     expect(counter.isAlive()).toBe(false)
     await expect(station.spawn("again", Counter)).rejects.toMatchObject({ _tag: "NodeStopped" })
     await expect(station.publish("t", 1)).rejects.toMatchObject({ _tag: "NodeStopped" })
@@ -127,7 +128,7 @@ describe("MaculaNode", () => {
       return { did: mesh.did, role: mesh.role, children: ids(tree.children), failure: failure._tag }
     })
     const result = await Effect.runPromise(Effect.provide(program, MaculaNode.layer({ role: "station", listen: "127.0.0.1:0", knobs: fast })))
-    expect(result).toMatchObject({ role: "station", children: ["identity", "transport", "membership", "dht", "application"], failure: "NotImplemented" })
+    expect(result).toMatchObject({ role: "station", children: ["identity", "transport", "membership", "dht", "routing", "content", "application"], failure: "McidError" })
     expect(result.did).toMatch(/^did:key:z6Mk/)
   }, 60_000)
 })

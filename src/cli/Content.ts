@@ -1,0 +1,187 @@
+/**
+ * The content commands of `macula` (API.md "CLI", PROTOCOL.md §12):
+ *
+ * ```
+ * macula put --seed URL... --realm R [--cap FILE]... [--data DIR] FILE
+ * macula get --seed URL... --realm R [--cap FILE]... [--data DIR] MCID -o FILE
+ * ```
+ *
+ * Each starts a client node (ephemeral unless `--data` is given), attached to the first seed
+ * that answers. `put` stores the file, announces it, uploads it to the station (so it outlives
+ * this process) and prints the MCID on stdout. `get` fetches the content, verifying every block,
+ * and writes it to FILE (through a temporary file renamed into place, so FILE is either absent
+ * or whole); its progress goes to stderr: a bar redrawn in place on a terminal, plain
+ * `progress …` lines otherwise. Failures end with exit code 1 and one line on stderr (`content
+ * not found`, an invalid MCID, an unreadable file, an unreachable station); a wrong command line
+ * exits 2.
+ *
+ * @since 0.1.0
+ */
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import * as Mcid from "../content/Mcid.ts"
+import type { NodeConfig } from "../node/Config.ts"
+import { MaculaNode } from "../node/MaculaNode.ts"
+import * as Args from "./Args.ts"
+import { UsageError } from "./Args.ts"
+import * as Capabilities from "./Capabilities.ts"
+import { describeFailure as describeClientFailure } from "./Client.ts"
+import type { Io } from "./Io.ts"
+import * as Progress from "./Progress.ts"
+
+/**
+ * The content commands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Command = "put" | "get"
+
+const common: ReadonlyArray<Args.OptionSpec> = [
+  { name: "seed", repeatable: true, required: true },
+  { name: "realm", required: true },
+  { name: "cap", repeatable: true },
+  { name: "data" }
+]
+
+/**
+ * The options and positional arguments of each content command.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const specs: Readonly<Record<Command, Args.CommandSpec>> = {
+  put: { command: "put", options: common, positional: ["FILE"] },
+  get: { command: "get", options: [...common, { name: "output", short: "o", required: true }], positional: ["MCID"] }
+}
+
+/**
+ * A parsed content command line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Invocation {
+  readonly command: Command
+  readonly config: NodeConfig
+  /** `put`: the file to store; `get`: the MCID text. */
+  readonly target: string
+  /** `get`: where to write the content. */
+  readonly output?: string
+  readonly capFiles: ReadonlyArray<string>
+}
+
+/**
+ * Parses a content command line, or says what is wrong with it. Pure.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (command: Command, args: ReadonlyArray<string>): Invocation | UsageError => {
+  const parsed = Args.parse(specs[command], args)
+  if (parsed instanceof UsageError) return parsed
+  const realm = Args.one(parsed, "realm")!
+  const target = parsed.positional[0]!
+  const data = Args.one(parsed, "data")
+  const output = Args.one(parsed, "output")
+  return {
+    command,
+    target,
+    capFiles: Args.all(parsed, "cap"),
+    ...(output === undefined ? {} : { output }),
+    config: { role: "client", realm, seeds: Args.all(parsed, "seed"), ...(data === undefined ? {} : { dataDir: data }) }
+  }
+}
+
+/**
+ * A failure as one line, in words, for stderr (without the `macula CMD:` prefix). Pure.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describeFailure = (command: Command, target: string, error: unknown): string => {
+  const e = (error ?? {}) as Record<string, unknown>
+  switch (e["_tag"]) {
+    case "ContentNotFound":
+      return `content not found: ${target} (no provider has it)`
+    case "McidError":
+      return `invalid MCID "${target}": expected "b" and 55 base32 characters`
+    case "UploadFailed":
+    case "AnnounceFailed":
+    case "ContentUnavailable":
+    case "FetchCancelled":
+      return error instanceof Error && error.message !== "" ? error.message.split("\n")[0]! : String(e["_tag"])
+    case "ContentStoreError":
+      return `content store: ${String(e["op"] ?? "")} failed${command === "get" ? " (is the output directory writable?)" : ""}`
+    default:
+      return describeClientFailure(target, error)
+  }
+}
+
+/**
+ * How `run` shows progress (tests replace it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Display {
+  /** Draw a bar (a terminal) or print plain lines. */
+  readonly tty: boolean
+  /** Raw progress text. */
+  readonly write: (text: string) => void
+}
+
+const stderrDisplay = (): Display => ({ tty: process.stderr.isTTY === true, write: (text) => void process.stderr.write(text) })
+
+/**
+ * Runs `macula put|get`; resolves with the exit code. Throws `UsageError` for a wrong command
+ * line.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const run = async (command: Command, args: ReadonlyArray<string>, io: Io, display: Display = stderrDisplay()): Promise<number> => {
+  const invocation = parse(command, args)
+  if (invocation instanceof UsageError) throw invocation
+  const fail = (error: unknown) => {
+    io.err(`macula ${command}: ${describeFailure(command, invocation.target, error)}`)
+    return 1
+  }
+  // Checked before any connection: a bad argument fails in words, at once.
+  if (command === "get" && Mcid.decode(invocation.target)._tag !== "Mcid") return fail({ _tag: "McidError" })
+  if (command === "put") {
+    try {
+      if (!statSync(invocation.target).isFile()) return fail(new Error(`${invocation.target} is not a file`))
+    } catch (error) {
+      return fail(new Error(`cannot read ${invocation.target}: ${(error as { code?: string }).code ?? String(error)}`))
+    }
+  }
+  let node: MaculaNode | undefined
+  try {
+    const capabilities: Array<Uint8Array> = []
+    for (const file of invocation.capFiles) capabilities.push(...Capabilities.decode(readFileSync(file)))
+    node = await MaculaNode.start({ ...invocation.config, ...(capabilities.length === 0 ? {} : { capabilities }) })
+    if (command === "put") {
+      const mcid = await node.putContent(invocation.target)
+      io.out(Mcid.toString(mcid))
+      return 0
+    }
+    const output = invocation.output!
+    const shown = Progress.reporter({ tty: display.tty, write: display.write, now: () => Date.now() })
+    const bytes = await node.getContent(invocation.target, { onProgress: (p) => shown.update(p) })
+    shown.done()
+    const temp = `${output}.part-${process.pid}`
+    try {
+      writeFileSync(temp, bytes)
+      renameSync(temp, output)
+    } catch (error) {
+      rmSync(temp, { force: true })
+      throw new Error(`cannot write ${output}: ${(error as { code?: string }).code ?? String(error)}`)
+    }
+    io.err(`wrote ${Progress.bytes(bytes.length)} to ${output}`)
+    return 0
+  } catch (error) {
+    return fail(error)
+  } finally {
+    await node?.stop()
+  }
+}

@@ -1,0 +1,508 @@
+/**
+ * Content transfer wired into the node (PROTOCOL.md §10.3, §10.5, §12): the glue between
+ * `ContentSupervisor` and the rest of the node. It builds the subtree's two ports and the node's
+ * `putContent` / `getContent` on top of its API.
+ *
+ * **DHT port.** Providers are `content-provider` records (§10.3), signed with the node key:
+ * `d = {m, sz, n, st, a}`, key = SHA-256(`content-provider` 0x00 ‖ MCID), TTL
+ * `contentProviderTtlMs`, `seq` = signing time in ms (strictly increasing per node).
+ * - Stations run the Kademlia store and lookup themselves (`DhtSupervisor`: `putRecord`,
+ *   `findValue(key, "content-provider")`); `st` is the station itself, `a` its listen address.
+ * - Clients go through their home station's proxy (§10.5): `dht.put` to announce, `dht.get` to
+ *   find providers, on the client's `dht` lane; the replies come back through `sinks.dht`.
+ *   `st` is the home station, `a` is empty (clients never listen).
+ *
+ * **Transport port.** A provider is reached over the home station's connection when it is the
+ * home station, over an existing ready connection, or by dialling a station's address. A
+ * provider that is itself a client is skipped: reaching it needs a content session relayed by
+ * its station (§12.3, the `to` field), which this build does not carry.
+ *
+ * **Upload to the station (§12.5 `uploadToStation`, §12.6).** After a client stored and announced
+ * content, `put` offers it to the home station with an unsolicited `content.have {y: true, sz}`
+ * on a new content session. A station accepts offers from its attached clients: it fetches the
+ * content from the client over that client's connection (an ordinary fetch, so every block is
+ * verified before it is stored), pins it, announces itself as a provider and answers
+ * `content.have {y: true}` for it, which tells the client the upload is done (`y: false` when
+ * the fetch failed). So the content outlives the client: `macula put` can exit and another
+ * client's `get` finds the station through its record (or as its home station).
+ *
+ * What it does not do: relay content sessions between two clients (§12.3); `acceptPushFrom`
+ * beyond "a station accepts its attached clients, a client nobody"; the station's
+ * `stationContentMaxBytes` quota.
+ *
+ * @since 0.1.0
+ */
+import { join } from "node:path"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as ConnectionActor from "../../actors/ConnectionActor.ts"
+import * as DhtRpc from "../../actors/DhtRpc.ts"
+import * as ContentSupervisor from "../../supervisors/ContentSupervisor.ts"
+import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
+import type * as NodeSupervisor from "../../supervisors/NodeSupervisor.ts"
+import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
+import * as Mcid from "../content/Mcid.ts"
+import type { McidError } from "../content/McidError.ts"
+import * as Did from "../identity/Did.ts"
+import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
+import type { ContentStoreError } from "../platform/content/Errors.ts"
+import type { Frame } from "../wire/Frame.ts"
+import * as SignedObjects from "../wire/Signed.ts"
+import { ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
+
+type Handle = ConnectionActor.Handle
+type Sink = ConnectionActor.Sink
+
+/**
+ * Progress of a `getContent`, given to `onProgress` (bytes, chunks, rate, providers in use).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ContentProgress = ContentSupervisor.Progress
+
+/**
+ * Options of `getContent`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetContentOptions {
+  /** Called on every stored chunk. */
+  readonly onProgress?: (progress: ContentProgress) => void
+}
+
+/**
+ * The home station did not take the upload (it refused the offer, or its fetch failed). The
+ * content is stored locally and announced; only the copy on the station is missing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UploadFailed extends Data.TaggedError("UploadFailed")<{ readonly mcid: string; readonly reason: string }> {
+  override get message(): string {
+    return `${this.mcid}: upload to the home station failed: ${this.reason}`
+  }
+}
+
+/**
+ * Errors of `putContent`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PutContentError = ContentSupervisor.PutError | UploadFailed | ConnectionLost | NodeStopped
+
+/**
+ * Errors of `getContent`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GetContentError =
+  | McidError
+  | ContentNotFound
+  | ContentSupervisor.FetchCancelled
+  | ContentSupervisor.ContentUnavailable
+  | ContentStoreError
+  | NodeStopped
+
+/**
+ * What the glue needs from the node. Functions are read at each use, so they see the current
+ * transport and station link.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly role: "station" | "client"
+  readonly identity: {
+    readonly did: string
+    readonly publicKey: Uint8Array
+    readonly sign: (message: Uint8Array) => Uint8Array
+  }
+  /** The running transport subtree (registry and dialer). */
+  readonly transport: () => TransportSupervisor.TransportTree | undefined
+  /** Stations: the DHT. */
+  readonly dht?: DhtSupervisor.Dht
+  /** Clients: the home station now. */
+  readonly home?: () => { readonly did: string; readonly handle: Handle } | undefined
+  /** Stations: the addresses put in `a` of their records. */
+  readonly addresses?: () => Effect.Effect<ReadonlyArray<string>>
+  /** Blocks kept under `dataDir/content`; absent: in memory. */
+  readonly dataDir?: string
+  /** Subtree and core knob overrides. */
+  readonly config?: ContentSupervisor.Deps["config"]
+  /** `contentProviderTtlMs`. Unit: ms. @default 3_600_000 */
+  readonly contentProviderTtlMs?: number
+  /** Clients push new content to their home station (§12.5). @default true */
+  readonly uploadToStation?: boolean
+  /** How long a client waits for its station to take an upload. Unit: ms. @default 300_000 */
+  readonly uploadTimeoutMs?: number
+  /** A `dht.get` / `dht.put` through the station, answered or not. Unit: ms. @default 15_000 */
+  readonly proxyTimeoutMs?: number
+}
+
+/**
+ * The content part of a node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Content {
+  /** The `content` child of the root. */
+  readonly slot: NodeSupervisor.Slot
+  /** `sinks.content` for the transport. */
+  readonly sink: Sink
+  /** Clients: `sinks.dht` for the transport (replies of the station's DHT proxy). */
+  readonly dhtSink: Sink
+  readonly put: (input: Uint8Array | string) => Effect.Effect<Mcid.Mcid, PutContentError>
+  readonly get: (mcid: Mcid.Mcid | string, options?: GetContentOptions) => Effect.Effect<Uint8Array, GetContentError>
+  /** `get`, written to `path` chunk by chunk; returns the size. */
+  readonly getToFile: (mcid: Mcid.Mcid | string, path: string, options?: GetContentOptions) => Effect.Effect<number, GetContentError>
+  /** The subtree's API (stats, pause, resume, cancel). */
+  readonly api: ContentSupervisor.Api
+  /** The DHT port given to the subtree (tests). */
+  readonly dhtPort: ContentSupervisor.DhtPort
+}
+
+/**
+ * The DHT key of the `content-provider` records of `mcid`: SHA-256(`content-provider` 0x00 ‖ MCID).
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const providerKey = (mcid: Mcid.Mcid): Uint8Array => {
+  const tag = new TextEncoder().encode("content-provider")
+  const material = new Uint8Array(tag.length + 1 + Mcid.byteLength)
+  material.set(tag, 0)
+  material.set(Mcid.bytes(mcid), tag.length + 1)
+  return DhtRpc.sha256(material)
+}
+
+/**
+ * The signed `content-provider` record of `mcid` (§10.3), or an `Error` if it does not encode.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const providerRecord = (input: {
+  readonly mcid: Mcid.Mcid
+  readonly size: number
+  readonly chunks: number
+  readonly station: Uint8Array
+  readonly addresses: ReadonlyArray<string>
+  readonly publicKey: Uint8Array
+  readonly sign: (message: Uint8Array) => Uint8Array
+  readonly seq: number
+  readonly now: number
+  readonly ttlMs: number
+}): DhtRpc.SignedRecord | Error => {
+  const body = {
+    ty: "content-provider" as const,
+    key: providerKey(input.mcid),
+    pk: input.publicKey,
+    seq: input.seq,
+    iat: input.now,
+    exp: input.now + input.ttlMs,
+    d: { m: Mcid.bytes(input.mcid), sz: input.size, n: input.chunks, st: input.station, a: [...input.addresses] }
+  }
+  const signed = SignedObjects.signRecord(body, input.sign)
+  return "b" in signed ? { body, signed } : signed
+}
+
+/**
+ * Providers named by `content-provider` records, as a fetch can use them: stations (with an
+ * address to dial) and `reachable` DIDs; clients behind another station are left out (no relay).
+ * Our own record is left out too. Pure.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const providersOf = (
+  records: ReadonlyArray<DhtRpc.SignedRecord>,
+  self: string,
+  reachable: (did: string) => boolean
+): ReadonlyArray<ContentSupervisor.ProviderRef> => {
+  const out: Array<ContentSupervisor.ProviderRef> = []
+  const seen = new Set<string>([self])
+  for (const record of records) {
+    if (record.body.ty !== "content-provider") continue
+    const did = Did.fromPublicKeyUnsafe(record.body.pk)
+    if (seen.has(did)) continue
+    const address = record.body.d.a[0]
+    if (address !== undefined) out.push({ did, address })
+    else if (reachable(did)) out.push({ did })
+    else continue
+    seen.add(did)
+  }
+  return out
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+/** Size and chunk count of content held whole in `store`. */
+const sizeOf = (store: ContentStoreShape, mcid: Mcid.Mcid): Effect.Effect<{ readonly size: number; readonly chunks: number }, unknown> =>
+  Effect.gen(function*() {
+    if (mcid.codec === "manifest") {
+      const manifest = yield* store.getManifest(mcid)
+      if (Option.isNone(manifest)) return yield* Effect.fail(new Error("manifest not held"))
+      return { size: manifest.value.size, chunks: manifest.value.chunkCount }
+    }
+    const bytes = yield* store.read(mcid)
+    if (Option.isNone(bytes)) return yield* Effect.fail(new Error("block not held"))
+    return { size: bytes.value.length, chunks: 1 }
+  })
+
+/**
+ * Builds the content part of a node. Nothing runs until `slot.start` does.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Content => {
+  const ttlMs = options.contentProviderTtlMs ?? 3_600_000
+  const proxyTimeoutMs = options.proxyTimeoutMs ?? 15_000
+  const uploadTimeoutMs = options.uploadTimeoutMs ?? 300_000
+  const self = options.identity.did
+  let lastSeq = 0
+  let scope: Scope.Scope | undefined
+  // Replies on sessions this glue opened (upload offers), by connection and stream.
+  const uploads = new Map<string, (frame: Frame) => void>()
+
+  const registryHandle = (did: string): Effect.Effect<Handle | undefined> =>
+    Effect.suspend(() => {
+      const tree = options.transport()
+      if (tree === undefined) return Effect.succeed(undefined)
+      return Effect.map(tree.registry.lookup(did), (h) => (h !== undefined && h.status().phase === "ready" ? h : undefined))
+    })
+
+  // --- DHT ----------------------------------------------------------------------------------
+
+  const proxy = DhtRpc.make({
+    timeoutMs: proxyTimeoutMs,
+    maxPending: 1_024,
+    connect: () =>
+      Effect.suspend(() => {
+        const home = options.home?.()
+        return home === undefined
+          ? Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no home station" }))
+          : Effect.succeed(home.handle)
+      }),
+    open: DhtRpc.openRecord()
+  })
+  const homeInfo = (): DhtRpc.Info | undefined => {
+    const home = options.home?.()
+    return home === undefined ? undefined : { pk: Did.toPublicKey(home.did), addrs: [] }
+  }
+
+  const signFor = (mcid: Mcid.Mcid) =>
+    Effect.gen(function*() {
+      const store = content.api.store()
+      if (store === undefined) return yield* Effect.fail(new Error("content subtree not running"))
+      const { size, chunks } = yield* sizeOf(store, mcid)
+      const now = Date.now()
+      lastSeq = Math.max(lastSeq + 1, now)
+      const dht = options.dht
+      const station = dht !== undefined ? options.identity.publicKey : homeInfo()?.pk
+      if (station === undefined) return yield* Effect.fail(new Error("no home station"))
+      const addresses = dht !== undefined && options.addresses !== undefined ? yield* options.addresses() : []
+      const record = providerRecord({
+        mcid, size, chunks, station, addresses, publicKey: options.identity.publicKey, sign: (message) => options.identity.sign(message),
+        seq: lastSeq, now, ttlMs
+      })
+      if (record instanceof Error) return yield* Effect.fail(record)
+      return record
+    })
+
+  const reachableClient = (did: string): boolean => {
+    // A station can reach its own attached clients; a client only its home station.
+    if (options.role === "client") return options.home?.()?.did === did
+    const tree = options.transport()
+    return tree !== undefined
+  }
+
+  // A throw inside a port would end the caller's fiber without an answer (the announcer waits
+  // on its first outcome): defects come back as failures.
+  const guarded = <A>(effect: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> =>
+    Effect.catchDefect(effect, (defect) => Effect.fail(defect))
+
+  const dhtPort: ContentSupervisor.DhtPort = {
+    announce: (mcid) =>
+      guarded(Effect.gen(function*() {
+        const record = yield* signFor(mcid)
+        const dht = options.dht
+        if (dht !== undefined) {
+          const stored = yield* dht.store(record)
+          if (!stored.ok) return yield* Effect.fail(new Error(`store reached ${stored.acks} of ${stored.candidates} stations`))
+          return
+        }
+        const to = homeInfo()
+        if (to === undefined) return yield* Effect.fail(new Error("no home station"))
+        const answer = yield* proxy.request(to, { _tag: "Put", record })
+        const r = answer.response
+        if (r._tag !== "StoreAck" || !r.ok) {
+          return yield* Effect.fail(new Error(`the station refused the record: ${r._tag === "StoreAck" ? r.why ?? "not stored" : r._tag}`))
+        }
+      })),
+    findProviders: (mcid) =>
+      guarded(Effect.gen(function*() {
+        const key = providerKey(mcid)
+        const dht = options.dht
+        let records: ReadonlyArray<DhtRpc.SignedRecord>
+        if (dht !== undefined) records = (yield* dht.findValue(key, "content-provider")).records
+        else {
+          const to = homeInfo()
+          if (to === undefined) return []
+          const answer = yield* proxy.request(to, { _tag: "Get", key, ty: "content-provider" })
+          records = answer.response._tag === "Value" ? answer.response.records : []
+        }
+        const found = providersOf(records, self, reachableClient)
+        // A station reaches a client provider only while that client is attached to it.
+        const usable: Array<ContentSupervisor.ProviderRef> = []
+        for (const p of found) {
+          if (p.address !== undefined || options.role === "client" || (yield* registryHandle(p.did)) !== undefined) usable.push(p)
+        }
+        return usable
+      }))
+  }
+
+  // --- Transport ----------------------------------------------------------------------------
+
+  const connect = (provider: ContentSupervisor.ProviderRef): Effect.Effect<Handle, unknown> =>
+    Effect.gen(function*() {
+      const home = options.home?.()
+      if (home !== undefined && home.did === provider.did) return home.handle
+      const existing = yield* registryHandle(provider.did)
+      if (existing !== undefined) return existing
+      const tree = options.transport()
+      if (tree === undefined) return yield* Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
+      if (provider.address === undefined) {
+        return yield* Effect.fail(new ConnectionLost({
+          code: "unreachable",
+          reason: `${provider.did} is a client of another station; relayed content sessions are not supported`,
+          peer: provider.did
+        }))
+      }
+      return yield* tree.dialer.dial(provider.address, { expectedDid: provider.did })
+    })
+
+  // --- The subtree -----------------------------------------------------------------------------
+
+  const subtree = ContentSupervisor.make({
+    identity: { did: self },
+    transport: { connect },
+    dht: dhtPort,
+    ...(options.dataDir === undefined ? {} : { store: { dir: join(options.dataDir, "content") } }),
+    ...(options.config === undefined ? {} : { config: options.config }),
+    hints: () => {
+      const home = options.home?.()
+      return home === undefined ? [] : [{ did: home.did }]
+    }
+  })
+
+  // --- Uploads (§12.6) ----------------------------------------------------------------------
+
+  const haveFrame = (m: Uint8Array, y: boolean, sz?: number): Frame =>
+    ({ t: "content.have", h: [{ m, y, ...(sz === undefined ? {} : { sz }) }] }) as unknown as Frame
+
+  /** Station side: fetch what an attached client offers, announce it, tell the client. */
+  const acceptOffer = (peerDid: string, m: Uint8Array, reply: (frame: Frame) => Effect.Effect<void, unknown>) =>
+    Effect.gen(function*() {
+      const mcid = Mcid.fromBinary(m)
+      if (mcid === undefined) return yield* Effect.ignore(reply(haveFrame(m, false)))
+      const got = yield* Effect.result(subtree.api.get(mcid, { hints: [{ did: peerDid }] }))
+      const announced = got._tag === "Success" ? yield* Effect.result(dhtPort.announce(mcid)) : undefined
+      const ok = got._tag === "Success" && announced?._tag === "Success"
+      yield* Effect.ignore(reply(haveFrame(m, ok, ok ? got.success.length : undefined)))
+    })
+
+  const offerFromClient = (inbound: ConnectionActor.Inbound): Effect.Effect<boolean> =>
+    Effect.gen(function*() {
+      if (options.role !== "station" || inbound.opener !== "peer" || inbound.frame.t !== "content.have") return false
+      const entries = (inbound.frame as { readonly h?: ReadonlyArray<{ readonly m: Uint8Array; readonly y: boolean }> }).h ?? []
+      const offered = entries.filter((e) => e.y)
+      if (offered.length === 0) return false
+      const handle = yield* registryHandle(inbound.peerDid)
+      if (handle?.status().peerRole !== "client" || scope === undefined) return false
+      for (const entry of offered) yield* Effect.forkIn(acceptOffer(inbound.peerDid, entry.m, inbound.reply), scope)
+      return true
+    })
+
+  const sink: Sink = (inbound) =>
+    Effect.suspend(() => {
+      if (inbound.opener === "local") {
+        const upload = uploads.get(`${inbound.connectionId}/${inbound.stream}`)
+        if (upload !== undefined) return Effect.sync(() => upload(inbound.frame))
+        return subtree.api.sink(inbound)
+      }
+      return Effect.flatMap(offerFromClient(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
+    })
+
+  /** Client side: offers `mcid` to the home station and waits until it holds it. */
+  const upload = (mcid: Mcid.Mcid): Effect.Effect<void, UploadFailed | ConnectionLost> =>
+    Effect.gen(function*() {
+      const text = Mcid.toString(mcid)
+      const home = options.home?.()
+      if (home === undefined || home.handle.openSession === undefined) {
+        return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no home station to upload to" }))
+      }
+      const store = subtree.api.store()
+      const size = store === undefined ? undefined : yield* Effect.orElseSucceed(Effect.map(sizeOf(store, mcid), (s) => s.size), () => undefined)
+      const session = yield* Effect.mapError(
+        home.handle.openSession(),
+        (e) => new ConnectionLost({ code: "unreachable", reason: `content session: ${e.reason}`, peer: home.did })
+      )
+      const key = `${home.handle.connectionId}/${session.stream}`
+      const done = Deferred.makeUnsafe<boolean>()
+      const m = Mcid.bytes(mcid)
+      uploads.set(key, (frame) => {
+        if (frame.t !== "content.have") return
+        const entry = (frame as { readonly h?: ReadonlyArray<{ readonly m: Uint8Array; readonly y: boolean }> }).h?.find((e) => sameBytes(e.m, m))
+        if (entry !== undefined) Deferred.doneUnsafe(done, Effect.succeed(entry.y))
+      })
+      return yield* Effect.gen(function*() {
+        yield* Effect.mapError(
+          session.send(haveFrame(m, true, size)),
+          (e) => new ConnectionLost({ code: "unreachable", reason: `content session: ${e.reason}`, peer: home.did })
+        )
+        const answer = yield* Effect.timeoutOption(Deferred.await(done), uploadTimeoutMs)
+        if (Option.isNone(answer)) return yield* Effect.fail(new UploadFailed({ mcid: text, reason: `no answer within ${uploadTimeoutMs} ms` }))
+        if (!answer.value) return yield* Effect.fail(new UploadFailed({ mcid: text, reason: "the station did not take it" }))
+      }).pipe(Effect.ensuring(Effect.andThen(Effect.sync(() => uploads.delete(key)), Effect.ignore(session.end))))
+    })
+
+  // --- Operations ----------------------------------------------------------------------------
+
+  const notFound = <A, E>(effect: Effect.Effect<A, E | ContentSupervisor.ContentNotFound>) =>
+    Effect.catchTag(
+      effect as Effect.Effect<A, ContentSupervisor.ContentNotFound>,
+      "ContentNotFound",
+      (e) => Effect.fail(new ContentNotFound({ mcid: e.mcid }))
+    ) as Effect.Effect<A, Exclude<E, ContentSupervisor.ContentNotFound> | ContentNotFound>
+
+  const content: Content = {
+    slot: {
+      start: () => Effect.andThen(Effect.tap(Effect.scope, (s) => Effect.sync(() => void (scope = s))), subtree.startTree),
+      kind: "supervisor"
+    },
+    sink,
+    dhtSink: (inbound) => (inbound.opener === "local" ? proxy.settle(inbound) : Effect.void),
+    put: (input) =>
+      Effect.gen(function*() {
+        const mcid = yield* subtree.api.put(input)
+        if (options.role === "client" && options.uploadToStation !== false) yield* upload(mcid)
+        return mcid
+      }),
+    get: (mcid, getOptions = {}) =>
+      notFound(subtree.api.get(mcid, getOptions.onProgress === undefined ? {} : { onProgress: getOptions.onProgress })),
+    getToFile: (mcid, path, getOptions = {}) =>
+      notFound(subtree.api.getToFile(mcid, path, getOptions.onProgress === undefined ? {} : { onProgress: getOptions.onProgress })),
+    api: subtree.api,
+    dhtPort
+  }
+  return content
+}
