@@ -50,6 +50,7 @@ import {
 import type { State } from "../src/protocols/connection/State.ts"
 import type { Timer } from "../src/protocols/connection/Timer.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import * as ExitReason from "../src/runtime/ExitReason.ts"
 import type { Process } from "../src/runtime/Process.ts"
 import * as Codec from "../src/wire/Codec.ts"
@@ -135,7 +136,7 @@ class Driver {
   readonly step: ReturnType<typeof Connection.makeStep>
   readonly codec: CodecConfig.CodecConfig
   readonly streams = new Map<number, FrameStream>()
-  readonly timers = new Map<Timer, Fiber.Fiber<void, never>>()
+  timers!: CoreTimers.CoreTimers<Timer>
   readonly lanes = new Map<Streams.Family, Lane>()
   readonly subscriptions = new Map<Channel, Sink>()
   readonly listeners = new Set<(status: Status) => void>()
@@ -253,34 +254,12 @@ class Driver {
       case "CloseConnection":
         return Effect.asVoid(driver.fork(driver.options.connection.close(command.code, command.message)))
       case "SetTimer":
-        return Effect.gen(function*() {
-          yield* driver.cancelTimer(command.timer)
-          const fiber = yield* driver.fork(Effect.gen(function*() {
-            const now = yield* Clock.currentTimeMillis
-            yield* Effect.sleep(Math.max(0, command.at - now))
-            // A clock at a fractional millisecond can wake a hair early; the timer is due, so say so
-            // (otherwise the core re-arms it for ~0 ms and spins until the clock moves).
-            const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
-            driver.timers.delete(command.timer)
-            Actor.tellUrgent(driver.self, {
-              _tag: "Event",
-              event: Connection.Event.TimerFired({ now: fired, timer: command.timer, generation: command.generation })
-            })
-          }))
-          driver.timers.set(command.timer, fiber)
-        })
+        return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
-        return driver.cancelTimer(command.timer)
+        return driver.timers.cancel(command.timer)
       case "Emit":
         return driver.onNotice(command.notice)
     }
-  }
-
-  cancelTimer(timer: Timer): Effect.Effect<void> {
-    const fiber = this.timers.get(timer)
-    if (fiber === undefined) return Effect.void
-    this.timers.delete(timer)
-    return Fiber.interrupt(fiber)
   }
 
   onNotice(notice: Notice): Effect.Effect<void> {
@@ -591,6 +570,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         const driver = new Driver(options)
         driver.self = ctx.self
         driver.scope = yield* Effect.scope
+        driver.timers = CoreTimers.make(driver.scope, (fired) => {
+          Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.TimerFired(fired) })
+        })
         driver.handle = makeHandle(driver)
         handles.set(ctx.self, driver.handle)
         const connection = options.connection

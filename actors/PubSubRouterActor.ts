@@ -29,14 +29,15 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Did from "../src/identity/Did.ts"
 import * as Ed25519 from "../src/identity/Ed25519.ts"
-import type { Handle, Inbound, Lane, Sink } from "../src/protocols/connection/Handle.ts"
+import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
+import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
 import type { EnvelopeBody } from "../src/wire/SignedBody.ts"
@@ -105,11 +106,7 @@ export const journal = (): Journal => ({ subs: new Map(), interest: new Map(), s
  * @since 0.1.0
  * @category models
  */
-export interface Inbox {
-  current: Actor.ActorRef<Msg> | undefined
-  dropped: number
-  readonly sink: Sink
-}
+export type Inbox = RuntimeInbox.Inbox<Inbound, Msg>
 
 /**
  * A fresh inbox; give `inbox.sink` to the transport as `sinks.pubsub`.
@@ -117,18 +114,7 @@ export interface Inbox {
  * @since 0.1.0
  * @category constructors
  */
-export const inbox = (): Inbox => {
-  const box: Inbox = {
-    current: undefined,
-    dropped: 0,
-    sink: (inbound) =>
-      Effect.sync(() => {
-        const ref = box.current
-        if (ref === undefined || !ref.tell({ _tag: "Inbound", inbound })) box.dropped++
-      })
-  }
-  return box
-}
+export const inbox = (): Inbox => RuntimeInbox.make((inbound: Inbound): Msg => ({ _tag: "Inbound", inbound }))
 
 /**
  * What the router is started with.
@@ -203,7 +189,7 @@ class Driver {
   core!: PubSub.RouterState
   readonly step: ReturnType<typeof PubSub.makeRouterStep>
   readonly self: string
-  readonly timers = new Map<string, Fiber.Fiber<void, never>>()
+  timers!: CoreTimers.CoreTimers<string>
   readonly peers = new Map<string, Peer>()
   readonly verify: Signed.Verify
   badSignatures = 0
@@ -238,35 +224,14 @@ class Driver {
       case "Send":
         return driver.enqueue(command.to, command.frame)
       case "SetTimer":
-        return Effect.gen(function*() {
-          yield* driver.cancelTimer(command.timer)
-          const fiber = yield* Effect.forkIn(
-            Effect.gen(function*() {
-              const now = yield* Clock.currentTimeMillis
-              yield* Effect.sleep(Math.max(0, command.at - now))
-              driver.timers.delete(command.timer)
-              const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
-              Actor.tellUrgent(driver.ref, { _tag: "TimerFired", timer: command.timer, generation: command.generation, now: fired })
-            }),
-            driver.scope,
-            { startImmediately: true }
-          )
-          driver.timers.set(command.timer, fiber)
-        })
+        return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
-        return driver.cancelTimer(command.timer)
+        return driver.timers.cancel(command.timer)
       case "Penalise": {
         const peer = driver.peers.get(command.peer)
         return peer === undefined ? Effect.void : driver.fork(peer.handle.penalize(command.severity, command.reason))
       }
     }
-  }
-
-  cancelTimer(timer: string): Effect.Effect<void> {
-    const fiber = this.timers.get(timer)
-    if (fiber === undefined) return Effect.void
-    this.timers.delete(timer)
-    return Fiber.interrupt(fiber)
   }
 
   /** Queues a frame for `to`; one drainer per peer keeps the core's order on the wire. */
@@ -536,6 +501,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         const driver = new Driver(options)
         driver.ref = ctx.self
         driver.scope = yield* Effect.scope
+        driver.timers = CoreTimers.make(driver.scope, (fired) => {
+          Actor.tellUrgent(driver.ref, { _tag: "TimerFired", ...fired })
+        })
         const now = yield* Clock.currentTimeMillis
         const restarted = options.journal.starts > 0
         options.journal.starts++

@@ -23,7 +23,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Did from "../src/identity/Did.ts"
@@ -31,6 +30,7 @@ import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
 import type { EnvelopeBody } from "../src/wire/SignedBody.ts"
@@ -125,7 +125,7 @@ const randomSess = (): Uint8Array => {
 class Driver {
   core!: PubSub.SessionState
   readonly step: ReturnType<typeof PubSub.makeSessionStep>
-  readonly timers = new Map<string, Fiber.Fiber<void, never>>()
+  timers!: CoreTimers.CoreTimers<string>
   readonly verify: Signed.Verify
   link: { readonly handle: Handle; lane: Lane | undefined; readonly outbox: Array<Frame.Frame>; draining: boolean } | undefined
   linkUps = 0
@@ -180,31 +180,10 @@ class Driver {
       case "Notify":
         return Effect.sync(() => driver.options.registry.notify(command.notice))
       case "SetTimer":
-        return Effect.gen(function*() {
-          yield* driver.cancelTimer(command.timer)
-          const fiber = yield* Effect.forkIn(
-            Effect.gen(function*() {
-              const now = yield* Clock.currentTimeMillis
-              yield* Effect.sleep(Math.max(0, command.at - now))
-              driver.timers.delete(command.timer)
-              const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
-              Actor.tellUrgent(driver.ref, { _tag: "TimerFired", timer: command.timer, generation: command.generation, now: fired })
-            }),
-            driver.scope,
-            { startImmediately: true }
-          )
-          driver.timers.set(command.timer, fiber)
-        })
+        return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
-        return driver.cancelTimer(command.timer)
+        return driver.timers.cancel(command.timer)
     }
-  }
-
-  cancelTimer(timer: string): Effect.Effect<void> {
-    const fiber = this.timers.get(timer)
-    if (fiber === undefined) return Effect.void
-    this.timers.delete(timer)
-    return Fiber.interrupt(fiber)
   }
 
   /** Queues a frame on the current link; without one it is dropped (the core replays on `LinkUp`). */
@@ -304,6 +283,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         const driver = new Driver(options)
         driver.ref = ctx.self
         driver.scope = yield* Effect.scope
+        driver.timers = CoreTimers.make(driver.scope, (fired) => {
+          Actor.tellUrgent(driver.ref, { _tag: "TimerFired", ...fired })
+        })
         const now = yield* Clock.currentTimeMillis
         driver.nowMs = now
         // A restarted session is a new publisher session (§8.1): subscribers rebase on it.

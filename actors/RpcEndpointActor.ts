@@ -37,6 +37,7 @@ import * as Records from "../src/protocols/dht/Records.ts"
 import { hex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
 import type { ProviderRecordBody } from "../src/wire/SignedBody.ts"
@@ -165,7 +166,7 @@ const failureOf = (error: unknown): { message?: string; data?: Frame.Any } => {
 class Driver {
   core!: Rpc.EndpointState
   readonly step: ReturnType<typeof Rpc.makeEndpointStep>
-  readonly timers = new Map<string, Fiber.Fiber<void, never>>()
+  timers!: CoreTimers.CoreTimers<string>
   readonly running = new Map<number, Fiber.Fiber<unknown, unknown>>()
   readonly sha256: (bytes: Uint8Array) => Uint8Array
   link: { readonly handle: Handle; readonly station: Uint8Array; lane: Lane | undefined; readonly outbox: Array<Frame.Frame>; draining: boolean } | undefined
@@ -244,31 +245,10 @@ class Driver {
       case "Notify":
         return Effect.sync(() => driver.options.registry.notify(command.notice))
       case "SetTimer":
-        return Effect.gen(function*() {
-          yield* driver.cancelTimer(command.timer)
-          const fiber = yield* Effect.forkIn(
-            Effect.gen(function*() {
-              const now = yield* Clock.currentTimeMillis
-              yield* Effect.sleep(Math.max(0, command.at - now))
-              driver.timers.delete(command.timer)
-              const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
-              Actor.tellUrgent(driver.ref, { _tag: "TimerFired", timer: command.timer, generation: command.generation, now: fired })
-            }),
-            driver.scope,
-            { startImmediately: true }
-          )
-          driver.timers.set(command.timer, fiber)
-        })
+        return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
-        return driver.cancelTimer(command.timer)
+        return driver.timers.cancel(command.timer)
     }
-  }
-
-  cancelTimer(timer: string): Effect.Effect<void> {
-    const fiber = this.timers.get(timer)
-    if (fiber === undefined) return Effect.void
-    this.timers.delete(timer)
-    return Fiber.interrupt(fiber)
   }
 
   /** Builds the provider record (§10.3), signs it and sends `adv` (or `unadv` for a withdrawal). */
@@ -384,6 +364,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         const driver = new Driver(options)
         driver.ref = ctx.self
         driver.scope = yield* Effect.scope
+        driver.timers = CoreTimers.make(driver.scope, (fired) => {
+          Actor.tellUrgent(driver.ref, { _tag: "TimerFired", ...fired })
+        })
         const now = yield* Clock.currentTimeMillis
         driver.nowMs = now
         options.registry.started(starts > 0)

@@ -36,7 +36,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -49,6 +48,8 @@ import * as NodeId from "../src/identity/NodeId.ts"
 import type { Handle, Inbound, Lane, Sink } from "../src/protocols/connection/Handle.ts"
 import { Swim } from "../src/protocols/swim/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
+import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as ExitReason from "../src/runtime/ExitReason.ts"
 import type { Frame, Signed as SignedObject } from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
@@ -213,13 +214,7 @@ export const changes = (): Changes => {
  * @since 0.1.0
  * @category models
  */
-export interface Inbox {
-  readonly sink: Sink
-  /** The running prober, set by its `init` and cleared by its `terminate`. */
-  current: Actor.ActorRef<Msg> | undefined
-  /** Frames dropped because no prober ran or its mailbox was full. */
-  dropped: number
-}
+export type Inbox = RuntimeInbox.Inbox<Inbound, Msg>
 
 /**
  * A new inbox with no prober behind it yet.
@@ -227,19 +222,7 @@ export interface Inbox {
  * @since 0.1.0
  * @category constructors
  */
-export const inbox = (): Inbox => {
-  const box: Inbox = {
-    current: undefined,
-    dropped: 0,
-    sink: (inbound) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
-          const ref = box.current
-          if (ref === undefined || !ref.tell({ _tag: "Inbound", inbound, now })) box.dropped++
-        }))
-  }
-  return box
-}
+export const inbox = (): Inbox => RuntimeInbox.stamped((inbound: Inbound, now: number): Msg => ({ _tag: "Inbound", inbound, now }))
 
 // ---------------------------------------------------------------------------------------------
 // Options and messages
@@ -419,7 +402,7 @@ class Driver {
   readonly selfId: Swim.MemberId
   readonly selfDid: string
   readonly powBits: number
-  readonly timers = new Map<Swim.TimerKey, Fiber.Fiber<void, never>>()
+  timers!: CoreTimers.CoreTimers<Swim.TimerKey>
   /** Ready connections by member id, with the swim lane we opened on each. */
   readonly links = new Map<Swim.MemberId, PeerLink>()
   /** The reply channel of each member's own swim lane, from its latest request. */
@@ -478,24 +461,9 @@ class Driver {
         return inline ? send : driver.fork(send)
       }
       case "SetTimer":
-        return Effect.gen(function*() {
-          yield* driver.cancelTimer(command.timer)
-          const fiber = yield* Effect.forkIn(
-            Effect.gen(function*() {
-              const now = yield* Clock.currentTimeMillis
-              yield* Effect.sleep(Math.max(0, command.at - now))
-              driver.timers.delete(command.timer)
-              // A clock at a fractional millisecond can wake a hair early; the timer is due.
-              const fired = Math.max(yield* Clock.currentTimeMillis, command.at)
-              Actor.tellUrgent(driver.self, { _tag: "TimerFired", timer: command.timer, generation: command.generation, now: fired })
-            }),
-            driver.scope,
-            { startImmediately: true }
-          )
-          driver.timers.set(command.timer, fiber)
-        })
+        return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
-        return driver.cancelTimer(command.timer)
+        return driver.timers.cancel(command.timer)
       case "PersistIncarnation":
         // Awaited: nothing carrying this incarnation may leave before it is durable (§15.2).
         return driver.options.store.store(command.incarnation)
@@ -504,13 +472,6 @@ class Driver {
       case "Emit":
         return driver.emit(command.change)
     }
-  }
-
-  cancelTimer(timer: Swim.TimerKey): Effect.Effect<void> {
-    const fiber = this.timers.get(timer)
-    if (fiber === undefined) return Effect.void
-    this.timers.delete(timer)
-    return Fiber.interrupt(fiber)
   }
 
   emit(change: Swim.Change): Effect.Effect<void> {
@@ -754,6 +715,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         const driver = new Driver(options)
         driver.self = ctx.self
         driver.scope = yield* Effect.scope
+        driver.timers = CoreTimers.make(driver.scope, (fired) => {
+          Actor.tellUrgent(driver.self, { _tag: "TimerFired", ...fired })
+        })
         // §15.2: a restarted station outbids every claim its predecessor made.
         const stored = yield* options.store.load()
         const incarnation = stored === undefined ? 0 : Math.min(stored + 1, Swim.Claims.maxIncarnation)

@@ -84,3 +84,14 @@ export const fromHex = (text: string): Uint8Array | undefined => {
   for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16)
   return out
 }
+
+/**
+ * Bytes from even-length lower-case hexadecimal, the canonical form `toHex` writes; `undefined`
+ * for anything else (upper case included). Use it to turn a hex map key back into bytes, where
+ * accepting another spelling of the same bytes would let two keys name one value.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const fromLowerHex = (text: string): Uint8Array | undefined =>
+  /^[0-9a-f]*$/.test(text) ? fromHex(text) : undefined

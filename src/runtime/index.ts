@@ -7,14 +7,18 @@
  *   intensity within a period, `permanent` / `transient` / `temporary` children, per-child
  *   shutdown timeouts, ordered start and stop, escalation, optional restart backoff.
  * - `Registry` (unique names), `Lifecycle` (the event stream), `ExitReason`, typed errors.
+ * - `CoreTimers` (keyed one-shot timers for an actor driving a step-core) and `Inbox` (a stable
+ *   sink that forwards to the current incarnation of a restartable actor, counting drops).
  *
  * @since 0.1.0
  */
 export * as Actor from "./Actor.ts"
 export * as Backoff from "./Backoff.ts"
 export * as ChildSpec from "./ChildSpec.ts"
+export * as CoreTimers from "./CoreTimers.ts"
 export * from "./Errors.ts"
 export * as ExitReason from "./ExitReason.ts"
+export * as Inbox from "./Inbox.ts"
 export * as Lifecycle from "./Lifecycle.ts"
 export * as Mailbox from "./Mailbox.ts"
 export * as Process from "./Process.ts"

@@ -1,0 +1,86 @@
+/**
+ * A keyed table of one-shot timers for an actor that drives a pure step-core.
+ *
+ * A core asks for time as data (`SetTimer { timer, at, generation }`, `CancelTimer { timer }`);
+ * the actor hands those to this table. Each armed key owns one sleeping fiber, forked in the
+ * actor's scope, that reads `Clock` (so `TestClock` drives it) and, once `at` is due, calls
+ * `fire` with the key, the generation it was armed with and the firing time. The actor's
+ * `fire` usually turns that into an urgent `TimerFired` message to itself.
+ *
+ * - Arming a key that is already armed interrupts the previous fiber first: one fiber per key.
+ * - `cancel` interrupts the key's fiber, if any; cancelling an unknown key does nothing.
+ * - The fibers live in the scope given to `make`, so the actor's terminate (its scope closing)
+ *   interrupts every timer still armed.
+ * - The reported time is never earlier than `at`: a clock at a fractional millisecond can wake
+ *   a hair early, and a core told "not yet" would re-arm for ~0 ms and spin until the clock moves.
+ *
+ * Generations are passed through untouched: the core, not this table, decides whether a fired
+ * timer is stale. The table is generic in its key and knows nothing of the mesh.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Fiber } from "effect"
+import type { Scope } from "effect"
+
+/**
+ * What a timer reports when it fires.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fired<K> {
+  readonly timer: K
+  readonly generation: number
+  /** `Clock` time at wake-up, raised to the deadline if the clock reads a hair early. */
+  readonly now: number
+}
+
+/**
+ * A keyed timer table bound to one actor's scope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CoreTimers<K> {
+  /** Arms `timer` to fire at `at` (epoch ms, `Clock` time), replacing any armed fiber for it. */
+  readonly set: (timer: K, at: number, generation: number) => Effect.Effect<void>
+  /** Disarms `timer`, interrupting its fiber; nothing if it is not armed. */
+  readonly cancel: (timer: K) => Effect.Effect<void>
+  /** How many timers are armed. */
+  readonly size: () => number
+}
+
+/**
+ * A table whose fibers are forked in `scope` and which reports each firing to `fire`.
+ * `fire` runs synchronously in the timer's fiber after the key has left the table, so a
+ * `set` made from it (or from the message it sends) arms afresh.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <K>(scope: Scope.Scope, fire: (fired: Fired<K>) => void): CoreTimers<K> => {
+  const armed = new Map<K, Fiber.Fiber<void, never>>()
+  const cancel = (timer: K): Effect.Effect<void> => {
+    const fiber = armed.get(timer)
+    if (fiber === undefined) return Effect.void
+    armed.delete(timer)
+    return Fiber.interrupt(fiber)
+  }
+  const set = (timer: K, at: number, generation: number): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      yield* cancel(timer)
+      const fiber = yield* Effect.forkIn(
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Effect.sleep(Math.max(0, at - now))
+          armed.delete(timer)
+          const fired = Math.max(yield* Clock.currentTimeMillis, at)
+          fire({ timer, generation, now: fired })
+        }),
+        scope,
+        { startImmediately: true }
+      )
+      armed.set(timer, fiber)
+    })
+  return { set, cancel, size: () => armed.size }
+}
