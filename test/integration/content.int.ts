@@ -10,30 +10,22 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { build } from "rolldown"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliBundle, killAll } from "../support/cli.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const bundle = join(root, "node_modules/.cache/macula-int", `content-${process.pid}`, "main.mjs")
+const cli = cliBundle("content")
+const bundle = cli.path
 const children: Array<ChildProcessWithoutNullStreams> = []
 const dir = mkdtempSync(join(tmpdir(), "content-int-"))
 
-beforeAll(async () => {
-  await build({
-    input: join(root, "src/cli/main.ts"),
-    platform: "node",
-    external: (id) => !id.startsWith(".") && !id.startsWith("/"),
-    output: { dir: join(bundle, ".."), format: "esm", entryFileNames: "main.mjs", chunkFileNames: "[name]-[hash].mjs" },
-    logLevel: "warn"
-  })
-}, 60_000)
+beforeAll(cli.build, 60_000)
 
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  killAll(children)
   rmSync(dir, { recursive: true, force: true })
-  rmSync(join(bundle, ".."), { recursive: true, force: true })
+  cli.remove()
 })
 
 /** Starts `macula station` and waits (at most `ms`) for its first stdout line. */

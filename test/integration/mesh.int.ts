@@ -11,32 +11,22 @@
  * has no advertise command). Every step has a hard timeout; every child is killed in afterAll.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { rmSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { build } from "rolldown"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliBundle, killAll } from "../support/cli.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const bundle = join(root, "node_modules/.cache/macula-int", `mesh-${process.pid}`, "main.mjs")
+const cli = cliBundle("mesh")
+const bundle = cli.path
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 
-beforeAll(async () => {
-  await build({
-    input: join(root, "src/cli/main.ts"),
-    platform: "node",
-    external: (id) => !id.startsWith(".") && !id.startsWith("/"),
-    output: { dir: join(bundle, ".."), format: "esm", entryFileNames: "main.mjs", chunkFileNames: "[name]-[hash].mjs" },
-    logLevel: "warn"
-  })
-}, 60_000)
+beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-  rmSync(join(bundle, ".."), { recursive: true, force: true })
+  killAll(children)
+  cli.remove()
 })
 
 interface Proc {

@@ -10,13 +10,11 @@
  * every wait has a hard timeout and every child process is killed in afterAll.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { rmSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { build } from "rolldown"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliBundle, killAll } from "../support/cli.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const bundle = join(root, "node_modules/.cache/macula-int", `membership-${process.pid}`, "main.mjs")
+const cli = cliBundle("membership")
+const bundle = cli.path
 const children: Array<ChildProcessWithoutNullStreams> = []
 
 /**
@@ -30,19 +28,11 @@ const maxSuspicionMs = swim.suspicionMult * 1 * swim.probeIntervalMs * swim.susp
 /** A full probe round over the 4 others (the dead one is probed within two rounds), plus its timeout. */
 const detectionMs = 2 * 4 * swim.probeIntervalMs + swim.probeTimeoutMs
 
-beforeAll(async () => {
-  await build({
-    input: join(root, "src/cli/main.ts"),
-    platform: "node",
-    external: (id) => !id.startsWith(".") && !id.startsWith("/"),
-    output: { dir: join(bundle, ".."), format: "esm", entryFileNames: "main.mjs", chunkFileNames: "[name]-[hash].mjs" },
-    logLevel: "warn"
-  })
-}, 60_000)
+beforeAll(cli.build, 60_000)
 
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-  rmSync(join(bundle, ".."), { recursive: true, force: true })
+  killAll(children)
+  cli.remove()
 })
 
 interface Station {

@@ -9,32 +9,24 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { build } from "rolldown"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliBundle, killAll } from "../support/cli.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const bundle = join(root, "node_modules/.cache/macula-int", `station-${process.pid}`, "main.mjs")
+const cli = cliBundle("station")
+const bundle = cli.path
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const temp: Array<string> = []
 
-beforeAll(async () => {
-  await build({
-    input: join(root, "src/cli/main.ts"),
-    platform: "node",
-    external: (id) => !id.startsWith(".") && !id.startsWith("/"),
-    output: { dir: join(bundle, ".."), format: "esm", entryFileNames: "main.mjs", chunkFileNames: "[name]-[hash].mjs" },
-    logLevel: "warn"
-  })
-}, 60_000)
+beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  killAll(children)
   for (const dir of temp) rmSync(dir, { recursive: true, force: true })
-  rmSync(join(bundle, ".."), { recursive: true, force: true })
+  cli.remove()
 })
 
 interface Running {
