@@ -62,8 +62,7 @@ const clientActions = (n: number) =>
 
 describe("pubsub client: order and duplicates", () => {
   it("a handler never sees a duplicate, nor a lower tseq of the same publisher session and topic", () => {
-    fc.assert(
-      fc.property(
+    const property = fc.property(
         publications.chain((evs) => fc.tuple(fc.constant(evs), clientActions(evs.length))),
         fc.boolean(),
         ([evs, actions], slowMailbox) => {
@@ -114,9 +113,10 @@ describe("pubsub client: order and duplicates", () => {
           // Not vacuous: the first event frame always reaches a handler.
           if (actions.some((a) => a.k === "event")) expect(s.counters.delivered).toBeGreaterThan(0)
         }
-      ),
-      { numRuns: 300 }
-    )
+      )
+    fc.assert(property, { numRuns: 300 })
+    // Pinned: a late event of a publisher session already replaced by a newer one was delivered below a tseq already handed over
+    fc.assert(property, { seed: 614649527, path: "41:23:3:8:14:13:13:14:13:14", endOnFailure: true })
   })
 })
 

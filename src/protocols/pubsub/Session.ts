@@ -142,6 +142,11 @@ export interface SessionState {
   readonly streams: Map<string, OrderStream>
   /** Current publisher session per `sid|pk`, to spot a publisher restart. */
   readonly sessions: Map<string, string>
+  /**
+   * `sid|pk|sess` of publisher sessions a newer one replaced, oldest first (at most
+   * `maxOrderStreams`): their late events are dropped, as their streams are gone.
+   */
+  readonly retired: Set<string>
   readonly dedup: Keys.DedupWindow
   readonly timers: Keys.Timers
   nextId: number
@@ -177,6 +182,7 @@ export const initialSession = (config: Config, init: SessionInit): SessionState 
   publishes: new Map(),
   streams: new Map(),
   sessions: new Map(),
+  retired: new Set(),
   dedup: Keys.dedupWindow(config.dedupWindowMs, config.dedupMaxEntries),
   timers: Keys.timers(),
   nextId: 1,
@@ -474,8 +480,16 @@ const streamKey = (sid: number, pk: string, sess: string, topic: string): string
 
 const order = (t: Turn, s: S, sub: ClientSubscription, pk: string, sess: string, item: Item): void => {
   const sessionKey = `${sub.sid}|${pk}`
+  if (s.retired.has(`${sessionKey}|${sess}`)) {
+    // A late event of a session already replaced: its stream was flushed and closed, so it
+    // could only arrive out of order (below a tseq already handed over).
+    s.counters.dropsEarlier++
+    return finish(t, s, sub, item)
+  }
   const previous = s.sessions.get(sessionKey)
   if (previous !== undefined && previous !== sess) {
+    s.retired.add(`${sessionKey}|${previous}`)
+    if (s.retired.size > t.config.maxOrderStreams) s.retired.delete(s.retired.values().next().value!)
     // A new publisher session: the old one's buffered events go out in order, then it is gone.
     const prefix = `${sessionKey}|${previous}|`
     for (const [key, stream] of s.streams) {

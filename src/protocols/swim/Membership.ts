@@ -144,7 +144,23 @@ export const enlist = (s: S, id: MemberId): S => {
   if (s.order.includes(id)) return s
   const [at, after] = State.randomInt(s, s.cursor, s.order.length)
   const order = [...s.order.slice(0, at), id, ...s.order.slice(at)]
-  return { ...after, order }
+  return forgetGone({ ...after, order })
+}
+
+/**
+ * Drops from the probe list the ids of members since forgotten (an evicted or reaped
+ * tombstone): the round skips them anyway, and without this a pass with many evictions could
+ * grow the list past the table's cap. Runs only when the list is longer than the table.
+ */
+const forgetGone = (s: S): S => {
+  if (s.order.length <= s.members.size) return s
+  let cursor = s.cursor
+  const order = s.order.filter((id, i) => {
+    const kept = s.members.has(id)
+    if (!kept && i < s.cursor) cursor--
+    return kept
+  })
+  return { ...s, order, cursor }
 }
 
 // ---------------------------------------------------------------------------------------------
