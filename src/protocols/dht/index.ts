@@ -20,7 +20,7 @@
  * const config = Dht.Config.withHash(Dht.Config.defaults, sha256)
  * const step = Dht.makeStep(config)
  * let state = Dht.initial(config, { publicKey, seed: 42 })
- * const [next, commands] = step(state, Dht.Event.Started({ now: 0, wallNow: Date.now() }))
+ * const [next, commands] = step(state, Dht.Event.Started({ now: 0, wallNow })) // both stamped by the actor
  * ```
  *
  * @see docs/protocols/dht.md
