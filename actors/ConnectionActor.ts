@@ -9,7 +9,8 @@
  * - routes frames that passed the core's checks to the subscriber of their channel (a lane
  *   family, `call`, `content`, `control`), from the reader fiber of their stream, so a slow
  *   subscriber slows only its own stream and never the control stream's pings;
- * - gives other actors a `Handle` (`Connection.Handle`): lanes, subscriptions, status, close.
+ * - gives other actors a `Handle` (`Connection.Handle`): lanes, content sessions, call streams,
+ *   subscriptions, status, close.
  *
  * A frame that fails to decode resets **that stream only** (typed `DecodeError`, counted, minor
  * penalty); a reader stops at its stream's end or reset.
@@ -32,9 +33,11 @@ import type { Connection as TransportConnection, DialOptions, FrameStream } from
 import { Transport } from "../src/platform/transport/Transport.ts"
 import type { DialError } from "../src/platform/transport/Errors.ts"
 import { Connection } from "../src/protocols/connection/index.ts"
+import type { ResetName } from "../src/protocols/connection/Codes.ts"
 import type { Command, Notice, Route } from "../src/protocols/connection/Command.ts"
 import type { Event } from "../src/protocols/connection/Event.ts"
 import {
+  type CallStream,
   type Channel,
   type CloseOptions,
   ConnectionClosed,
@@ -122,6 +125,7 @@ export type Msg =
   }
   | { readonly _tag: "OpenLane"; readonly family: Streams.Family; readonly reply: Actor.Reply<Lane, LaneUnavailable> }
   | { readonly _tag: "OpenSession"; readonly reply: Actor.Reply<Session, SendFailed> }
+  | { readonly _tag: "OpenCallStream"; readonly reply: Actor.Reply<CallStream, SendFailed> }
 
 interface Delivery {
   readonly route: Route
@@ -140,6 +144,7 @@ class Driver {
   readonly lanes = new Map<Streams.Family, Lane>()
   readonly subscriptions = new Map<Channel, Sink>()
   readonly listeners = new Set<(status: Status) => void>()
+  readonly resetListeners = new Set<(stream: number, code: string) => void>()
   readonly readyDeferred = Deferred.makeUnsafe<Status, ConnectionClosed>()
   readonly closedDeferred = Deferred.makeUnsafe<Status>()
   collecting: { readonly stream: number; readonly deliveries: Array<Delivery> } | undefined = undefined
@@ -343,11 +348,21 @@ class Driver {
                 driver.streams.delete(stream.id)
                 if (info.opener === "peer") yield* Effect.asVoid(driver.fork(stream.end))
               }
+              // A call stream's peer finishes only after its last frame (`reply`, or after a
+              // `cancel`): the call is over for this side too, whichever side opened it.
+              if (info?.stream.kind === "call") {
+                driver.streams.delete(stream.id)
+                yield* Effect.asVoid(driver.fork(stream.end))
+              }
               Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.StreamClosed({ now, stream: stream.id, how: "fin" }) })
               return
             }
             case "StreamReset":
               if (error.by === "peer") {
+                if (driver.core.streams.get(stream.id)?.stream.kind === "call") {
+                  driver.streams.delete(stream.id)
+                  for (const listener of driver.resetListeners) listener(stream.id, error.code)
+                }
                 Actor.tellUrgent(driver.self, {
                   _tag: "Event",
                   event: Connection.Event.StreamClosed({ now, stream: stream.id, how: "reset", code: error.code })
@@ -404,7 +419,10 @@ class Driver {
       reply: (frame) =>
         stream === undefined
           ? Effect.fail(new SendFailed({ reason: "stream_reset", detail: "the stream is gone" }))
-          : this.sendOn(stream, frame)
+          : this.sendOn(stream, frame),
+      ...(channel === "call" && stream !== undefined
+        ? { end: Effect.ignore(stream.end), reset: (code: ResetName) => this.resetLocally(stream, code) }
+        : {})
     }
     // A sink must not fail; a defect in one is contained to the frame it was handling.
     return Effect.ignoreCause(sink(inbound))
@@ -495,6 +513,50 @@ class Driver {
       return session
     })
   }
+
+  /** Opens a call stream (§9.5): a new stream the core knows as `call`, opened by us. */
+  openCallStream(): Effect.Effect<CallStream, SendFailed> {
+    const driver = this
+    return Effect.gen(function*() {
+      if (driver.core.phase !== "ready") {
+        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: `connection ${driver.core.phase}` }))
+      }
+      const opened = yield* Effect.result(driver.options.connection.openStream)
+      if (Result.isFailure(opened)) {
+        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: opened.failure._tag }))
+      }
+      const stream = opened.success
+      yield* driver.adopt(stream)
+      const callStream: Streams.Stream = { kind: "call" }
+      yield* driver.feed(Connection.Event.StreamOpened({ now: yield* driver.now(), stream: stream.id, as: callStream }))
+      let started = false
+      return {
+        stream: stream.id,
+        send: (frame) =>
+          Effect.suspend(() => {
+            const opens = started ? callStream : Streams.opens(frame)
+            if (opens === undefined || opens.kind !== "call" || (started && !Streams.allows(callStream, frame.t))) {
+              return Effect.fail(new SendFailed({ reason: "wrong_stream", detail: `${frame.t} on a call stream` }))
+            }
+            started = true
+            return driver.sendOn(stream, frame)
+          }),
+        end: Effect.ignore(stream.end),
+        reset: (code) => driver.resetLocally(stream, code)
+      }
+    })
+  }
+
+  /** Resets a stream from this side; the core forgets it as it would a peer's reset. */
+  resetLocally(stream: FrameStream, code: ResetName): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      driver.streams.delete(stream.id)
+      yield* stream.reset(code)
+      const now = yield* driver.now()
+      Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.StreamClosed({ now, stream: stream.id, how: "reset", code }) })
+    })
+  }
 }
 
 const handles = new WeakMap<Process, Handle>()
@@ -531,6 +593,15 @@ const makeHandle = (driver: Driver): Handle => {
     openSession: () =>
       Effect.catch(
         driver.self.call<Session, SendFailed>((reply) => ({ _tag: "OpenSession", reply }), { timeoutMs: 10_000 }),
+        (error) => error._tag === "SendFailed" ? Effect.fail(error) : Effect.fail(new SendFailed({ reason: "connection_lost", detail: error._tag }))
+      ),
+    onCallStreamReset: (listener) => {
+      driver.resetListeners.add(listener)
+      return () => void driver.resetListeners.delete(listener)
+    },
+    openCallStream: () =>
+      Effect.catch(
+        driver.self.call<CallStream, SendFailed>((reply) => ({ _tag: "OpenCallStream", reply }), { timeoutMs: 10_000 }),
         (error) => error._tag === "SendFailed" ? Effect.fail(error) : Effect.fail(new SendFailed({ reason: "connection_lost", detail: error._tag }))
       ),
     subscribe: (channel, sink) => {
@@ -639,6 +710,12 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             else message.reply.fail(session.failure)
             break
           }
+          case "OpenCallStream": {
+            const opened = yield* Effect.result(driver.openCallStream())
+            if (Result.isSuccess(opened)) message.reply.succeed(opened.success)
+            else message.reply.fail(opened.failure)
+            break
+          }
         }
         if (driver.core.phase === "closed") return Actor.stop(ExitReason.normal)
         return driver
@@ -703,7 +780,7 @@ export type { DialError, DialOptions, TransportConnection }
  * @since 0.1.0
  * @category models
  */
-export type { Channel, CloseOptions, Handle, Inbound, Lane, Session, Sink, Status }
+export type { CallStream, Channel, CloseOptions, Handle, Inbound, Lane, Session, Sink, Status }
 
 /**
  * The handle's typed errors.

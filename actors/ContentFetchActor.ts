@@ -11,10 +11,17 @@
  *   starts the core with the hints it was given. A fetch restarted after a crash therefore
  *   resumes from the chunks already verified on disk and asks nobody for them again.
  * - `NeedProviders` asks the DHT port (`findProviders`), leaving out blacklisted providers,
- *   and retries after `providerRetryMs`; after `providerQueries` empty answers in a row the
- *   fetch gives up with `NoProviders`.
- * - Blocks are verified by the core before `StoreBlock`; the store verifies again before its
- *   atomic write. Each write completes as `Stored` (or `StoreFailed`).
+ *   and retries after `providerRetryMs`; after `providerQueries` empty answers in a row, with
+ *   no provider in use and none waiting to be taken back, the fetch gives up with `NoProviders`.
+ * - A provider's session that fails (its connection closes, a send fails, the relay answers
+ *   `err`) is reported once as `ProviderLost` and forgotten: the core takes the provider back
+ *   after a backoff, and its next frame opens a new session (a new dial if need be). Events of
+ *   the old session are not taken for the new one's. A provider lost too often in a row gets
+ *   one more try each time the DHT names it again, without counting as a new provider.
+ * - Blocks are verified by the core before `StoreBlock` (BLAKE3 and length), and written
+ *   with `verified: true` so the store does not hash them a second time; its write is
+ *   atomic. Each write completes as `Stored`, or `StoreFailed` on any failure or defect, so
+ *   the core's store backlog always hears back.
  * - `Pause` / `Resume` / `Cancel` go to the core, which sends `content.cancel` for every want
  *   outstanding, so the providers see them. Cancel unpins the root and leaves the verified
  *   chunks to the next collection.
@@ -31,6 +38,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -205,11 +213,18 @@ export type Msg =
 
 type Outgoing = { readonly frame: Frame } | { readonly end: true }
 
+/** How long a stopping fetch waits for its senders to flush their last frames. Unit: ms. */
+const FLUSH_MS = 1_000
+
 interface Link {
   readonly ref: ProviderRef
   readonly outbox: Queue.Queue<Outgoing>
   /** The provider's connection, once connected. */
   handle: Handle | undefined
+  /** Set once the session failed: later failures of the same session are not reported again. */
+  failed: boolean
+  /** The fiber that connects and then sends the outbox in order. */
+  sender: Fiber.Fiber<void> | undefined
 }
 
 class Driver {
@@ -297,7 +312,9 @@ class Driver {
         return Effect.as(
           driver.fork(Effect.gen(function*() {
             const mcid = Mcid.fromBinary(command.mcid)
-            const written = mcid === undefined ? false : (yield* Effect.result(o.store.putBlock(mcid, command.bytes)))._tag === "Success"
+            // The core checked the bytes against this MCID before emitting StoreBlock.
+            // Any exit, a defect included, answers the write: the core waits for every answer.
+            const written = mcid === undefined ? false : Exit.isSuccess(yield* Effect.exit(o.store.putBlock(mcid, command.bytes, { verified: true })))
             const index = command.index
             if (written) driver.counters = { ...driver.counters, blocksStored: driver.counters.blocksStored + 1 }
             driver.self.tell({
@@ -404,13 +421,21 @@ class Driver {
     const driver = this
     return Effect.gen(function*() {
     const outbox = yield* Queue.unbounded<Outgoing>()
-    const link: Link = { ref, outbox, handle: undefined }
+    const link: Link = { ref, outbox, handle: undefined, failed: false, sender: undefined }
     driver.links.set(did, link)
+    let unroute: (() => void) | undefined
+    // Reported once per session, and the link forgotten at once: the provider's next frame
+    // (after the core takes it back) opens a new session rather than queueing on a dead one.
     const lost = Effect.sync(() => {
+        if (link.failed) return
+        link.failed = true
+        if (driver.links.get(did) === link) driver.links.delete(did)
+        unroute?.()
+        Queue.offerUnsafe(outbox, { end: true })
         driver.counters = { ...driver.counters, sessionFailures: driver.counters.sessionFailures + 1 }
         driver.self.tell({ _tag: "Core", event: (now) => Fetch.Event.ProviderLost({ now, provider: did }) })
       })
-    yield* driver.fork(Effect.gen(function*() {
+    link.sender = yield* driver.fork(Effect.gen(function*() {
       const handle = yield* Effect.result(driver.options.transport.connect(ref))
       if (handle._tag === "Failure") return yield* lost
       const opened = handle.success.openSession === undefined
@@ -420,11 +445,13 @@ class Driver {
       const session: Session = opened.success
       link.handle = handle.success
       driver.counters = { ...driver.counters, sessionsOpened: driver.counters.sessionsOpened + 1 }
-      const unroute = driver.options.routes.add(handle.success.connectionId, session.stream, (frame) => {
+      if (link.failed) return yield* session.end
+      unroute = driver.options.routes.add(handle.success.connectionId, session.stream, (frame) => {
         if (frame.t === "content.block" || frame.t === "content.have" || frame.t === "content.manifest_res") {
           driver.self.tell({ _tag: "Core", event: (now) => Fetch.Event.FrameReceived({ now, from: did, frame }) })
         } else if (frame.t === "err") {
-          driver.self.tell({ _tag: "Core", event: (now) => Fetch.Event.ProviderLost({ now, provider: did }) })
+          // A relay that lost (or refused) the far end: this session is over.
+          Effect.runSync(lost)
         }
       })
       driver.cleanups.push(unroute)
@@ -432,6 +459,7 @@ class Driver {
       while (true) {
         const next = yield* Queue.take(outbox)
         if ("end" in next) return yield* session.end
+        if (link.failed) return yield* Effect.ignore(session.end)
         const sent = yield* Effect.result(session.send(next.frame))
         if (sent._tag === "Failure") return yield* lost
       }
@@ -479,20 +507,28 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             break
           case "Found": {
             driver.querying = false
-            const fresh = driver.usable(message.providers, now).filter((p) => !driver.core.dropped.has(p.did) && !driver.core.providers.has(p.did))
-            for (const p of fresh) if (!driver.known.has(p.did)) driver.known.set(p.did, p)
+            // Lost providers are not new: the core takes them back on its own after their backoff.
+            const named = driver.usable(message.providers, now).filter((p) =>
+              !driver.core.dropped.has(p.did) && !driver.core.providers.has(p.did) && !driver.core.lost.has(p.did)
+            )
+            for (const p of named) if (!driver.known.has(p.did)) driver.known.set(p.did, p)
+            // Providers lost too often are named again, but are not news: each answer gives them
+            // one more try, and they do not hold off the end of a fetch nobody else can serve.
+            const fresh = named.filter((p) => !driver.core.gone.has(p.did))
             if (fresh.length === 0) {
               driver.emptyQueries++
               if (driver.emptyQueries >= (driver.options.providerQueries ?? 5)) {
-                if (driver.core.providers.size === 0 && driver.core.phase !== "paused") {
+                if (driver.core.providers.size === 0 && driver.core.lost.size === 0 && driver.core.phase !== "paused") {
                   stop = yield* driver.fail("NoProviders", `no provider found after ${driver.emptyQueries} queries`)
                 }
+              } else if (named.length > 0) {
+                stop = yield* driver.feed(Fetch.Event.ProvidersFound({ now, providers: named.map((p) => p.did) }))
               } else if (driver.core.providers.size === 0) {
                 yield* driver.findProviders()
               }
             } else {
               driver.emptyQueries = 0
-              stop = yield* driver.feed(Fetch.Event.ProvidersFound({ now, providers: fresh.map((p) => p.did) }))
+              stop = yield* driver.feed(Fetch.Event.ProvidersFound({ now, providers: named.map((p) => p.did) }))
             }
             break
           }
@@ -525,9 +561,15 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
     terminate: (_reason, driver) =>
       Effect.gen(function*() {
         for (const cleanup of driver.cleanups) cleanup()
-        // Let each sender flush what it has (the cancels) and finish its side of the session.
-        for (const link of driver.links.values()) Queue.offerUnsafe(link.outbox, { end: true })
-        yield* Effect.sleep(0)
+        // Let each sender flush what it has (the cancels, so the providers stop serving) and
+        // finish its side of the session; a loaded machine may need more than one tick for
+        // that, a dead connection never finishes, hence the bound.
+        const senders: Array<Fiber.Fiber<void>> = []
+        for (const link of driver.links.values()) {
+          Queue.offerUnsafe(link.outbox, { end: true })
+          if (link.sender !== undefined) senders.push(link.sender)
+        }
+        yield* Effect.timeoutOption(Effect.forEach(senders, (f) => Effect.ignore(Fiber.await(f)), { discard: true }), FLUSH_MS)
         yield* Effect.yieldNow
       })
   })

@@ -6,7 +6,7 @@
  * The `ContentStore` itself (`src/platform/content`) is opened by the content subtree and
  * shared: fetches write verified blocks and the serving actor reads blocks directly, since the
  * store serialises its own mutations and reads concurrently. This actor adds what needs an
- * owner: reading a file to put, a periodic collection that keeps the store under
+ * owner: streaming a file into the store, a periodic collection that keeps the store under
  * `gcTargetBytes`, and counters.
  *
  * Restart: nothing is lost; the store and its pins live on disk (or in the subtree's memory
@@ -63,7 +63,8 @@ interface State {
 }
 
 /**
- * Reads a file to put; a missing or unreadable file is a `ContentStoreError` (`op: "read"`).
+ * Reads a whole file; a missing or unreadable file is a `ContentStoreError` (`op: "read"`).
+ * `Put` does not use it (it streams the file through `putFile`); kept for small inputs.
  *
  * @since 0.1.0
  * @category io
@@ -148,7 +149,11 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> =>
         const store = state.store
         switch (message._tag) {
           case "Put":
-            yield* settle(Effect.flatMap(readInput(message.input), (bytes) => store.put(bytes, message.options)), message.reply)
+            // A file is streamed into the store chunk by chunk, never read whole.
+            yield* settle(
+              typeof message.input === "string" ? store.putFile(message.input, message.options) : store.put(message.input, message.options),
+              message.reply
+            )
             break
           case "Pin":
             yield* settle(store.pin(message.mcid), message.reply)

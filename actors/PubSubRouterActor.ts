@@ -180,10 +180,27 @@ interface Peer {
   draining: boolean
 }
 
+/** DIDs already parsed (base58), newest last: every inbound frame names its sender's. */
+const hexOfDidCache = new Map<string, string | undefined>()
+const hexOfDidCacheMax = 4_096
+
 const hexOfDid = (did: string): string | undefined => {
+  if (hexOfDidCache.has(did)) return hexOfDidCache.get(did)
   const key = Did.parsePublicKey(did)
-  return key instanceof Uint8Array ? PubSub.Keys.hex(key) : undefined
+  const hex = key instanceof Uint8Array ? PubSub.Keys.hex(key) : undefined
+  if (hexOfDidCache.size >= hexOfDidCacheMax) hexOfDidCache.delete(hexOfDidCache.keys().next().value!)
+  hexOfDidCache.set(did, hex)
+  return hex
 }
+
+/**
+ * Sends frames in order, each on its own (one that fails, say too large for the peer, does
+ * not take the others with it).
+ */
+const sendEach = (lane: Lane, frames: ReadonlyArray<Frame.Frame>): Effect.Effect<void> =>
+  frames.length === 1
+    ? Effect.ignore(lane.send(frames[0]!))
+    : Effect.forEach(frames, (frame) => Effect.ignore(lane.send(frame)), { discard: true })
 
 class Driver {
   core!: PubSub.RouterState
@@ -194,6 +211,10 @@ class Driver {
   readonly verify: Signed.Verify
   badSignatures = 0
   outboxDrops = 0
+  /** Per client: frames written and not yet reported to the core, in the order first held. */
+  readonly pendingFlushed = new Map<string, number>()
+  /** The clients with a `Flushed` message in the mailbox. */
+  readonly flushMessages = new Set<string>()
   /** The peer whose journalled state is being replayed: its answers are not sent. */
   replaying: string | undefined = undefined
   ref!: Actor.ActorRef<Msg>
@@ -209,13 +230,45 @@ class Driver {
     return Effect.asVoid(Effect.forkIn(Effect.ignoreCause(effect), this.scope, { startImmediately: true }))
   }
 
+  /**
+   * Steps the core when run, then runs its commands in order. Write counts held back by
+   * `flushed` reach the core first, so it never decides on a window staler than the writes.
+   */
   feed(event: PubSub.RouterEvent): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const [next, commands] = driver.step(driver.core, event)
-      driver.core = next
-      for (const command of commands) yield* driver.interpret(command)
+    return Effect.suspend(() =>
+      this.pendingFlushed.size === 0
+        ? this.stepWith(event)
+        : Effect.flatMap(this.flushPending(event.now), () => this.stepWith(event)))
+  }
+
+  stepWith(event: PubSub.RouterEvent): Effect.Effect<void> {
+    const [next, commands] = this.step(this.core, event)
+    this.core = next
+    return this.run(commands, 0)
+  }
+
+  /** Hands every held write count to the core (`Flushed`), in the order they were held. */
+  flushPending(now: number): Effect.Effect<void> {
+    if (this.pendingFlushed.size === 0) return Effect.void
+    const held = Array.from(this.pendingFlushed)
+    this.pendingFlushed.clear()
+    return Effect.forEach(held, ([client, count]) => this.stepWith(PubSub.RouterEvent.Flushed({ now, client, count })), {
+      discard: true
     })
+  }
+
+  /**
+   * Interprets `commands` from `index` on. Most commands are synchronous (a frame queued
+   * behind a drainer already running) and answer `Effect.void`: those run in this loop, and
+   * only a command with real work suspends the rest behind it, so the order stays the core's.
+   */
+  run(commands: ReadonlyArray<PubSub.RouterCommand>, index: number): Effect.Effect<void> {
+    let i = index
+    while (i < commands.length) {
+      const effect = this.interpret(commands[i++]!)
+      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
+    }
+    return Effect.void
   }
 
   interpret(command: PubSub.RouterCommand): Effect.Effect<void> {
@@ -238,7 +291,7 @@ class Driver {
   enqueue(to: string, frame: Frame.Frame): Effect.Effect<void> {
     const peer = this.peers.get(to)
     if (peer === undefined) {
-      if (frame.t === "event" || frame.t === "gap") this.flushed(to, 1)
+      if (frame.t === "event" || frame.t === "gap") this.flushed(to, 1, true)
       return Effect.void
     }
     // The replay of a restart is answered to nobody: the client settled those requests long ago.
@@ -256,29 +309,58 @@ class Driver {
     return this.fork(this.drain(peer))
   }
 
+  /**
+   * Writes `peer`'s outbox in order (plain `flatMap` steps: it runs per frame). The frames
+   * queued while a write waited leave as one batch, reported with one `Flushed`.
+   */
   drain(peer: Peer): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      while (peer.outbox.length > 0) {
-        const frame = peer.outbox.shift()!
-        if (frame.t === "ok" || frame.t === "err") {
-          // An answer goes back on the lane its request came on; without one it cannot be sent.
-          if (peer.answer !== undefined) yield* Effect.ignore(peer.answer(frame))
-          continue
-        }
-        if (peer.lane === undefined) {
-          const lane = yield* Effect.result(peer.handle.openLane("pubsub"))
-          if (Result.isSuccess(lane)) peer.lane = lane.success
-        }
-        if (peer.lane !== undefined) yield* Effect.ignore(peer.lane.send(frame))
-        if (frame.t === "event" || frame.t === "gap") driver.flushed(peer.id, 1)
+    while (peer.outbox.length > 0) {
+      const first = peer.outbox[0]!
+      if (first.t === "ok" || first.t === "err") {
+        peer.outbox.shift()
+        // An answer goes back on the lane its request came on; without one it cannot be sent.
+        if (peer.answer !== undefined) return Effect.flatMap(Effect.ignore(peer.answer(first)), () => this.drain(peer))
+        continue
       }
-      peer.draining = false
-    })
+      const batch: Array<Frame.Frame> = []
+      while (peer.outbox.length > 0 && peer.outbox[0]!.t !== "ok" && peer.outbox[0]!.t !== "err") batch.push(peer.outbox.shift()!)
+      if (peer.lane === undefined) {
+        return Effect.flatMap(Effect.result(peer.handle.openLane("pubsub")), (lane) => {
+          if (Result.isSuccess(lane)) peer.lane = lane.success
+          return this.write(peer, batch)
+        })
+      }
+      return this.write(peer, batch)
+    }
+    peer.draining = false
+    return Effect.void
   }
 
-  flushed(client: string, count: number): void {
-    if (this.ref.isAlive()) this.ref.tell({ _tag: "Flushed", client, count })
+  /** Writes `batch` on the peer's lane (dropped without one), reports the client frames, drains on. */
+  write(peer: Peer, batch: ReadonlyArray<Frame.Frame>): Effect.Effect<void> {
+    const after = () => {
+      let written = 0
+      for (const frame of batch) if (frame.t === "event" || frame.t === "gap") written++
+      if (written > 0) this.flushed(peer.id, written)
+      return this.drain(peer)
+    }
+    const lane = peer.lane
+    if (lane === undefined) return Effect.suspend(after)
+    return Effect.flatMap(sendEach(lane, batch), after)
+  }
+
+  /**
+   * Reports written frames to the core. The count is held, and a `Flushed` message wakes the
+   * actor only when something waits on it (`PubSub.flushWaits`, or `urgent`) and no such message
+   * for the client is already in the mailbox; otherwise the core's next event carries it
+   * (`feed`). Most events then cost one actor message fewer.
+   */
+  flushed(client: string, count: number, urgent = false): void {
+    this.pendingFlushed.set(client, (this.pendingFlushed.get(client) ?? 0) + count)
+    if (this.flushMessages.has(client) || !this.ref.isAlive()) return
+    if (!urgent && !PubSub.flushWaits(this.core, client)) return
+    this.flushMessages.add(client)
+    this.ref.tell({ _tag: "Flushed", client, count })
   }
 
   noteSent(client: string, frame: Frame.Event | Frame.Gap): void {
@@ -336,17 +418,12 @@ class Driver {
     })
   }
 
-  peerOf(inbound: Inbound, now: number): Effect.Effect<Peer | undefined> {
-    const driver = this
-    return Effect.gen(function*() {
-      const id = hexOfDid(inbound.peerDid)
-      if (id === undefined) return undefined
-      const known = driver.peers.get(id)
-      if (known !== undefined && known.handle.connectionId === inbound.connectionId) return known
-      const handle = yield* driver.options.connections.lookup(inbound.peerDid)
-      if (handle === undefined || handle.connectionId !== inbound.connectionId) return undefined
-      return yield* driver.adopt(handle, now)
-    })
+  /** The peer of a connection not adopted yet (the known ones are found without an effect). */
+  adoptFor(inbound: Inbound, now: number): Effect.Effect<Peer | undefined> {
+    return Effect.flatMap(this.options.connections.lookup(inbound.peerDid), (handle) =>
+      handle === undefined || handle.connectionId !== inbound.connectionId
+        ? Effect.succeed(undefined)
+        : this.adopt(handle, now))
   }
 
   // -------------------------------------------------------------------------------------------
@@ -362,16 +439,27 @@ class Driver {
   }
 
   onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
+    const id = hexOfDid(inbound.peerDid)
+    if (id === undefined) return Effect.void
+    const known = this.peers.get(id)
+    // The common case (a frame from a peer already adopted) takes no effect to find it.
+    if (known !== undefined && known.handle.connectionId === inbound.connectionId) return this.onFrame(known, inbound, now)
+    return Effect.flatMap(this.adoptFor(inbound, now), (peer) => peer === undefined ? Effect.void : this.onFrame(peer, inbound, now))
+  }
+
+  onFrame(peer: Peer, inbound: Inbound, now: number): Effect.Effect<void> {
     const driver = this
-    return Effect.gen(function*() {
-      const peer = yield* driver.peerOf(inbound, now)
-      if (peer === undefined) return
-      if (inbound.opener === "peer") peer.answer = inbound.reply
-      const f = inbound.frame
-      const client = peer.role === "client"
-      switch (f.t) {
-        case "sub": {
-          if (!client) return
+    if (inbound.opener === "peer") peer.answer = inbound.reply
+    const f = inbound.frame
+    const client = peer.role === "client"
+    switch (f.t) {
+      case "sub": {
+        if (!client) return Effect.void
+        return Effect.gen(function*() {
+          // §8.5: an `alo` sub is answered once every peer station knows its interest. A peer
+          // whose connection is ready but not yet adopted (the periodic scan runs every second)
+          // would be left out, and the events it routes before the next scan silently lost.
+          if (f.mode === "alo") yield* driver.scan(now)
           const verdict = yield* driver.authorise({
             peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/subscribe", topic: f.pat, au: f.au
           })
@@ -379,50 +467,52 @@ class Driver {
           if (subs === undefined) driver.options.journal.subs.set(peer.id, subs = new Map())
           subs.set(f.sid, { frame: f, sent: f.cur ?? 0 })
           return yield* driver.feed(PubSub.RouterEvent.SubReceived({ now, client: peer.id, frame: f, verdict }))
-        }
-        case "unsub":
-          if (!client) return
-          driver.options.journal.subs.get(peer.id)?.delete(f.sid)
-          return yield* driver.feed(PubSub.RouterEvent.UnsubReceived({ now, client: peer.id, frame: f }))
-        case "ack":
-          if (!client) return
-          return yield* driver.feed(PubSub.RouterEvent.AckReceived({ now, client: peer.id, frame: f }))
-        case "pub": {
-          if (!client) return
-          const envelope = driver.open(f)
-          if (envelope === undefined) {
-            driver.badSignatures++
-            yield* driver.fork(peer.handle.penalize("major", "pub: bad envelope signature"))
-            if (f.id !== undefined) yield* driver.enqueue(peer.id, { t: "err", id: f.id, c: "bad_signature" })
-            return
-          }
-          const verdict = yield* driver.authorise({
-            peerDid: inbound.peerDid, realm: envelope.realm, command: "/mesh/publish", topic: envelope.topic, au: f.au
-          })
-          return yield* driver.feed(PubSub.RouterEvent.PubReceived({ now, wall: now, client: peer.id, frame: f, envelope, verdict }))
-        }
-        case "fwd": {
-          if (client) return
-          const envelope = driver.open(f)
-          if (envelope === undefined) {
-            driver.badSignatures++
-            return yield* driver.fork(peer.handle.penalize("major", "fwd: bad envelope signature"))
-          }
-          return yield* driver.feed(PubSub.RouterEvent.FwdReceived({ now, wall: now, peer: peer.id, frame: f, envelope }))
-        }
-        case "interest.sync":
-        case "interest.add":
-        case "interest.del":
-          if (client) return
-          driver.noteInterest(peer.id, f)
-          return yield* driver.feed(PubSub.RouterEvent.InterestReceived({ now, peer: peer.id, frame: f }))
-        case "ok":
-          if (client) return
-          return yield* driver.feed(PubSub.RouterEvent.PeerOkReceived({ now, peer: peer.id, frame: f }))
-        default:
-          return
+        })
       }
-    })
+      case "unsub":
+        if (!client) return Effect.void
+        driver.options.journal.subs.get(peer.id)?.delete(f.sid)
+        return driver.feed(PubSub.RouterEvent.UnsubReceived({ now, client: peer.id, frame: f }))
+      case "ack":
+        if (!client) return Effect.void
+        return driver.feed(PubSub.RouterEvent.AckReceived({ now, client: peer.id, frame: f }))
+      case "pub": {
+        if (!client) return Effect.void
+        const envelope = driver.open(f)
+        if (envelope === undefined) {
+          driver.badSignatures++
+          const penalty = driver.fork(peer.handle.penalize("major", "pub: bad envelope signature"))
+          return f.id === undefined ? penalty : Effect.flatMap(penalty, () => driver.enqueue(peer.id, { t: "err", id: f.id!, c: "bad_signature" }))
+        }
+        const received = (verdict: PubSub.Verdict) =>
+          driver.feed(PubSub.RouterEvent.PubReceived({ now, wall: now, client: peer.id, frame: f, envelope, verdict }))
+        // An open realm (no authorisation port) needs no effect for its verdict.
+        if (driver.options.authorise === undefined) return received(PubSub.allowed)
+        return Effect.flatMap(driver.options.authorise({
+          peerDid: inbound.peerDid, realm: envelope.realm, command: "/mesh/publish", topic: envelope.topic, au: f.au
+        }), received)
+      }
+      case "fwd": {
+        if (client) return Effect.void
+        const envelope = driver.open(f)
+        if (envelope === undefined) {
+          driver.badSignatures++
+          return driver.fork(peer.handle.penalize("major", "fwd: bad envelope signature"))
+        }
+        return driver.feed(PubSub.RouterEvent.FwdReceived({ now, wall: now, peer: peer.id, frame: f, envelope }))
+      }
+      case "interest.sync":
+      case "interest.add":
+      case "interest.del":
+        if (client) return Effect.void
+        driver.noteInterest(peer.id, f)
+        return driver.feed(PubSub.RouterEvent.InterestReceived({ now, peer: peer.id, frame: f }))
+      case "ok":
+        if (client) return Effect.void
+        return driver.feed(PubSub.RouterEvent.PeerOkReceived({ now, peer: peer.id, frame: f }))
+      default:
+        return Effect.void
+    }
   }
 
   noteInterest(peer: string, f: Frame.InterestSync | Frame.InterestAdd | Frame.InterestDel): void {
@@ -523,32 +613,31 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         )
         return driver
       }),
+    // Plain `flatMap` steps, not a generator: this runs for every message.
     receive: (message, driver) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        switch (message._tag) {
-          case "Inbound":
-            yield* driver.onInbound(message.inbound, now)
-            break
-          case "TimerFired":
-            yield* driver.feed(PubSub.RouterEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
-            break
-          case "Flushed":
-            yield* driver.feed(PubSub.RouterEvent.Flushed({ now, client: message.client, count: message.count }))
-            break
-          case "Closed": {
-            const peer = driver.peers.get(message.peer)
-            if (peer !== undefined && peer.handle.connectionId === message.connectionId) yield* driver.drop(peer, now)
-            break
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const handled = ((): Effect.Effect<void> => {
+          switch (message._tag) {
+            case "Inbound":
+              return driver.onInbound(message.inbound, now)
+            case "TimerFired":
+              return driver.feed(PubSub.RouterEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
+            case "Flushed":
+              // The held counts carry this message's (and any held since for other clients).
+              driver.flushMessages.delete(message.client)
+              return driver.flushPending(now)
+            case "Closed": {
+              const peer = driver.peers.get(message.peer)
+              return peer !== undefined && peer.handle.connectionId === message.connectionId ? driver.drop(peer, now) : Effect.void
+            }
+            case "Scan":
+              return driver.scan(now)
+            case "Stats":
+              // Held write counts first, so the sizes are those of a quiet core.
+              return Effect.map(driver.flushPending(now), () => message.reply.succeed(driver.stats()))
           }
-          case "Scan":
-            yield* driver.scan(now)
-            break
-          case "Stats":
-            message.reply.succeed(driver.stats())
-            break
-        }
-        return driver
+        })()
+        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

@@ -66,6 +66,20 @@ export interface Registry {
 }
 
 /**
+ * The client's capability port for one station connection (PROTOCOL.md §13.4; the node's
+ * `ClientCapabilities`): adds `au` to a gated frame when this connection must still present it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Presenter {
+  /** `frame`, with `au` when needed; a `pub` names its realm and topic (its frame carries them signed). */
+  readonly attach: (frame: Frame.Frame, nowMs: number, pub?: { readonly realm: Frame.Bin32; readonly topic: string }) => Frame.Frame
+  /** The station answered frame `id`; a refusal makes the next frame of its scope present again. */
+  readonly answered: (id: number, refused: boolean) => void
+}
+
+/**
  * What the session is started with.
  *
  * @since 0.1.0
@@ -84,6 +98,8 @@ export interface Options {
   readonly linkCheckMs?: number
   /** The 8-byte session id (§8.1). @default drawn at each start */
   readonly sess?: Uint8Array
+  /** Given a station's DID, the presenter of a new connection to it. @default none: no `au` */
+  readonly capabilities?: (station: string) => Presenter
 }
 
 /**
@@ -122,12 +138,28 @@ const randomSess = (): Uint8Array => {
   return bytes
 }
 
+/**
+ * Sends frames in order, each on its own (one that fails, say too large for the station, does
+ * not take the others with it).
+ */
+const sendEach = (lane: Lane, frames: ReadonlyArray<Frame.Frame>): Effect.Effect<void> =>
+  frames.length === 1
+    ? Effect.ignore(lane.send(frames[0]!))
+    : Effect.forEach(frames, (frame) => Effect.ignore(lane.send(frame)), { discard: true })
+
 class Driver {
   core!: PubSub.SessionState
   readonly step: ReturnType<typeof PubSub.makeSessionStep>
   timers!: CoreTimers.CoreTimers<string>
   readonly verify: Signed.Verify
-  link: { readonly handle: Handle; lane: Lane | undefined; readonly outbox: Array<Frame.Frame>; draining: boolean } | undefined
+  link: {
+    readonly handle: Handle
+    lane: Lane | undefined
+    readonly outbox: Array<Frame.Frame>
+    draining: boolean
+    /** Per connection: a fail-over or reconnect presents the capabilities again (replays included). */
+    readonly presenter: Presenter | undefined
+  } | undefined
   linkUps = 0
   badEvents = 0
   /** The clock read of the message being handled. */
@@ -148,13 +180,27 @@ class Driver {
     if (this.ref.isAlive()) this.ref.tell(message)
   }
 
+  /** Steps the core when run, then runs its commands in order. */
   feed(event: PubSub.SessionEvent): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const [next, commands] = driver.step(driver.core, event)
-      driver.core = next
-      for (const command of commands) yield* driver.interpret(command)
+    return Effect.suspend(() => {
+      const [next, commands] = this.step(this.core, event)
+      this.core = next
+      return this.run(commands, 0)
     })
+  }
+
+  /**
+   * Interprets `commands` from `index` on. A command with nothing left to do once interpreted
+   * (a frame queued behind a running drainer) answers `Effect.void` and the loop goes on; only
+   * one with real work suspends the rest behind it, so the order stays the core's.
+   */
+  run(commands: ReadonlyArray<PubSub.SessionCommand>, index: number): Effect.Effect<void> {
+    let i = index
+    while (i < commands.length) {
+      const effect = this.interpret(commands[i++]!)
+      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
+    }
+    return Effect.void
   }
 
   interpret(command: PubSub.SessionCommand): Effect.Effect<void> {
@@ -170,7 +216,7 @@ class Driver {
             now: driver.nowMs, frame: { t: "err", id: command.id, c: "bad_request", r: "unencodable_payload" }
           }))
         }
-        return driver.send({ t: "pub", id: command.id, b: signed.b, s: signed.s })
+        return driver.send({ t: "pub", id: command.id, b: signed.b, s: signed.s }, { realm: command.body.realm, topic: command.body.topic })
       }
       case "Deliver":
         return driver.fork(Effect.ensuring(
@@ -178,7 +224,9 @@ class Driver {
           Effect.sync(() => driver.tell({ _tag: "Handled", sid: command.sid }))
         ))
       case "Notify":
-        return Effect.sync(() => driver.options.registry.notify(command.notice))
+        // Interpreted while the actor runs this step, so it can happen here and now.
+        driver.options.registry.notify(command.notice)
+        return Effect.void
       case "SetTimer":
         return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
@@ -186,24 +234,35 @@ class Driver {
     }
   }
 
-  /** Queues a frame on the current link; without one it is dropped (the core replays on `LinkUp`). */
-  send(frame: Frame.Frame): Effect.Effect<void> {
+  /**
+   * Queues a frame on the current link, with `au` when the link's presenter says so; without a
+   * link it is dropped (the core replays on `LinkUp`).
+   */
+  send(frame: Frame.Frame, pub?: { readonly realm: Frame.Bin32; readonly topic: string }): Effect.Effect<void> {
     const link = this.link
     if (link === undefined) return Effect.void
-    link.outbox.push(frame)
+    link.outbox.push(link.presenter === undefined ? frame : link.presenter.attach(frame, this.nowMs, pub))
     if (link.draining) return Effect.void
     link.draining = true
-    return this.fork(Effect.gen(function*() {
-      while (link.outbox.length > 0) {
-        const next = link.outbox.shift()!
-        if (link.lane === undefined) {
-          const lane = yield* Effect.result(link.handle.openLane("pubsub"))
-          if (Result.isSuccess(lane)) link.lane = lane.success
-        }
-        if (link.lane !== undefined) yield* Effect.ignore(link.lane.send(next))
-      }
+    return this.fork(Effect.suspend(() => this.drain(link)))
+  }
+
+  /** Writes the link's outbox in order (plain `flatMap` steps: it runs per frame), batch by batch. */
+  drain(link: NonNullable<Driver["link"]>): Effect.Effect<void> {
+    if (link.outbox.length === 0) {
       link.draining = false
-    }))
+      return Effect.void
+    }
+    const batch = link.outbox.splice(0, link.outbox.length)
+    const write = (): Effect.Effect<void> =>
+      link.lane === undefined
+        ? this.drain(link)
+        : Effect.flatMap(sendEach(link.lane, batch), () => this.drain(link))
+    if (link.lane !== undefined) return write()
+    return Effect.flatMap(Effect.result(link.handle.openLane("pubsub")), (lane) => {
+      if (Result.isSuccess(lane)) link.lane = lane.success
+      return write()
+    })
   }
 
   /** Compares the injected station with the current link: `LinkDown` / `LinkUp` as needed. */
@@ -221,7 +280,7 @@ class Driver {
       if (driver.link !== undefined || !ready) return
       const station = Did.parsePublicKey(handle.peerDid)
       if (!(station instanceof Uint8Array)) return
-      driver.link = { handle, lane: undefined, outbox: [], draining: false }
+      driver.link = { handle, lane: undefined, outbox: [], draining: false, presenter: driver.options.capabilities?.(handle.peerDid) }
       driver.linkUps++
       handle.subscribe("pubsub", (inbound) => Effect.sync(() => driver.tell({ _tag: "Inbound", inbound })))
       yield* driver.fork(Effect.flatMap(handle.closed, () => Effect.sync(() => driver.tell({ _tag: "CheckLink" }))))
@@ -230,28 +289,26 @@ class Driver {
   }
 
   onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      if (driver.link === undefined || inbound.connectionId !== driver.link.handle.connectionId) return
-      const f = inbound.frame
-      switch (f.t) {
-        case "event": {
-          const envelope = Signed.openEnvelope({ b: f.b, s: f.s }, driver.verify)
-          if (envelope instanceof Error) {
-            driver.badEvents++
-            return
-          }
-          return yield* driver.feed(PubSub.SessionEvent.EventReceived({ now, frame: f, envelope }))
+    if (this.link === undefined || inbound.connectionId !== this.link.handle.connectionId) return Effect.void
+    const f = inbound.frame
+    switch (f.t) {
+      case "event": {
+        const envelope = Signed.openEnvelope({ b: f.b, s: f.s }, this.verify)
+        if (envelope instanceof Error) {
+          this.badEvents++
+          return Effect.void
         }
-        case "gap":
-          return yield* driver.feed(PubSub.SessionEvent.GapReceived({ now, frame: f }))
-        case "ok":
-        case "err":
-          return yield* driver.feed(PubSub.SessionEvent.ReplyReceived({ now, frame: f }))
-        default:
-          return
+        return this.feed(PubSub.SessionEvent.EventReceived({ now, frame: f, envelope }))
       }
-    })
+      case "gap":
+        return this.feed(PubSub.SessionEvent.GapReceived({ now, frame: f }))
+      case "ok":
+      case "err":
+        if (f.id !== undefined) this.link.presenter?.answered(f.id, f.t === "err")
+        return this.feed(PubSub.SessionEvent.ReplyReceived({ now, frame: f }))
+      default:
+        return Effect.void
+    }
   }
 
   stats(): Stats {
@@ -305,41 +362,36 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         )
         return driver
       }),
+    // Plain `flatMap` steps, not a generator: this runs for every message.
     receive: (message, driver) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         driver.nowMs = now
-        switch (message._tag) {
-          case "Inbound":
-            yield* driver.onInbound(message.inbound, now)
-            break
-          case "TimerFired":
-            yield* driver.feed(PubSub.SessionEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
-            break
-          case "Subscribe": {
-            const s = message.subscription
-            yield* driver.feed(PubSub.SessionEvent.Subscribe({ now, sid: s.sid, realm: s.realm, pattern: s.pattern, mode: s.mode }))
-            break
+        const handled = ((): Effect.Effect<void> => {
+          switch (message._tag) {
+            case "Inbound":
+              return driver.onInbound(message.inbound, now)
+            case "TimerFired":
+              return driver.feed(PubSub.SessionEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
+            case "Subscribe": {
+              const s = message.subscription
+              return driver.feed(PubSub.SessionEvent.Subscribe({ now, sid: s.sid, realm: s.realm, pattern: s.pattern, mode: s.mode }))
+            }
+            case "Unsubscribe":
+              return driver.feed(PubSub.SessionEvent.Unsubscribe({ now, sid: message.sid }))
+            case "Publish":
+              return driver.feed(PubSub.SessionEvent.Publish({
+                now, wall: now, ref: message.ref, realm: message.realm, topic: message.topic, payload: message.payload
+              }))
+            case "Handled":
+              return driver.feed(PubSub.SessionEvent.Handled({ now, sid: message.sid }))
+            case "CheckLink":
+              return driver.checkLink(now)
+            case "Stats":
+              message.reply.succeed(driver.stats())
+              return Effect.void
           }
-          case "Unsubscribe":
-            yield* driver.feed(PubSub.SessionEvent.Unsubscribe({ now, sid: message.sid }))
-            break
-          case "Publish":
-            yield* driver.feed(PubSub.SessionEvent.Publish({
-              now, wall: now, ref: message.ref, realm: message.realm, topic: message.topic, payload: message.payload
-            }))
-            break
-          case "Handled":
-            yield* driver.feed(PubSub.SessionEvent.Handled({ now, sid: message.sid }))
-            break
-          case "CheckLink":
-            yield* driver.checkLink(now)
-            break
-          case "Stats":
-            message.reply.succeed(driver.stats())
-            break
-        }
-        return driver
+        })()
+        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
       })
   })
 }

@@ -22,8 +22,11 @@
  *   `adv` frames; a restarted dispatcher replays them (storing the records again) without
  *   answering, so providers stay callable with no action from their clients.
  *
- * Not driven yet: streaming calls (§9.5). The connection handle opens lanes only, not call
- * streams, so `Send` / `ResetStream` commands aimed at a call stream are dropped and counted.
+ * - **Call streams (§9.5).** A streaming `call` arrives on a stream its sender opened; the core
+ *   names the stream by (peer, call id), and the next hop's stream is opened here when the
+ *   forwarded `call` is sent on it (`openCallStream`), so each station on the path splices two
+ *   streams. Every stream has an ordered outbox; after its last frame (`reply` or `cancel`, sent
+ *   or received) this side finishes it, and `ResetStream` resets it (`flow_control`).
  *
  * @since 0.1.0
  */
@@ -34,9 +37,9 @@ import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Did from "../src/identity/Did.ts"
 import * as Ed25519 from "../src/identity/Ed25519.ts"
-import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
+import type { CallStream, Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import * as Records from "../src/protocols/dht/Records.ts"
-import { hex } from "../src/protocols/rpc/Keys.ts"
+import { hex, unhex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
@@ -163,6 +166,8 @@ export type Msg =
   | { readonly _tag: "TimerFired"; readonly timer: string; readonly generation: number; readonly now: number }
   | { readonly _tag: "Closed"; readonly connectionId: string; readonly peer: string }
   | { readonly _tag: "Unreachable"; readonly peer: string }
+  | { readonly _tag: "StreamOpenFailed"; readonly peer: string; readonly id: number }
+  | { readonly _tag: "StreamReset"; readonly peer: string; readonly connectionId: string; readonly stream: number; readonly code: string }
   | { readonly _tag: "Stored"; readonly ref: number; readonly acks: number }
   | { readonly _tag: "Resolved"; readonly realm: Uint8Array; readonly proc: string; readonly records: ReadonlyArray<ProviderRecordBody> }
   | { readonly _tag: "Scan" }
@@ -179,9 +184,24 @@ export interface Stats {
   readonly counters: Rpc.DispatcherCounters
   readonly badRecords: number
   readonly streamFramesDropped: number
+  /** Call streams held now, over every peer (two per relayed call); 0 once every call is over. */
+  readonly streams: number
+}
+
+/** One call stream with a peer: an ordered outbox over a stream we opened or the peer opened. */
+interface StreamLink {
+  opened: CallStream | undefined
+  readonly inbound: Inbound | undefined
+  readonly outbox: Array<Frame.Frame>
+  draining: boolean
+  done: boolean
 }
 
 interface Peer {
+  /** Call streams by `up/<id>` (the peer opened it) or `leg/<id>` (we did), as the core names them. */
+  readonly streams: Map<string, StreamLink>
+  /** Call id by stream id. */
+  readonly streamIds: Map<number, { readonly on: Rpc.StreamSide; readonly id: number }>
   readonly id: string
   readonly handle: Handle
   readonly role: "client" | "station"
@@ -196,6 +216,9 @@ const hexOfDid = (did: string): string | undefined => {
   const key = Did.parsePublicKey(did)
   return key instanceof Uint8Array ? hex(key) : undefined
 }
+
+/** A call stream's name among a peer's streams: which side opened it, and the call id. */
+const streamKey = (on: Rpc.StreamSide, id: number): string => `${on}/${id}`
 
 const platformSha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sha256").update(bytes).digest())
 
@@ -242,14 +265,10 @@ class Driver {
     const driver = this
     switch (command._tag) {
       case "Send":
-        if (command.stream !== undefined) {
-          driver.streamFramesDropped++
-          return Effect.void
-        }
+        if (command.stream !== undefined) return driver.sendOnStream(command.to, command.stream, command.frame, command.on)
         return driver.enqueue(command.to, command.frame)
       case "ResetStream":
-        driver.streamFramesDropped++
-        return Effect.void
+        return driver.resetStream(command.to, command.stream, command.on)
       case "StoreRecord":
         return driver.fork(Effect.gen(function*() {
           const acks = yield* Effect.orElseSucceed(driver.options.directory.putProvider(command.record), () => 0)
@@ -288,12 +307,30 @@ class Driver {
     return hex(key) === hex(body.key) ? body : undefined
   }
 
+  /**
+   * The peer a call goes to. One whose connection came up since the last scan is adopted now,
+   * so a fresh station link is not mistaken for a dead route.
+   */
+  reach(to: string): Effect.Effect<Peer | undefined> {
+    const known = this.peers.get(to)
+    if (known !== undefined) return Effect.succeed(known)
+    const key = unhex(to)
+    if (key === undefined) return Effect.succeed(undefined)
+    const driver = this
+    return Effect.gen(function*() {
+      const handle = yield* driver.options.connections.lookup(Did.fromPublicKeyUnsafe(key))
+      if (handle === undefined) return undefined
+      return yield* driver.adopt(handle, yield* Clock.currentTimeMillis)
+    })
+  }
+
   enqueue(to: string, frame: Frame.Frame): Effect.Effect<void> {
     const peer = this.peers.get(to)
     if (peer === undefined) {
+      if (frame.t !== "call") return Effect.void
       // A call for a station we hold no link to: that route is dead for now.
-      if (frame.t === "call") this.tell({ _tag: "Unreachable", peer: to })
-      return Effect.void
+      return Effect.flatMap(this.reach(to), (found) =>
+        found === undefined ? Effect.sync(() => this.tell({ _tag: "Unreachable", peer: to })) : this.enqueue(to, frame))
     }
     if ((frame.t === "ok" || frame.t === "err") && frame.id !== undefined && this.suppressed.delete(`${to}|${frame.id}`)) {
       return Effect.void
@@ -326,6 +363,162 @@ class Driver {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Call streams (§9.5)
+
+  /**
+   * Queues `frame` on the call stream (`on`, `id`) with `to`: the `call` of a leg opens it; an
+   * upstream stream exists since its `call` arrived. Frames of unknown streams are dropped.
+   */
+  sendOnStream(to: string, id: number, frame: Frame.Frame, on: Rpc.StreamSide | undefined): Effect.Effect<void> {
+    const side: Rpc.StreamSide = on ?? (frame.t === "call" ? "leg" : "up")
+    const peer = this.peers.get(to)
+    if (peer === undefined) {
+      if (frame.t !== "call") return Effect.void
+      return Effect.flatMap(this.reach(to), (found) =>
+        found === undefined ? Effect.sync(() => this.tell({ _tag: "Unreachable", peer: to })) : this.sendOnStream(to, id, frame, side))
+    }
+    const key = streamKey(side, id)
+    let link = peer.streams.get(key)
+    if (link === undefined) {
+      if (frame.t !== "call" || side !== "leg") {
+        this.streamFramesDropped++
+        return Effect.void
+      }
+      link = { opened: undefined, inbound: undefined, outbox: [], draining: false, done: false }
+      peer.streams.set(key, link)
+    }
+    link.outbox.push(frame)
+    if (frame.t === "reply" || frame.t === "cancel") link.done = true
+    if (link.draining) return Effect.void
+    link.draining = true
+    return this.fork(this.drainStream(peer, key, id, link))
+  }
+
+  drainStream(peer: Peer, key: string, id: number, link: StreamLink): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      while (link.outbox.length > 0) {
+        const frame = link.outbox.shift()!
+        if (link.inbound !== undefined) {
+          yield* Effect.ignore(link.inbound.reply(frame))
+          continue
+        }
+        if (link.opened === undefined) {
+          const open = peer.handle.openCallStream
+          const opened = open === undefined ? undefined : yield* Effect.result(open())
+          if (opened === undefined || Result.isFailure(opened)) {
+            link.outbox.length = 0
+            link.draining = false
+            if (peer.streams.get(key) === link) peer.streams.delete(key)
+            if (frame.t === "call") driver.tell({ _tag: "StreamOpenFailed", peer: peer.id, id })
+            return
+          }
+          link.opened = opened.success
+          peer.streamIds.set(opened.success.stream, { on: "leg", id })
+        }
+        yield* Effect.ignore(link.opened.send(frame))
+      }
+      link.draining = false
+      if (link.done) yield* driver.endStream(peer, key, link)
+    })
+  }
+
+  endStream(peer: Peer, key: string, link: StreamLink): Effect.Effect<void> {
+    if (peer.streams.get(key) === link) peer.streams.delete(key)
+    const stream = link.opened?.stream ?? link.inbound?.stream
+    if (stream !== undefined) peer.streamIds.delete(stream)
+    const end = link.opened?.end ?? link.inbound?.end
+    return end === undefined ? Effect.void : this.fork(end)
+  }
+
+  /** The last frame of a stream came from the peer: finish our side once the outbox drained. */
+  finishStream(peer: Peer, key: string): Effect.Effect<void> {
+    const link = peer.streams.get(key)
+    if (link === undefined) return Effect.void
+    link.done = true
+    return link.draining ? Effect.void : this.endStream(peer, key, link)
+  }
+
+  resetStream(to: string, id: number, on: Rpc.StreamSide | undefined): Effect.Effect<void> {
+    const peer = this.peers.get(to)
+    const key = streamKey(on ?? "up", id)
+    const link = peer?.streams.get(key)
+    if (peer === undefined || link === undefined) return Effect.void
+    peer.streams.delete(key)
+    link.outbox.length = 0
+    const stream = link.opened?.stream ?? link.inbound?.stream
+    if (stream !== undefined) peer.streamIds.delete(stream)
+    const reset = link.opened?.reset ?? link.inbound?.reset
+    return reset === undefined ? Effect.void : this.fork(reset("flow_control"))
+  }
+
+  /** A frame on a call stream: a new streaming call, or a frame of a stream we know. */
+  onCallStream(peer: Peer, inbound: Inbound, now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const f = inbound.frame
+      if (inbound.opener === "peer" && f.t === "call") {
+        const key = streamKey("up", f.id)
+        if (!peer.streams.has(key)) {
+          peer.streams.set(key, { opened: undefined, inbound, outbox: [], draining: false, done: false })
+          peer.streamIds.set(inbound.stream, { on: "up", id: f.id })
+        }
+        return yield* driver.onCall(peer, inbound, f, now)
+      }
+      const known = peer.streamIds.get(inbound.stream)
+      if (known === undefined) return
+      const key = streamKey(known.on, known.id)
+      switch (f.t) {
+        case "reply":
+          yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f }))
+          return yield* driver.finishStream(peer, key)
+        case "cancel":
+          yield* driver.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: f }))
+          return yield* driver.finishStream(peer, key)
+        case "s.data":
+        case "s.end":
+        case "s.credit":
+          return yield* driver.feed(Rpc.DispatcherEvent.StreamFrameReceived({ now, from: peer.id, id: known.id, frame: f, on: known.on }))
+        default:
+          return
+      }
+    })
+  }
+
+  /**
+   * The peer reset a call stream (§9.5: a reset aborts the call): a caller's stream is its
+   * cancel; a leg's is a failed relay for the call it serves.
+   */
+  onStreamReset(peerId: string, connectionId: string, stream: number, code: string, now: number): Effect.Effect<void> {
+    const peer = this.peers.get(peerId)
+    if (peer === undefined || peer.handle.connectionId !== connectionId) return Effect.void
+    const known = peer.streamIds.get(stream)
+    if (known === undefined) return Effect.void
+    peer.streamIds.delete(stream)
+    const key = streamKey(known.on, known.id)
+    const link = peer.streams.get(key)
+    if (link !== undefined) {
+      peer.streams.delete(key)
+      link.outbox.length = 0
+    }
+    return known.on === "up"
+      ? this.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: { t: "cancel", id: known.id } }))
+      : this.feed(Rpc.DispatcherEvent.ReplyReceived({
+        now, from: peer.id, frame: { t: "reply", id: known.id, e: { c: "relay_failed", m: `call stream reset: ${code}` } }
+      }))
+  }
+
+  onCall(peer: Peer, inbound: Inbound, f: Frame.Call, now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const verdict: Rpc.Verdict = peer.role === "client"
+        ? yield* driver.authorise({ peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au })
+        : { _tag: "Allowed" }
+      yield* driver.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Connections
 
   adopt(handle: Handle, now: number): Effect.Effect<Peer | undefined> {
@@ -338,9 +531,15 @@ class Driver {
       const known = driver.peers.get(id)
       if (known !== undefined && known.handle.connectionId === handle.connectionId) return known
       if (known !== undefined) yield* driver.drop(known, now)
-      const peer: Peer = { id, handle, role: status.peerRole, lane: undefined, answer: undefined, outbox: [], draining: false }
+      const peer: Peer = {
+        id, handle, role: status.peerRole, lane: undefined, answer: undefined, outbox: [], draining: false,
+        streams: new Map(), streamIds: new Map()
+      }
       driver.peers.set(id, peer)
       handle.subscribe("rpc", driver.options.inbox.sink)
+      handle.subscribe("call", driver.options.inbox.sink)
+      handle.onCallStreamReset?.((stream, code) =>
+        driver.tell({ _tag: "StreamReset", peer: id, connectionId: handle.connectionId, stream, code }))
       yield* driver.fork(Effect.flatMap(handle.closed, () =>
         Effect.sync(() => driver.tell({ _tag: "Closed", connectionId: handle.connectionId, peer: id }))))
       if (peer.role === "client") yield* driver.feed(Rpc.DispatcherEvent.ClientAttached({ now, client: id }))
@@ -390,6 +589,7 @@ class Driver {
     return Effect.gen(function*() {
       const peer = yield* driver.peerOf(inbound, now)
       if (peer === undefined) return
+      if (inbound.channel === "call") return yield* driver.onCallStream(peer, inbound, now)
       if (inbound.opener === "peer") peer.answer = inbound.reply
       const f = inbound.frame
       const client = peer.role === "client"
@@ -418,12 +618,8 @@ class Driver {
           }
           return yield* driver.feed(Rpc.DispatcherEvent.AdvReceived({ now, client: peer.id, frame: f, record, verdict }))
         }
-        case "call": {
-          const verdict: Rpc.Verdict = client
-            ? yield* driver.authorise({ peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au })
-            : { _tag: "Allowed" }
-          return yield* driver.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
-        }
+        case "call":
+          return yield* driver.onCall(peer, inbound, f, now)
         case "reply":
           return yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f }))
         case "cancel":
@@ -456,7 +652,8 @@ class Driver {
       sizes: Rpc.dispatcherSizes(this.core),
       counters: { ...this.core.counters },
       badRecords: this.badRecords,
-      streamFramesDropped: this.streamFramesDropped
+      streamFramesDropped: this.streamFramesDropped,
+      streams: Array.from(this.peers.values()).reduce((n, p) => n + p.streams.size, 0)
     }
   }
 }
@@ -515,6 +712,15 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
           }
           case "Unreachable":
             yield* driver.feed(Rpc.DispatcherEvent.PeerStatus({ now, peer: message.peer, status: "dead" }))
+            break
+          case "StreamReset":
+            yield* driver.onStreamReset(message.peer, message.connectionId, message.stream, message.code, now)
+            break
+          case "StreamOpenFailed":
+            // The next hop's stream could not be opened: that leg failed (nothing ran there).
+            yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({
+              now, from: message.peer, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: "call stream" } }
+            }))
             break
           case "Stored":
             yield* driver.feed(Rpc.DispatcherEvent.RecordStored({ now, ref: message.ref, acks: message.acks }))

@@ -18,8 +18,17 @@
  * Provider records are built and signed here (`SignAdvertisement`): the key is derived as the
  * DHT requires (§10.3) and the record names the current station.
  *
- * Not driven yet: streaming calls (§9.5); the connection handle opens no call streams, so
- * stream commands are dropped and counted.
+ * Streaming calls (§9.5): a call of ours with a streaming `mode` opens its own call stream on
+ * the home link (`openCallStream`); a streaming call for our handlers arrives on a stream the
+ * station opened. Each stream has an ordered outbox (the `call` that opens it first); after the
+ * stream's last frame (`reply` or `cancel` sent or received) this side finishes it. Messages
+ * reach the application through the registry's `stream` port, which reports what it consumed
+ * (credit is re-granted from that) and learns when each of its messages left within credit.
+ *
+ * Direct mode (§9.2): a call with `direct` (a station's address) waits for the injected `dial`
+ * (bounded by the call's budget), then goes to the core with `via` = that station; its frames
+ * travel on that connection's rpc lane or a call stream opened on it, and only the answers to
+ * direct calls are taken from it. Its loss is `DirectLinkLost`.
  *
  * @since 0.1.0
  */
@@ -32,7 +41,7 @@ import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Did from "../src/identity/Did.ts"
-import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
+import type { CallStream, Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import * as Records from "../src/protocols/dht/Records.ts"
 import { hex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
@@ -53,6 +62,10 @@ export interface HandlerContext {
   readonly caller: string | undefined
   /** The procedure called. */
   readonly procedure: string
+  /** The call's mode; streaming handlers use `handle` with the registry's `stream` port. */
+  readonly mode: Frame.CallMode
+  /** The call stream's name (`p/<id>`), for `StreamSend` / `StreamClose` / `StreamConsumed`. */
+  readonly handle: Rpc.Handle
 }
 
 /**
@@ -74,6 +87,23 @@ export interface Advertisement {
   readonly ref: number
   readonly realm: Frame.Bin32
   readonly proc: string
+  /** Modes served. @default ["unary"] */
+  readonly modes?: ReadonlyArray<Frame.CallMode>
+}
+
+/**
+ * Where stream messages of the application's calls and handlers go (§9.5).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamPort {
+  /** One message arrived on `handle`'s stream; report its consumption with `StreamConsumed`. */
+  readonly message: (handle: Rpc.Handle, data: Frame.Any) => void
+  /** The other side half-closed `handle`'s stream. */
+  readonly ended: (handle: Rpc.Handle) => void
+  /** One of our messages on `handle` left within credit (in the order they were given). */
+  readonly sent: (handle: Rpc.Handle) => void
 }
 
 /**
@@ -90,6 +120,23 @@ export interface Registry {
   readonly notify: (notice: Rpc.EndpointNotice) => void
   /** Called at each start; `restart` after a crash (calls in flight are lost). */
   readonly started: (restart: boolean) => void
+  /** Streaming calls; without it stream messages are dropped and counted. */
+  readonly stream?: StreamPort
+}
+
+/**
+ * The client's capability port for one station connection (PROTOCOL.md §13.4; the node's
+ * `ClientCapabilities`): adds `au` to a gated frame (`adv`, `call`) when this connection must
+ * still present it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Presenter {
+  /** `frame`, with `au` when needed. */
+  readonly attach: (frame: Frame.Frame, nowMs: number) => Frame.Frame
+  /** The station answered frame `id`; a refusal makes the next frame of its scope present again. */
+  readonly answered: (id: number, refused: boolean) => void
 }
 
 /**
@@ -109,6 +156,13 @@ export interface Options {
   readonly linkCheckMs?: number
   /** PRNG seed of the core (call ids). @default drawn at each start */
   readonly seed?: number
+  /** Given a station's DID, the presenter of a new connection to it. @default none: no `au` */
+  readonly capabilities?: (station: string) => Presenter
+  /**
+   * Direct mode (§9.2): a ready connection to the station at `address` (`quic://…#did:key:…`),
+   * dialled if needed. Without it a direct call fails `relay_failed`.
+   */
+  readonly dial?: (address: string) => Effect.Effect<Handle, unknown>
 }
 
 /**
@@ -128,7 +182,18 @@ export type Msg =
     readonly args: Frame.Any
     readonly timeoutMs: number | undefined
     readonly idempotent: boolean
+    /** @default "unary" */
+    readonly mode?: Frame.CallMode
+    /** Direct mode (§9.2): the address of the station to send the call to instead of the home station. */
+    readonly direct?: string
   }
+  | { readonly _tag: "DirectReady"; readonly call: Extract<Msg, { _tag: "Call" }>; readonly handle: Handle }
+  | { readonly _tag: "DirectLost"; readonly station: string; readonly connectionId: string }
+  | { readonly _tag: "StreamSend"; readonly handle: Rpc.Handle; readonly data: Frame.Any }
+  | { readonly _tag: "StreamClose"; readonly handle: Rpc.Handle }
+  | { readonly _tag: "StreamConsumed"; readonly handle: Rpc.Handle; readonly n: number }
+  | { readonly _tag: "StreamOpenFailed"; readonly handle: Rpc.Handle; readonly id: number; readonly detail: string }
+  | { readonly _tag: "StreamReset"; readonly connectionId: string; readonly stream: number; readonly code: string }
   | { readonly _tag: "CancelCall"; readonly ref: number }
   | { readonly _tag: "Advertise"; readonly advertisement: Advertisement }
   | { readonly _tag: "Unadvertise"; readonly advertisement: Advertisement }
@@ -149,6 +214,8 @@ export interface Stats {
   readonly linkUps: number
   readonly handlersRun: number
   readonly streamFramesDropped: number
+  /** Call streams held now (ours and our handlers'); 0 once every call is over. */
+  readonly streams: number
 }
 
 const platformSha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sha256").update(bytes).digest())
@@ -163,16 +230,50 @@ const failureOf = (error: unknown): { message?: string; data?: Frame.Any } => {
   return error === undefined ? {} : { message: String(error).slice(0, 256) }
 }
 
+/** One call stream as this endpoint drives it: an ordered outbox over the stream. */
+interface StreamLink {
+  readonly connectionId: string
+  /** Caller side: the connection the call goes on (home, or the direct station). */
+  readonly connection: Handle | undefined
+  /** Caller side: opened on first send. */
+  opened: CallStream | undefined
+  /** Provider side: the station opened it. */
+  readonly inbound: Inbound | undefined
+  readonly outbox: Array<Frame.Frame>
+  draining: boolean
+  /** The last frame went (or came): finish once the outbox is empty. */
+  done: boolean
+}
+
 class Driver {
   core!: Rpc.EndpointState
   readonly step: ReturnType<typeof Rpc.makeEndpointStep>
   timers!: CoreTimers.CoreTimers<string>
   readonly running = new Map<number, Fiber.Fiber<unknown, unknown>>()
   readonly sha256: (bytes: Uint8Array) => Uint8Array
-  link: { readonly handle: Handle; readonly station: Uint8Array; lane: Lane | undefined; readonly outbox: Array<Frame.Frame>; draining: boolean } | undefined
+  link: {
+    readonly handle: Handle
+    readonly station: Uint8Array
+    lane: Lane | undefined
+    readonly outbox: Array<Frame.Frame>
+    draining: boolean
+    /** Per connection: a fail-over or reconnect presents the capabilities again (replays included). */
+    readonly presenter: Presenter | undefined
+  } | undefined
   linkUps = 0
   handlersRun = 0
   streamFramesDropped = 0
+  /** Call streams by handle, and their handle by `connectionId|stream`. */
+  readonly streams = new Map<Rpc.Handle, StreamLink>()
+  readonly streamNames = new Map<string, Rpc.Handle>()
+  /** Direct mode: connections to serving stations by station key (hex), each with its rpc outbox. */
+  readonly direct = new Map<string, {
+    readonly handle: Handle
+    lane: Lane | undefined
+    readonly outbox: Array<Frame.Frame>
+    draining: boolean
+    readonly presenter: Presenter | undefined
+  }>()
   nowMs = 0
   ref!: Actor.ActorRef<Msg>
   scope!: Scope.Scope
@@ -203,10 +304,11 @@ class Driver {
     const driver = this
     switch (command._tag) {
       case "Send":
-        if (command.stream !== undefined) {
-          driver.streamFramesDropped++
-          return Effect.void
+        if (command.via !== undefined) {
+          const frame = driver.withAu(command.frame, command.via)
+          return command.stream !== undefined ? driver.sendOnStream(command.stream, frame, command.via) : driver.sendDirect(command.via, frame)
         }
+        if (command.stream !== undefined) return driver.sendOnStream(command.stream, driver.withAu(command.frame))
         return driver.send(command.frame)
       case "SignAdvertisement":
         return driver.signAndSend(command.id, command.draft)
@@ -215,7 +317,7 @@ class Driver {
         const caller = command.from === undefined ? undefined : Did.fromPublicKeyUnsafe(command.from)
         const run: Effect.Effect<Frame.Any, unknown> = handler === undefined
           ? Effect.fail({ message: "no handler" })
-          : Effect.suspend(() => handler(command.args, { caller, procedure: command.proc }))
+          : Effect.suspend(() => handler(command.args, { caller, procedure: command.proc, mode: command.mode, handle: command.handle }))
         driver.handlersRun++
         return Effect.gen(function*() {
           const fiber = yield* Effect.forkIn(
@@ -236,12 +338,24 @@ class Driver {
         driver.running.delete(command.id)
         return driver.fork(Fiber.interrupt(fiber))
       }
-      case "StreamMessage":
-      case "StreamEnded":
-        driver.streamFramesDropped++
+      case "StreamMessage": {
+        const port = driver.options.registry.stream
+        if (port === undefined) driver.streamFramesDropped++
+        else port.message(command.handle, command.data)
         return Effect.void
+      }
+      case "StreamEnded": {
+        const port = driver.options.registry.stream
+        if (port === undefined) driver.streamFramesDropped++
+        else port.ended(command.handle)
+        return Effect.void
+      }
       case "Complete":
-        return Effect.sync(() => driver.options.registry.complete(command.ref, command.outcome))
+        // The call is over: its stream (if any) is finished once its outbox drained.
+        return Effect.andThen(
+          driver.finishStream(`c/${command.ref}`),
+          Effect.sync(() => driver.options.registry.complete(command.ref, command.outcome))
+        )
       case "Notify":
         return Effect.sync(() => driver.options.registry.notify(command.notice))
       case "SetTimer":
@@ -272,10 +386,16 @@ class Driver {
     )
   }
 
+  /** `frame` with `au` when the current link must still present it for this gated frame (§13.4). */
+  withAu(frame: Frame.Frame, via?: string): Frame.Frame {
+    const presenter = via === undefined ? this.link?.presenter : this.direct.get(via)?.presenter
+    return presenter === undefined ? frame : presenter.attach(frame, this.nowMs)
+  }
+
   send(frame: Frame.Frame): Effect.Effect<void> {
     const link = this.link
     if (link === undefined) return Effect.void
-    link.outbox.push(frame)
+    link.outbox.push(this.withAu(frame))
     if (link.draining) return Effect.void
     link.draining = true
     return this.fork(Effect.gen(function*() {
@@ -291,6 +411,213 @@ class Driver {
     }))
   }
 
+  /**
+   * Queues `frame` on call stream `name`: the `call` of one of our calls opens it on the home
+   * link; a handler's stream exists once its `call` arrived. Frames of unknown streams are
+   * dropped (the call is already over).
+   */
+  sendOnStream(name: Rpc.Handle, frame: Frame.Frame, via?: string): Effect.Effect<void> {
+    let link = this.streams.get(name)
+    if (link === undefined) {
+      const connection = via === undefined ? this.link?.handle : this.direct.get(via)?.handle
+      if (frame.t !== "call" || connection === undefined) {
+        this.streamFramesDropped++
+        return Effect.void
+      }
+      link = { connectionId: connection.connectionId, connection, opened: undefined, inbound: undefined, outbox: [], draining: false, done: false }
+      this.streams.set(name, link)
+    }
+    if (frame.t === "s.data") this.options.registry.stream?.sent(name)
+    link.outbox.push(frame)
+    if (frame.t === "reply" || frame.t === "cancel") link.done = true
+    if (link.draining) return Effect.void
+    link.draining = true
+    return this.fork(this.drainStream(name, link))
+  }
+
+  drainStream(name: Rpc.Handle, link: StreamLink): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      while (link.outbox.length > 0) {
+        const frame = link.outbox.shift()!
+        if (link.inbound !== undefined) {
+          yield* Effect.ignore(link.inbound.reply(frame))
+          continue
+        }
+        if (link.opened === undefined) {
+          const open = link.connection?.openCallStream
+          const opened = open === undefined ? undefined : yield* Effect.result(open())
+          if (opened === undefined || Result.isFailure(opened)) {
+            link.outbox.length = 0
+            link.draining = false
+            if (frame.t === "call") {
+              const detail = opened === undefined ? "no link" : opened.failure.detail
+              driver.tell({ _tag: "StreamOpenFailed", handle: name, id: frame.id, detail })
+            }
+            return
+          }
+          link.opened = opened.success
+          driver.streamNames.set(`${link.connectionId}|${opened.success.stream}`, name)
+        }
+        yield* Effect.ignore(link.opened.send(frame))
+      }
+      link.draining = false
+      if (link.done) yield* driver.endStream(name, link)
+    })
+  }
+
+  /** The call on `name` is over: finish the stream once its outbox drained. */
+  finishStream(name: Rpc.Handle): Effect.Effect<void> {
+    const link = this.streams.get(name)
+    if (link === undefined) return Effect.void
+    link.done = true
+    return link.draining ? Effect.void : this.endStream(name, link)
+  }
+
+  endStream(name: Rpc.Handle, link: StreamLink): Effect.Effect<void> {
+    if (this.streams.get(name) === link) this.streams.delete(name)
+    const stream = link.opened?.stream ?? link.inbound?.stream
+    if (stream !== undefined) this.streamNames.delete(`${link.connectionId}|${stream}`)
+    const end = link.opened?.end ?? link.inbound?.end
+    return end === undefined ? Effect.void : this.fork(end)
+  }
+
+  /** Forgets every stream of a connection that is gone (the core ends their calls). */
+  dropStreams(connectionId: string): void {
+    for (const [name, link] of Array.from(this.streams)) {
+      if (link.connectionId !== connectionId) continue
+      this.streams.delete(name)
+      link.outbox.length = 0
+    }
+    for (const key of Array.from(this.streamNames.keys())) if (key.startsWith(`${connectionId}|`)) this.streamNames.delete(key)
+  }
+
+  /** The peer's resets of call streams on `handle` come back as `StreamReset` messages. */
+  watchResets(handle: Handle): void {
+    const connectionId = handle.connectionId
+    handle.onCallStreamReset?.((stream, code) => this.tell({ _tag: "StreamReset", connectionId, stream, code }))
+  }
+
+  /**
+   * The peer reset a call stream (§9.5: a reset aborts the call): one of our calls ends as a
+   * failed relay (the handler may have run), one our handler serves is cancelled.
+   */
+  onStreamReset(connectionId: string, stream: number, code: string, now: number): Effect.Effect<void> {
+    const key = `${connectionId}|${stream}`
+    const name = this.streamNames.get(key)
+    if (name === undefined) return Effect.void
+    this.streamNames.delete(key)
+    const link = this.streams.get(name)
+    if (link !== undefined) {
+      this.streams.delete(name)
+      link.outbox.length = 0
+    }
+    const n = Number(name.slice(2))
+    if (name.startsWith("p/")) return this.feed(Rpc.EndpointEvent.CancelReceived({ now, id: n }))
+    const id = this.core.refs.get(n)
+    return id === undefined
+      ? Effect.void
+      : this.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: { t: "reply", id, e: { c: "relay_failed", m: `call stream reset: ${code}` } } }))
+  }
+
+  /** A frame on a call stream: a handler's new call, or a frame of a known stream. */
+  onCallStream(inbound: Inbound, now: number): Effect.Effect<void> {
+    const f = inbound.frame
+    const key = `${inbound.connectionId}|${inbound.stream}`
+    if (inbound.opener === "peer" && f.t === "call") {
+      const name: Rpc.Handle = `p/${f.id}`
+      if (this.streams.has(name)) return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f })) // reused id: the core ignores it
+      this.streams.set(name, { connectionId: inbound.connectionId, connection: undefined, opened: undefined, inbound, outbox: [], draining: false, done: false })
+      this.streamNames.set(key, name)
+      return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
+    }
+    const name = this.streamNames.get(key)
+    if (name === undefined) return Effect.void
+    switch (f.t) {
+      case "reply":
+        // The call ends here; `Complete` finishes the stream.
+        return this.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: f }))
+      case "cancel":
+        return Effect.andThen(this.feed(Rpc.EndpointEvent.CancelReceived({ now, id: Number(name.slice(2)) })), this.finishStream(name))
+      case "s.data":
+      case "s.end":
+      case "s.credit":
+        return this.feed(Rpc.EndpointEvent.StreamFrameReceived({ now, handle: name, frame: f }))
+      default:
+        return Effect.void
+    }
+  }
+
+  /** A frame of a direct call, on this side's rpc lane to the station it was sent to. */
+  sendDirect(via: string, frame: Frame.Frame): Effect.Effect<void> {
+    const direct = this.direct.get(via)
+    if (direct === undefined) return Effect.void
+    direct.outbox.push(frame)
+    if (direct.draining) return Effect.void
+    direct.draining = true
+    return this.fork(Effect.gen(function*() {
+      while (direct.outbox.length > 0) {
+        const next = direct.outbox.shift()!
+        if (direct.lane === undefined) {
+          const lane = yield* Effect.result(direct.handle.openLane("rpc"))
+          if (Result.isSuccess(lane)) direct.lane = lane.success
+        }
+        if (direct.lane !== undefined) yield* Effect.ignore(direct.lane.send(next))
+      }
+      direct.draining = false
+    }))
+  }
+
+  /** Dials the station of a direct call; the call starts once the connection is ready. */
+  dialDirect(call: Extract<Msg, { _tag: "Call" }>, address: string): Effect.Effect<void> {
+    const driver = this
+    const dial = this.options.dial
+    const failed = (reason: string) =>
+      Effect.sync(() =>
+        driver.options.registry.complete(call.ref, Rpc.Outcome.RemoteError({ code: "relay_failed", message: `direct: ${reason}` }))
+      )
+    if (dial === undefined) return failed("this node cannot dial")
+    // The dial spends the call's budget: past it the call has timed out, whatever the dial does.
+    const budget = Math.min(this.options.config.maxCallTtlMs, call.timeoutMs ?? this.options.config.callTimeoutMs)
+    return this.fork(Effect.matchEffect(Effect.timeoutOption(dial(address), budget), {
+      onFailure: (e) => failed(typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)),
+      onSuccess: (handle) =>
+        Effect.sync(() =>
+          handle._tag === "Some"
+            ? driver.tell({ _tag: "DirectReady", call, handle: handle.value })
+            : driver.options.registry.complete(call.ref, Rpc.Outcome.CallTimeout({ afterMs: budget }))
+        )
+    }))
+  }
+
+  /** Adopts a direct connection (once) and starts the call on it. */
+  directReady(call: Extract<Msg, { _tag: "Call" }>, handle: Handle, now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      const key = Did.parsePublicKey(handle.peerDid)
+      if (!(key instanceof Uint8Array) || handle.status().phase !== "ready") {
+        return driver.options.registry.complete(call.ref, Rpc.Outcome.RemoteError({ code: "relay_failed", message: "direct: not connected" }))
+      }
+      const via = hex(key)
+      const known = driver.direct.get(via)
+      if (known === undefined || known.handle.connectionId !== handle.connectionId) {
+        driver.direct.set(via, { handle, lane: undefined, outbox: [], draining: false, presenter: driver.options.capabilities?.(handle.peerDid) })
+        if (driver.link?.handle.connectionId !== handle.connectionId) {
+          handle.subscribe("rpc", (inbound) => Effect.sync(() => driver.tell({ _tag: "Inbound", inbound })))
+          handle.subscribe("call", (inbound) => Effect.sync(() => driver.tell({ _tag: "Inbound", inbound })))
+          driver.watchResets(handle)
+        }
+        yield* driver.fork(Effect.flatMap(handle.closed, () =>
+          Effect.sync(() => driver.tell({ _tag: "DirectLost", station: via, connectionId: handle.connectionId }))))
+      }
+      yield* driver.feed(Rpc.EndpointEvent.Call({
+        now, ref: call.ref, realm: call.realm, proc: call.proc, args: call.args, idempotent: call.idempotent, via,
+        ...(call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs }),
+        ...(call.mode === undefined ? {} : { mode: call.mode })
+      }))
+    })
+  }
+
   checkLink(now: number): Effect.Effect<void> {
     const driver = this
     return Effect.gen(function*() {
@@ -300,14 +627,17 @@ class Driver {
       if (current !== undefined && (!ready || handle.connectionId !== current.handle.connectionId ||
         current.handle.status().phase !== "ready")) {
         driver.link = undefined
+        driver.dropStreams(current.handle.connectionId)
         yield* driver.feed(Rpc.EndpointEvent.LinkDown({ now }))
       }
       if (driver.link !== undefined || !ready) return
       const station = Did.parsePublicKey(handle.peerDid)
       if (!(station instanceof Uint8Array)) return
-      driver.link = { handle, station, lane: undefined, outbox: [], draining: false }
+      driver.link = { handle, station, lane: undefined, outbox: [], draining: false, presenter: driver.options.capabilities?.(handle.peerDid) }
       driver.linkUps++
       handle.subscribe("rpc", (inbound) => Effect.sync(() => driver.tell({ _tag: "Inbound", inbound })))
+      handle.subscribe("call", (inbound) => Effect.sync(() => driver.tell({ _tag: "Inbound", inbound })))
+      driver.watchResets(handle)
       yield* driver.fork(Effect.flatMap(handle.closed, () => Effect.sync(() => driver.tell({ _tag: "CheckLink" }))))
       yield* driver.feed(Rpc.EndpointEvent.LinkUp({ now, wall: now, station: hex(station) }))
     })
@@ -316,13 +646,29 @@ class Driver {
   onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
     const driver = this
     return Effect.gen(function*() {
-      if (driver.link === undefined || inbound.connectionId !== driver.link.handle.connectionId) return
+      if (driver.link === undefined || inbound.connectionId !== driver.link.handle.connectionId) {
+        // A direct connection carries only the answers to our direct calls.
+        const direct = Array.from(driver.direct.values()).find((d) => d.handle.connectionId === inbound.connectionId)
+        if (direct === undefined) return
+        if (inbound.channel === "call") {
+          if (inbound.opener === "local") yield* driver.onCallStream(inbound, now)
+          return
+        }
+        if (inbound.frame.t === "reply") {
+          direct.presenter?.answered(inbound.frame.id, inbound.frame.e?.c === "unauthorized")
+          yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: inbound.frame }))
+        }
+        return
+      }
+      if (inbound.channel === "call") return yield* driver.onCallStream(inbound, now)
       const f = inbound.frame
       switch (f.t) {
         case "reply":
+          driver.link.presenter?.answered(f.id, f.e?.c === "unauthorized")
           return yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: f }))
         case "ok":
         case "err":
+          if (f.id !== undefined) driver.link.presenter?.answered(f.id, f.t === "err")
           return yield* driver.feed(Rpc.EndpointEvent.AnswerReceived({ now, frame: f }))
         case "call":
           return yield* driver.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
@@ -341,7 +687,8 @@ class Driver {
       linked: this.link !== undefined,
       linkUps: this.linkUps,
       handlersRun: this.handlersRun,
-      streamFramesDropped: this.streamFramesDropped
+      streamFramesDropped: this.streamFramesDropped,
+      streams: this.streams.size
     }
   }
 }
@@ -373,7 +720,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         starts++
         driver.core = Rpc.initialEndpoint({ seed: options.seed ?? Math.floor(now % 2_147_483_647) + starts })
         for (const ad of options.registry.advertisements()) {
-          yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ["unary"], req: false }))
+          yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
         }
         yield* driver.checkLink(now)
         const every = options.linkCheckMs ?? 100
@@ -396,9 +743,44 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
             yield* driver.feed(Rpc.EndpointEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
             break
           case "Call":
+            if (message.direct !== undefined) {
+              yield* driver.dialDirect(message, message.direct)
+              break
+            }
             yield* driver.feed(Rpc.EndpointEvent.Call({
               now, ref: message.ref, realm: message.realm, proc: message.proc, args: message.args, idempotent: message.idempotent,
-              ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs })
+              ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
+              ...(message.mode === undefined ? {} : { mode: message.mode })
+            }))
+            break
+          case "DirectReady":
+            yield* driver.directReady(message.call, message.handle, now)
+            break
+          case "DirectLost": {
+            const direct = driver.direct.get(message.station)
+            if (direct === undefined || direct.handle.connectionId !== message.connectionId) break
+            driver.direct.delete(message.station)
+            if (driver.link?.handle.connectionId !== message.connectionId) driver.dropStreams(message.connectionId)
+            yield* driver.feed(Rpc.EndpointEvent.DirectLinkLost({ now, station: message.station }))
+            break
+          }
+          case "StreamSend":
+            yield* driver.feed(Rpc.EndpointEvent.StreamSend({ now, handle: message.handle, data: message.data }))
+            break
+          case "StreamClose":
+            yield* driver.feed(Rpc.EndpointEvent.StreamClose({ now, handle: message.handle }))
+            break
+          case "StreamConsumed":
+            yield* driver.feed(Rpc.EndpointEvent.StreamConsumed({ now, handle: message.handle, n: message.n }))
+            break
+          case "StreamReset":
+            yield* driver.onStreamReset(message.connectionId, message.stream, message.code, now)
+            break
+          case "StreamOpenFailed":
+            // The call never left: it ends as a failed relay (nothing ran).
+            driver.streams.delete(message.handle)
+            yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({
+              now, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: `call stream: ${message.detail}` } }
             }))
             break
           case "CancelCall":
@@ -406,7 +788,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
             break
           case "Advertise": {
             const ad = message.advertisement
-            yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ["unary"], req: false }))
+            yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
             break
           }
           case "Unadvertise": {

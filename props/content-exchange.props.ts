@@ -205,7 +205,14 @@ describe("fetch core under arbitrary events", () => {
         }
         for (const asked of s.outstanding.values()) expect(asked.length).toBeLessThanOrEqual(1 + knobs.endgameDuplicates)
         expect([...s.outstanding.values()].reduce((n, a) => n + a.length, 0)).toBe(wants)
-        expect(s.timers.size).toBe(wants + s.manifestRequests.size)
+        // One timer per want, per manifest request and per lost provider awaiting its retry.
+        expect(s.timers.size).toBe(wants + s.manifestRequests.size + s.lost.size)
+        for (const id of [...s.lost.keys(), ...s.gone]) expect(s.providers.has(id)).toBe(false)
+        // The store backlog is exactly the chunks verified and awaiting their write.
+        const awaiting = [...s.status.keys()].filter((i) =>
+          s.status[i] === Fetch.chunkStatus.verified && s.chunkIndex.get(Buffer.from(s.chunks[i]!).toString("hex")) === i
+        ).length
+        expect(s.storing).toBe(awaiting)
         expect(s.storedChunks).toBe([...s.status].filter((x) => x === Fetch.chunkStatus.stored).length)
       }
       if (s.chunks.length > 0) reachedBlocks++

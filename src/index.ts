@@ -31,3 +31,4 @@ export type { DhtSummary, HomeStation, Hooks, Knobs, MembershipView, MeshApi, Me
 export type { PeerConnection, SpawnOptions, SupervisionNode, SupervisionTree } from "./node/index.ts"
 export type { Advertisement, CallContext, CallError, CallOptions, Gap, Handler, PublishError } from "./node/index.ts"
 export type { SubscribeError, SubscribeOptions, Subscription, SubscriptionEvent } from "./node/index.ts"
+export type { StreamCall, StreamCallOptions, StreamChannel, StreamHandler, StreamMode } from "./node/index.ts"

@@ -33,7 +33,8 @@
  * // 1. the transport takes `routing.sinks` (`sinks: { pubsub, rpc }`), so nothing arriving
  * //    before the actors subscribe a connection is lost;
  * // 2. the root lists `routing.child` in the routing slot;
- * // 3. the facade calls routing.publish / subscribe / advertise / call (clients).
+ * // 3. the facade calls routing.publish / subscribe / advertise / call, and for streaming
+ * //    calls (§9.5) advertiseStream / callStream (clients).
  * ```
  *
  * **Restarts.** One-for-one: a crashed router restarts alone, adopts the live connections and
@@ -51,9 +52,12 @@ import * as PubSubRouterActor from "../actors/PubSubRouterActor.ts"
 import * as PubSubSessionActor from "../actors/PubSubSessionActor.ts"
 import * as RpcDispatcherActor from "../actors/RpcDispatcherActor.ts"
 import * as RpcEndpointActor from "../actors/RpcEndpointActor.ts"
+import * as Bytes from "../src/core/Bytes.ts"
 import * as Did from "../src/identity/Did.ts"
 import * as Realm from "../src/identity/Realm.ts"
 import { CallTimeout, ConnectionLost, NoProvider, RemoteError, Unauthorized } from "../src/node/Errors.ts"
+import { Pipe } from "../src/node/RpcStream.ts"
+import type { StreamCall, StreamChannel, StreamMode } from "../src/node/RpcStream.ts"
 import type { Handle, Sink } from "../src/protocols/connection/Handle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import type { ChildSpec } from "../src/runtime/ChildSpec.ts"
@@ -135,10 +139,14 @@ export interface Deps {
   readonly transport?: () => TransportPort | undefined
   /** Clients: the current home-station connection (the StationLink owns failover). */
   readonly station?: () => Effect.Effect<Handle | undefined>
+  /** Clients: a ready connection to a station address, for direct-mode calls (§9.2). */
+  readonly dial?: (address: string) => Effect.Effect<Handle, unknown>
   /** Stations: where provider records live (the DHT). @default none: local providers only */
   readonly directory?: RpcDispatcherActor.Directory
   /** Stations: the authorisation port. @default open realms */
   readonly authorise?: Authorise
+  /** Clients: per station connection, what adds `au` to gated frames (§13.4). @default none */
+  readonly capabilities?: (station: string) => PubSubSessionActor.Presenter & RpcEndpointActor.Presenter
   readonly config?: Config
 }
 
@@ -218,8 +226,8 @@ export type CallError = TopicError | Unauthorized | CallTimeout | NoProvider | R
 export interface Routing {
   /** The child for the node's root: id `routing`, a supervisor, permanent. */
   readonly child: ChildSpec<Scope.Scope>
-  /** Give them to the transport as node-wide sinks (`sinks: { pubsub, rpc }`). */
-  readonly sinks: { readonly pubsub: Sink; readonly rpc: Sink }
+  /** Give them to the transport as node-wide sinks (`sinks: { pubsub, rpc, call }`). */
+  readonly sinks: { readonly pubsub: Sink; readonly rpc: Sink; readonly call: Sink }
   /** Publishes; resolves once the home station accepted the event. Clients. */
   readonly publish: (topic: string, payload: Frame.Any) => Effect.Effect<void, PublishError>
   /** Subscribes to a topic or pattern; resolves once the station accepted it. Clients. */
@@ -237,8 +245,25 @@ export interface Routing {
   readonly call: (
     procedure: string,
     args: Frame.Any,
-    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string }
   ) => Effect.Effect<unknown, CallError>
+  /**
+   * Advertises a streaming procedure (§9.5) of one `mode`; the handler gets the call's stream.
+   * `check` vets each message the handler sends (the facade's payload rule). Clients.
+   */
+  readonly advertiseStream: (
+    procedure: string,
+    mode: StreamMode,
+    handler: (args: unknown, stream: StreamChannel, ctx: CallContext) => unknown,
+    check?: (message: unknown) => Error | undefined
+  ) => Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError>
+  /** Starts a streaming call (§9.5); its messages and result come through the returned handle. Clients. */
+  readonly callStream: (
+    procedure: string,
+    args: Frame.Any,
+    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string },
+    check?: (message: unknown) => Error | undefined
+  ) => Effect.Effect<StreamCall, CallError>
   /** The running children (they change across restarts), for tests and status. */
   readonly processes: () => {
     readonly supervisor: Supervisor.SupervisorRef | undefined
@@ -266,9 +291,35 @@ interface Wiring {
 
 const alive = <A extends Actor.ActorRef<any>>(ref: A | undefined): A | undefined => ref?.isAlive() === true ? ref : undefined
 
+/**
+ * A bounded memo: `compute` runs once per key while the key stays among the `max` most recent
+ * insertions (the oldest is dropped first). Keeps per-message hashing and parsing off hot paths.
+ */
+const boundedMemo = <K, V>(max: number, compute: (key: K) => V): (key: K) => V => {
+  const cache = new Map<K, V>()
+  return (key) => {
+    const hit = cache.get(key)
+    if (hit !== undefined) return hit
+    const value = compute(key)
+    if (cache.size >= max) cache.delete(cache.keys().next().value!)
+    cache.set(key, value)
+    return value
+  }
+}
+
+/** The realm id of a realm name (SHA-256), memoised: every publish and call names one. */
+const realmIdOf = boundedMemo(1_024, (name: string): Uint8Array => Realm.id(name))
+
 /** The realm id of a topic, pattern or procedure: SHA-256 of its first segment; zero for system topics. */
 const realmOf = (topic: string): Uint8Array =>
-  Topic.isSystem(topic) ? Realm.zero() : Realm.id(topic.slice(0, Math.max(0, topic.indexOf("/"))))
+  Topic.isSystem(topic) ? Realm.zero() : realmIdOf(topic.slice(0, Math.max(0, topic.indexOf("/"))))
+
+/** The DID of a raw key given as a latin1 string (a cheap map key), memoised. */
+const didOfKeyString = boundedMemo(4_096, (key: string): string => Did.fromPublicKeyUnsafe(Uint8Array.from(Buffer.from(key, "latin1"))))
+
+/** A publisher's DID from its raw key: every delivered event names one, and base58 is not cheap. */
+const publisherDid = (pk: Uint8Array): string =>
+  didOfKeyString(Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString("latin1"))
 
 /** The grammar check of the API (§7.4), as a typed failure. */
 const checkTopic = (topic: string, allowPattern: boolean): Effect.Effect<void, TopicError> =>
@@ -339,17 +390,44 @@ export const make = (deps: Deps): Routing => {
   const handlers = new Map<string, RpcEndpointActor.Handler>()
   const ads = new Map<number, { readonly ad: RpcEndpointActor.Advertisement; readonly done: Deferred.Deferred<void, SubscribeError> }>()
   const calls = new Map<number, { readonly procedure: string; readonly timeoutMs: number; readonly done: Deferred.Deferred<unknown, CallError> }>()
+  /** Streaming calls and handlers: one pipe per call stream, by its endpoint handle. */
+  const pipes = new Map<RpcEndpointActor.Rpc.Handle, Pipe>()
+  const pipeIo = (handle: RpcEndpointActor.Rpc.Handle) => ({
+    send: (data: unknown) => void alive(wiring.endpoint)?.tell({ _tag: "StreamSend", handle, data: data as Frame.Any }),
+    close: () => void alive(wiring.endpoint)?.tell({ _tag: "StreamClose", handle }),
+    consumed: (n: number) => void alive(wiring.endpoint)?.tell({ _tag: "StreamConsumed", handle, n })
+  })
+
+  /**
+   * What each at-least-once subscription's handler already got, by (publisher key, session, seq).
+   * §8.5's client dedup lives in the session core, which a crash of the session actor takes with
+   * it; the restarted core resumes from the last acknowledged cursor, so events handled but not
+   * yet acknowledged come again and are dropped here instead. The station never has more than
+   * `aloMaxInFlight` unacknowledged, so twice that many keys cover any replay.
+   */
+  const aloHandled = new Map<number, Set<string>>()
+  const aloHandledMax = 2 * pubsubConfig.aloMaxInFlight
+  const seenBefore = (sid: number, envelope: EnvelopeBody): boolean => {
+    let handled = aloHandled.get(sid)
+    if (handled === undefined) aloHandled.set(sid, handled = new Set())
+    const key = `${Bytes.toHex(envelope.pk)}|${Bytes.toHex(envelope.sess)}|${envelope.seq}`
+    if (handled.has(key)) return true
+    handled.add(key)
+    if (handled.size > aloHandledMax) handled.delete(handled.values().next().value!)
+    return false
+  }
 
   const sessionRegistry: PubSubSessionActor.Registry = {
     subscriptions: () => Array.from(subs.values(), (s) => s.sub),
-    deliver: (sid, envelope: EnvelopeBody) =>
+    deliver: (sid, envelope: EnvelopeBody, cur) =>
       Effect.suspend(() => {
         const s = subs.get(sid)
         if (s === undefined) return Effect.void
+        if (cur !== undefined && seenBefore(sid, envelope)) return Effect.void
         const event: SubscriptionEvent = {
           topic: envelope.topic,
           payload: envelope.p,
-          publisher: Did.fromPublicKeyUnsafe(envelope.pk),
+          publisher: publisherDid(envelope.pk),
           seq: envelope.seq,
           ts: envelope.ts
         }
@@ -363,6 +441,7 @@ export const make = (deps: Deps): Routing => {
           const s = subs.get(notice.sid)
           if (s === undefined) return
           subs.delete(notice.sid)
+          aloHandled.delete(notice.sid)
           return void Deferred.doneUnsafe(s.confirmed, Effect.fail(refusal("subscribe", notice.code, notice.reason)))
         }
         case "Published": {
@@ -407,6 +486,18 @@ export const make = (deps: Deps): Routing => {
         Cancelled: () => Effect.fail(new RemoteError({ code: "cancelled", message: "cancelled" }))
       })
       Deferred.doneUnsafe(c.done, exit as Effect.Effect<unknown, CallError>)
+      const pipe = pipes.get(`c/${ref}`)
+      if (pipe !== undefined) {
+        pipes.delete(`c/${ref}`)
+        const over = new RemoteError({ code: "call_ended", message: `${c.procedure}: the call is over` })
+        if (outcome._tag === "Ok") pipe.finish(over)
+        else pipe.fail(Effect.runSync(Effect.flip(exit as Effect.Effect<unknown, CallError>)))
+      }
+    },
+    stream: {
+      message: (handle, data) => pipes.get(handle)?.push(data),
+      ended: (handle) => pipes.get(handle)?.end(),
+      sent: (handle) => pipes.get(handle)?.sent()
     },
     notify: (notice) => {
       switch (notice._tag) {
@@ -428,6 +519,10 @@ export const make = (deps: Deps): Routing => {
       for (const [ref, c] of calls) {
         calls.delete(ref)
         Deferred.doneUnsafe(c.done, Effect.fail(new RemoteError({ code: "relay_failed", message: "endpoint restarted" })))
+      }
+      for (const [handle, pipe] of pipes) {
+        pipes.delete(handle)
+        pipe.fail(new RemoteError({ code: "relay_failed", message: "endpoint restarted" }))
       }
     }
   }
@@ -481,6 +576,7 @@ export const make = (deps: Deps): Routing => {
         config: pubsubConfig,
         station,
         registry: sessionRegistry,
+        ...(deps.capabilities === undefined ? {} : { capabilities: deps.capabilities }),
         ...(config.linkCheckMs === undefined ? {} : { linkCheckMs: config.linkCheckMs })
       }), (ref) => void (wiring.session = ref))
     },
@@ -492,6 +588,8 @@ export const make = (deps: Deps): Routing => {
         config: rpcConfig,
         station,
         registry: endpointRegistry,
+        ...(deps.capabilities === undefined ? {} : { capabilities: deps.capabilities }),
+        ...(deps.dial === undefined ? {} : { dial: deps.dial }),
         ...(config.seed === undefined ? {} : { seed: config.seed }),
         ...(config.linkCheckMs === undefined ? {} : { linkCheckMs: config.linkCheckMs })
       }), (ref) => void (wiring.endpoint = ref))
@@ -511,14 +609,14 @@ export const make = (deps: Deps): Routing => {
   const child: ChildSpec<Scope.Scope> = { id: "routing", kind: "supervisor", start: tree }
 
   // Frames arriving before an actor adopted their connection go to the running actor.
-  const clientSink = (channel: "pubsub" | "rpc"): Sink => (inbound) =>
+  const clientSink = (channel: "pubsub" | "rpc" | "call"): Sink => (inbound) =>
     Effect.sync(() => {
       if (channel === "pubsub") alive(wiring.session)?.tell({ _tag: "Inbound", inbound })
       else alive(wiring.endpoint)?.tell({ _tag: "Inbound", inbound })
     })
   const sinks = deps.role === "station"
-    ? { pubsub: routerInbox.sink, rpc: dispatcherInbox.sink }
-    : { pubsub: clientSink("pubsub"), rpc: clientSink("rpc") }
+    ? { pubsub: routerInbox.sink, rpc: dispatcherInbox.sink, call: dispatcherInbox.sink }
+    : { pubsub: clientSink("pubsub"), rpc: clientSink("rpc"), call: clientSink("call") }
 
   // ---------------------------------------------------------------------------------------------
   // API (clients)
@@ -561,6 +659,7 @@ export const make = (deps: Deps): Routing => {
       yield* Effect.sync(() => alive(wiring.session)?.tell({ _tag: "Subscribe", subscription: sub }))
       yield* confirmed(done)
       const unsubscribe = Effect.sync(() => {
+        aloHandled.delete(sid)
         if (!subs.delete(sid)) return
         alive(wiring.session)?.tell({ _tag: "Unsubscribe", sid })
       })
@@ -596,7 +695,7 @@ export const make = (deps: Deps): Routing => {
   const call = (
     procedure: string,
     args: Frame.Any,
-    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean }
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string }
   ): Effect.Effect<unknown, CallError> =>
     Effect.gen(function*() {
       if (deps.role !== "client") return yield* Effect.fail(clientOnly("call"))
@@ -607,7 +706,8 @@ export const make = (deps: Deps): Routing => {
       calls.set(ref, { procedure, timeoutMs, done })
       yield* Effect.sync(() =>
         alive(wiring.endpoint)?.tell({
-          _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false
+          _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false,
+          ...(options?.direct === undefined ? {} : { direct: options.direct })
         }))
       // The core's own timer answers; this bound only covers an endpoint that is down.
       const answer = yield* Effect.onInterrupt(
@@ -624,6 +724,109 @@ export const make = (deps: Deps): Routing => {
       return answer.value
     })
 
+  const noCheck = (): Error | undefined => undefined
+
+  const advertiseStream = (
+    procedure: string,
+    mode: StreamMode,
+    handler: (args: unknown, stream: StreamChannel, ctx: CallContext) => unknown,
+    check: (message: unknown) => Error | undefined = noCheck
+  ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("advertise"))
+      yield* checkTopic(procedure, false)
+      const ref = nextRef++
+      const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure, modes: [mode] }
+      handlers.set(procedure, (args, ctx) =>
+        Effect.tryPromise({
+          try: async (signal) => {
+            const handle = ctx.handle
+            const pipe = new Pipe(pipeIo(handle), rpcConfig.streamQueueMax, check)
+            pipes.set(handle, pipe)
+            const aborted = () => pipe.fail(new RemoteError({ code: "cancelled", message: `${procedure}: the call was cancelled or ran out of time` }))
+            signal.addEventListener("abort", aborted)
+            const closedError = () => new RemoteError({ code: "call_ended", message: `${procedure}: the stream is closed` })
+            const channel: StreamChannel = {
+              mode,
+              send: (message) => pipe.send(message, closedError),
+              [Symbol.asyncIterator]: () => pipe.iterator()
+            }
+            try {
+              const result = await handler(args, channel, { procedure, caller: ctx.caller, signal })
+              // Every message the handler sent goes out, then `s.end`, then the reply (§9.5).
+              await pipe.drained()
+              pipe.close()
+              return result as Frame.Any
+            } finally {
+              signal.removeEventListener("abort", aborted)
+              if (pipes.get(handle) === pipe) pipes.delete(handle)
+            }
+          },
+          catch: (e) => e
+        }))
+      const done = Deferred.makeUnsafe<void, SubscribeError>()
+      ads.set(ref, { ad, done })
+      yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
+      yield* confirmed(done)
+      const unadvertise = Effect.sync(() => {
+        if (!ads.delete(ref)) return
+        handlers.delete(procedure)
+        alive(wiring.endpoint)?.tell({ _tag: "Unadvertise", advertisement: { ...ad, ref: nextRef++ } })
+      })
+      return { unadvertise }
+    })
+
+  const callStream = (
+    procedure: string,
+    args: Frame.Any,
+    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string },
+    check: (message: unknown) => Error | undefined = noCheck
+  ): Effect.Effect<StreamCall, CallError> =>
+    Effect.gen(function*() {
+      if (deps.role !== "client") return yield* Effect.fail(clientOnly("call"))
+      yield* checkTopic(procedure, false)
+      const ref = nextRef++
+      const handle: RpcEndpointActor.Rpc.Handle = `c/${ref}`
+      const timeoutMs = Math.min(options.timeoutMs ?? rpcConfig.callTimeoutMs, rpcConfig.maxCallTtlMs)
+      const done = Deferred.makeUnsafe<unknown, CallError>()
+      calls.set(ref, { procedure, timeoutMs, done })
+      const pipe = new Pipe(pipeIo(handle), rpcConfig.streamQueueMax, check)
+      pipes.set(handle, pipe)
+      yield* Effect.sync(() =>
+        alive(wiring.endpoint)?.tell({
+          _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: false, mode: options.mode,
+          ...(options.direct === undefined ? {} : { direct: options.direct })
+        }))
+      // The core's own timer answers; this bound only covers an endpoint that is down.
+      const result = new Promise<unknown>((resolve, reject) => {
+        Effect.runFork(Effect.gen(function*() {
+          const answer = yield* Effect.result(Effect.timeoutOption(Deferred.await(done), timeoutMs + 1_000))
+          if (answer._tag === "Failure") return reject(answer.failure)
+          if (answer.success._tag === "Some") return resolve(answer.success.value)
+          calls.delete(ref)
+          const timedOut = new CallTimeout({ procedure, timeoutMs })
+          pipes.delete(handle)
+          pipe.fail(timedOut)
+          reject(timedOut)
+        }))
+      })
+      result.catch(() => undefined) // observed through `result`; never an unhandled rejection
+      const closedError = () => new RemoteError({ code: "call_ended", message: `${procedure}: the stream is closed` })
+      const streamCall: StreamCall = {
+        procedure,
+        mode: options.mode,
+        send: (message) => pipe.send(message, closedError),
+        end: async () => pipe.close(),
+        result,
+        cancel: async () => {
+          if (!calls.has(ref)) return
+          alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
+        },
+        [Symbol.asyncIterator]: () => pipe.iterator()
+      }
+      return streamCall
+    })
+
   const routing: Routing = {
     child,
     sinks,
@@ -631,6 +834,8 @@ export const make = (deps: Deps): Routing => {
     subscribe,
     advertise,
     call,
+    advertiseStream,
+    callStream,
     processes: () => ({
       supervisor: wiring.supervisor,
       router: alive(wiring.router),

@@ -15,11 +15,15 @@
  * accepted the event; `call` prints the JSON result. Byte strings (msgpack `bin`) have no JSON
  * form: they print as `{"$bytes": "<base64>"}`. Anything that goes wrong ends with exit code 1
  * and one line on stderr saying what, in words (an invalid topic, a timeout, a refused
- * capability, no provider, an unreachable station); a wrong command line exits 2.
+ * capability, no provider, an unreachable station); a wrong command line exits 2, and so does a
+ * `--cap` file that cannot be read, holds no delegation or holds an expired one.
+ *
+ * The delegations of `--cap` become the node's `capabilities`: the client presents them to its
+ * station with each gated frame that needs them (`ClientCapabilities`).
  *
  * @since 0.1.0
  */
-import { readFileSync } from "node:fs"
+import * as ClientCapabilities from "../node/ClientCapabilities.ts"
 import { MaculaNode } from "../node/MaculaNode.ts"
 import type { NodeConfig } from "../node/Config.ts"
 import type { SubscriptionEvent } from "../node/Mesh.ts"
@@ -145,12 +149,13 @@ export const eventLine = (event: SubscriptionEvent): string =>
   toJson({ topic: event.topic, payload: event.payload, publisher: event.publisher, seq: event.seq, ts: event.ts })
 
 /**
- * A failure as one line, in words, for stderr (without the `macula CMD:` prefix). Pure.
+ * A failure as one line, in words, for stderr (without the `macula CMD:` prefix); `withCaps`
+ * says whether `--cap` delegations were given (a missing proof then means none covers it). Pure.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const describeFailure = (target: string, error: unknown): string => {
+export const describeFailure = (target: string, error: unknown, withCaps = false): string => {
   const e = (error ?? {}) as Record<string, unknown>
   const text = (k: string) => (typeof e[k] === "string" ? (e[k] as string) : undefined)
   switch (e["_tag"]) {
@@ -160,7 +165,11 @@ export const describeFailure = (target: string, error: unknown): string => {
     }
     case "Unauthorized":
       return `refused by the station: unauthorized${text("reason") === undefined ? "" : ` (${text("reason")})`}; ${
-        text("reason") === "UnavailableProof" ? "the realm needs a capability and none was presented" : "the capability does not allow it"
+        text("reason") !== "UnavailableProof"
+          ? "the capability does not allow it"
+          : withCaps
+          ? `no --cap delegation of this client covers ${target}`
+          : "the realm needs a capability and none was presented"
       }`
     case "CallTimeout":
       return `timeout: no reply from ${target} within ${String(e["timeoutMs"])} ms`
@@ -179,18 +188,6 @@ export const describeFailure = (target: string, error: unknown): string => {
   }
 }
 
-const readCaps = (files: ReadonlyArray<string>): ReadonlyArray<Uint8Array> => {
-  const out: Array<Uint8Array> = []
-  for (const file of files) {
-    try {
-      out.push(...Capabilities.decode(readFileSync(file)))
-    } catch (error) {
-      throw new Error(`--cap ${file}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-  }
-  return out
-}
-
 /**
  * Runs `macula sub|pub|call`; resolves with the exit code. Throws `UsageError` for a wrong
  * command line. `stopWhen` ends `sub` (default: SIGINT or SIGTERM).
@@ -206,16 +203,14 @@ export const run = async (
 ): Promise<number> => {
   const invocation = parse(command, args)
   if (invocation instanceof UsageError) throw invocation
+  // A bad capability file is a wrong command line (exit 2), found before anything starts.
+  const capabilities = Capabilities.readFiles(command, invocation.capFiles)
   const fail = (error: unknown) => {
-    io.err(`macula ${command}: ${describeFailure(invocation.target, error)}`)
+    io.err(`macula ${command}: ${describeFailure(invocation.target, error, capabilities.length > 0)}`)
     return 1
   }
   let node: MaculaNode | undefined
   try {
-    const capabilities = readCaps(invocation.capFiles)
-    if (capabilities.length > 0) {
-      io.err("note: this client does not present capabilities to stations yet; a realm with a pinned authority refuses it")
-    }
     const stopping = command === "sub" ? stopWhen() : undefined
     node = await MaculaNode.start(
       { ...invocation.config, ...(capabilities.length === 0 ? {} : { capabilities }) },
@@ -229,6 +224,9 @@ export const run = async (
         }
         : {}
     )
+    if (capabilities.length > 0 && ClientCapabilities.chainsOf(capabilities, node.did).length === 0) {
+      io.err(`note: no --cap delegation leads to this client (${node.did}); it presents none, so a pinned realm refuses it`)
+    }
     switch (command) {
       case "sub": {
         const sub = await node.subscribe(invocation.target, (event) => io.out(eventLine(event)))

@@ -15,9 +15,15 @@
  * not found`, an invalid MCID, an unreadable file, an unreachable station); a wrong command line
  * exits 2.
  *
+ * Memory stays bounded whatever the file's size: `put` streams the file into the store one chunk
+ * at a time, and `get` writes each chunk to FILE from the store. Without `--data` the blocks go
+ * to a temporary directory (removed at exit) rather than to memory.
+ *
  * @since 0.1.0
  */
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Mcid from "../content/Mcid.ts"
 import type { NodeConfig } from "../node/Config.ts"
 import { MaculaNode } from "../node/MaculaNode.ts"
@@ -156,10 +162,16 @@ export const run = async (command: Command, args: ReadonlyArray<string>, io: Io,
     }
   }
   let node: MaculaNode | undefined
+  // Without --data, an ephemeral data directory keeps the blocks on disk, not in memory.
+  const scratch = invocation.config.dataDir === undefined ? mkdtempSync(join(tmpdir(), "macula-content-")) : undefined
   try {
     const capabilities: Array<Uint8Array> = []
     for (const file of invocation.capFiles) capabilities.push(...Capabilities.decode(readFileSync(file)))
-    node = await MaculaNode.start({ ...invocation.config, ...(capabilities.length === 0 ? {} : { capabilities }) })
+    node = await MaculaNode.start({
+      ...invocation.config,
+      ...(scratch === undefined ? {} : { dataDir: scratch }),
+      ...(capabilities.length === 0 ? {} : { capabilities })
+    })
     if (command === "put") {
       const mcid = await node.putContent(invocation.target)
       io.out(Mcid.toString(mcid))
@@ -167,21 +179,25 @@ export const run = async (command: Command, args: ReadonlyArray<string>, io: Io,
     }
     const output = invocation.output!
     const shown = Progress.reporter({ tty: display.tty, write: display.write, now: () => Date.now() })
-    const bytes = await node.getContent(invocation.target, { onProgress: (p) => shown.update(p) })
-    shown.done()
     const temp = `${output}.part-${process.pid}`
+    let size: number
     try {
-      writeFileSync(temp, bytes)
+      // Written chunk by chunk from the store, then renamed: FILE is absent or whole.
+      size = await node.getContentToFile(invocation.target, temp, { onProgress: (p) => shown.update(p) })
+      shown.done()
       renameSync(temp, output)
     } catch (error) {
       rmSync(temp, { force: true })
+      // Typed failures (not found, the store's `export` / `write`) are described by `fail`.
+      if ((error as { _tag?: string } | undefined)?._tag !== undefined) throw error
       throw new Error(`cannot write ${output}: ${(error as { code?: string }).code ?? String(error)}`)
     }
-    io.err(`wrote ${Progress.bytes(bytes.length)} to ${output}`)
+    io.err(`wrote ${Progress.bytes(size)} to ${output}`)
     return 0
   } catch (error) {
     return fail(error)
   } finally {
     await node?.stop()
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true })
   }
 }

@@ -11,8 +11,11 @@ import { processIo } from "./Io.ts"
 const usage = `usage: macula <command> [options]
 
 commands:
-  demo [--seed N] [--faults N] [--interval-ms N]
-      a supervision tree healing under seeded chaos, with the live tree and a summary
+  demo
+      a local mesh on loopback (3 station processes, 5 clients, real QUIC): wildcard pub/sub, RPC,
+      an application actor crashing and recovering, a file from two providers, a station killed
+  demo supervision [--seed N] [--faults N] [--interval-ms N]
+      the runtime alone: a supervision tree healing under seeded chaos, with the live tree and a summary
   station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--knob NAME=VALUE]...
       runs a station until SIGINT/SIGTERM; first stdout line: quic://HOST:PORT did:key:...
   status --seed URL... [--json] [--timeout MS]
@@ -74,8 +77,10 @@ const integer = (options: Map<string, string>, name: string, fallback: number, m
   return value
 }
 
-const demo = async (args: ReadonlyArray<string>): Promise<number> => {
-  const { options } = parseOptions(args)
+/** `demo supervision`: the actor runtime alone, a node-shaped tree healing under seeded chaos. */
+const supervisionDemo = async (args: ReadonlyArray<string>): Promise<number> => {
+  const { options, positional } = parseOptions(args)
+  if (positional.length > 0) throw new (await import("./Args.ts")).UsageError({ message: `demo: unexpected argument "${positional[0]}"` })
   const seed = integer(options, "seed", 7)
   const faults = integer(options, "faults", 60, 1)
   const meanIntervalMs = integer(options, "interval-ms", 60, 0)
@@ -85,10 +90,22 @@ const demo = async (args: ReadonlyArray<string>): Promise<number> => {
     import("./demo/SupervisionAct.ts")
   ])
   const out = Output.make()
-  out.line("macula demo: the runtime under chaos (the mesh acts join as the mesh lands)")
+  out.line("macula demo supervision: the runtime under chaos")
   const ok = await Effect.runPromise(Effect.scoped(supervisionAct(out, { seed, faults, meanIntervalMs })))
   out.line(ok ? "\ndemo finished: every check held" : "\ndemo finished: a check FAILED")
   return ok ? 0 : 1
+}
+
+/** `demo`: the local mesh and its acts; `demo station` is how the demo starts its station processes. */
+const demo = async (args: ReadonlyArray<string>): Promise<number> => {
+  const [sub, ...rest] = args
+  if (sub === "supervision") return supervisionDemo(rest)
+  if (sub === "station") return (await import("./demo/StationChild.ts")).run(rest, processIo)
+  if (sub !== undefined) {
+    throw new (await import("./Args.ts")).UsageError({ message: `demo: unexpected argument "${sub}"; use demo, or demo supervision` })
+  }
+  const [Output, Demo] = await Promise.all([import("./demo/Output.ts"), import("./demo/Demo.ts")])
+  return Demo.run(Output.make())
 }
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {

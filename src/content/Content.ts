@@ -62,6 +62,24 @@ export const describe = (content: Uint8Array, metadata: Manifest.Metadata = {}):
 }
 
 /**
+ * The manifest block of chunked content known only by its size and chunk hashes (a file hashed
+ * chunk by chunk): the manifest, its exact bytes and the content's MCID. The chunks themselves
+ * are stored as they are read, so the content is never whole in memory.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const describeHashes = (
+  size: number,
+  hashes: ReadonlyArray<Uint8Array>,
+  metadata: Manifest.Metadata = {}
+): { readonly mcid: Mcid.Mcid; readonly manifest: Manifest.Manifest; readonly manifestBytes: Uint8Array } => {
+  const manifest = Manifest.ofHashes(size, hashes, metadata)
+  const manifestBytes = Manifest.encode(manifest)
+  return { mcid: Mcid.manifest(Blake3.hash(manifestBytes)), manifest, manifestBytes }
+}
+
+/**
  * Every block of a layout: the manifest first (when there is one), then the chunks.
  *
  * @since 0.1.0

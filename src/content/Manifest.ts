@@ -77,6 +77,20 @@ export const ofContent = (content: Uint8Array, metadata: Metadata = {}): Manifes
   return withMetadata({ size: content.length, chunkCount: hashes.length, root: Merkle.root(hashes), hashes }, metadata)
 }
 
+/**
+ * The manifest of content of `size` bytes whose chunk hashes are `hashes` (in order): what a
+ * streaming put builds after hashing a file chunk by chunk, without the content in memory.
+ * Throws, as a misuse, when `size` fits one chunk or `hashes` is not ⌈size / chunk size⌉ long.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ofHashes = (size: number, hashes: ReadonlyArray<Uint8Array>, metadata: Metadata = {}): Manifest => {
+  if (Chunker.isSingleBlock(size)) throw new Error("content of at most one chunk has no manifest")
+  if (hashes.length !== Chunker.count(size)) throw new Error(`${hashes.length} chunk hashes for ${Chunker.count(size)} chunks`)
+  return withMetadata({ size, chunkCount: hashes.length, root: Merkle.root(hashes), hashes }, metadata)
+}
+
 const withMetadata = (base: Manifest, metadata: Metadata): Manifest => {
   const out: { -readonly [K in keyof Manifest]: Manifest[K] } = { ...base }
   if (metadata.name !== undefined) out.name = metadata.name

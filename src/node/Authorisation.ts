@@ -84,6 +84,14 @@ interface Grant {
   readonly expiresAt: number | null
 }
 
+/**
+ * Grants kept per (peer, realm, command): the newest scopes; an older one must be presented again.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const grantsPerKey = 16
+
 const allowed: Verdict = { _tag: "Allowed" }
 const denied = (reason: string): Verdict => ({ _tag: "Denied", reason })
 
@@ -169,7 +177,7 @@ export const decide = (options: Options): ((request: Request) => Verdict) => {
     seen.set(nonce, checked.grant.expiresAt ?? nowSec + ttlSec)
     const list = grants.get(key) ?? []
     list.push({ scope, expiresAt: checked.grant.expiresAt })
-    grants.set(key, list.slice(-16))
+    grants.set(key, list.slice(-grantsPerKey))
     return allowed
   }
 }

@@ -14,8 +14,11 @@
  *
  * **Transport port.** A provider is reached over the home station's connection when it is the
  * home station, over an existing ready connection, or by dialling a station's address. A
- * provider that is itself a client is skipped: reaching it needs a content session relayed by
- * its station (§12.3, the `to` field), which this build does not carry.
+ * provider that is itself a client is reached through stations: a content session relayed by
+ * the home station (a client fetching) or by the provider's station (a station fetching), whose
+ * first frame names the provider in `to` (§12.3; `./ContentRelay.ts`). Stations relay such
+ * sessions for their clients and for each other (`actors/ContentRelayActor.ts`), and a client
+ * that provides content publishes its endpoint record so that other stations find its station.
  *
  * **Upload to the station (§12.5 `uploadToStation`, §12.6).** After a client stored and announced
  * content, `put` offers it to the home station with an unsolicited `content.have {y: true, sz}`
@@ -26,7 +29,7 @@
  * the fetch failed). So the content outlives the client: `macula put` can exit and another
  * client's `get` finds the station through its record (or as its home station).
  *
- * What it does not do: relay content sessions between two clients (§12.3); `acceptPushFrom`
+ * What it does not do: `acceptPushFrom`
  * beyond "a station accepts its attached clients, a client nobody"; the station's
  * `stationContentMaxBytes` quota.
  *
@@ -51,6 +54,7 @@ import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
 import type { ContentStoreError } from "../platform/content/Errors.ts"
 import type { Frame } from "../wire/Frame.ts"
 import * as SignedObjects from "../wire/Signed.ts"
+import * as ContentRelay from "./ContentRelay.ts"
 import { ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
 
 type Handle = ConnectionActor.Handle
@@ -144,7 +148,25 @@ export interface Options {
   readonly uploadTimeoutMs?: number
   /** A `dht.get` / `dht.put` through the station, answered or not. Unit: ms. @default 15_000 */
   readonly proxyTimeoutMs?: number
+  /** The store, instead of one under `dataDir` (tests: a store that misbehaves). */
+  readonly store?: ContentSupervisor.StoreDeps
+  /** Every frame the serving side receives and sends (tests, metrics). */
+  readonly onServeFrame?: ContentSupervisor.Deps["onServeFrame"]
+  /** Given the subtree's API once built (tests and tools: cancel, stats). */
+  readonly onApi?: (api: ContentSupervisor.Api) => void
+  /** Stations: limits of the relay of content sessions between clients (§12.3). */
+  readonly relay?: ContentRelay.RelayOptions
+  /** Clients: `endpointRecordTtlMs` of the endpoint record published with content. Unit: ms. @default 900_000 */
+  readonly endpointRecordTtlMs?: number
 }
+
+/**
+ * What a node's hooks may override in its content part.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Overrides = Pick<Options, "config" | "uploadToStation" | "uploadTimeoutMs" | "store" | "onServeFrame" | "onApi" | "relay" | "endpointRecordTtlMs">
 
 /**
  * The content part of a node.
@@ -216,8 +238,8 @@ export const providerRecord = (input: {
 
 /**
  * Providers named by `content-provider` records, as a fetch can use them: stations (with an
- * address to dial) and `reachable` DIDs; clients behind another station are left out (no relay).
- * Our own record is left out too. Pure.
+ * address to dial) and the clients `reachable` admits (a client node reaches every client through
+ * its home station, a relayed session). Our own record is left out. Pure.
  *
  * @since 0.1.0
  * @category getters
@@ -272,6 +294,12 @@ export const make = (options: Options): Content => {
   let scope: Scope.Scope | undefined
   // Replies on sessions this glue opened (upload offers), by connection and stream.
   const uploads = new Map<string, (frame: Frame) => void>()
+  // Stations: the relay of content sessions between clients (§12.3), while the subtree runs.
+  let relay: ContentRelay.Running | undefined
+  // Providers that are clients, by DID: their station's DID (`st` of their records).
+  const stationOf = new Map<string, string>()
+  // Clients: the endpoint record last published (home station, when), so relays find us.
+  let endpoint: { readonly station: string; readonly at: number } | undefined
 
   const registryHandle = (did: string): Effect.Effect<Handle | undefined> =>
     Effect.suspend(() => {
@@ -299,6 +327,24 @@ export const make = (options: Options): Content => {
     return home === undefined ? undefined : { pk: Did.toPublicKey(home.did), addrs: [] }
   }
 
+  /** Clients: (re)publishes our endpoint record (`st` = home) unless a fresh one is out. */
+  const publishEndpoint = (to: DhtRpc.Info) =>
+    Effect.gen(function*() {
+      const home = options.home?.()
+      const ttl = options.endpointRecordTtlMs ?? 900_000
+      const now = Date.now()
+      if (home === undefined || (endpoint?.station === home.did && now - endpoint.at < ttl / 2)) return
+      lastSeq = Math.max(lastSeq + 1, now)
+      const record = ContentRelay.endpointRecord({
+        publicKey: options.identity.publicKey, stations: [to.pk], sign: (m) => options.identity.sign(m), seq: lastSeq, now, ttlMs: ttl
+      })
+      if (record instanceof Error) return yield* Effect.fail(record)
+      const answer = yield* proxy.request(to, { _tag: "Put", record })
+      const r = answer.response
+      if (r._tag !== "StoreAck" || !r.ok) return yield* Effect.fail(new Error(`the station refused the endpoint record: ${r._tag}`))
+      endpoint = { station: home.did, at: now }
+    })
+
   const signFor = (mcid: Mcid.Mcid) =>
     Effect.gen(function*() {
       const store = content.api.store()
@@ -320,7 +366,8 @@ export const make = (options: Options): Content => {
 
   const reachableClient = (did: string): boolean => {
     // A station can reach its own attached clients; a client only its home station.
-    if (options.role === "client") return options.home?.()?.did === did
+    // Any other client provider is reached through the home station (a relayed session).
+    if (options.role === "client") return options.home?.() !== undefined
     const tree = options.transport()
     return tree !== undefined
   }
@@ -347,6 +394,9 @@ export const make = (options: Options): Content => {
         if (r._tag !== "StoreAck" || !r.ok) {
           return yield* Effect.fail(new Error(`the station refused the record: ${r._tag === "StoreAck" ? r.why ?? "not stored" : r._tag}`))
         }
+        // Best effort: without it only stations other than ours cannot relay to us; the next
+        // announcement (renewal) tries again.
+        yield* Effect.ignore(publishEndpoint(to))
       })),
     findProviders: (mcid) =>
       guarded(Effect.gen(function*() {
@@ -361,10 +411,19 @@ export const make = (options: Options): Content => {
           records = answer.response._tag === "Value" ? answer.response.records : []
         }
         const found = providersOf(records, self, reachableClient)
-        // A station reaches a client provider only while that client is attached to it.
+        for (const record of records) {
+          if (record.body.ty === "content-provider" && record.body.d.a.length === 0) {
+            stationOf.set(Did.fromPublicKeyUnsafe(record.body.pk), Did.fromPublicKeyUnsafe(record.body.d.st))
+          }
+        }
+        // A station reaches a client provider while it is attached here, or through its station.
         const usable: Array<ContentSupervisor.ProviderRef> = []
         for (const p of found) {
-          if (p.address !== undefined || options.role === "client" || (yield* registryHandle(p.did)) !== undefined) usable.push(p)
+          const st = stationOf.get(p.did)
+          if (
+            p.address !== undefined || options.role === "client" || (yield* registryHandle(p.did)) !== undefined ||
+            (st !== undefined && (yield* registryHandle(st)) !== undefined)
+          ) usable.push(p)
         }
         return usable
       }))
@@ -381,9 +440,13 @@ export const make = (options: Options): Content => {
       const tree = options.transport()
       if (tree === undefined) return yield* Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
       if (provider.address === undefined) {
+        // A client behind a station: a session relayed by our home station or by its station (§12.3).
+        const st = stationOf.get(provider.did)
+        const via = home?.handle ?? (st === undefined ? undefined : yield* registryHandle(st))
+        if (via !== undefined) return ContentRelay.relayedHandle(via, provider.did)
         return yield* Effect.fail(new ConnectionLost({
           code: "unreachable",
-          reason: `${provider.did} is a client of another station; relayed content sessions are not supported`,
+          reason: `${provider.did} is a client behind a station this node has no connection to`,
           peer: provider.did
         }))
       }
@@ -396,13 +459,18 @@ export const make = (options: Options): Content => {
     identity: { did: self },
     transport: { connect },
     dht: dhtPort,
-    ...(options.dataDir === undefined ? {} : { store: { dir: join(options.dataDir, "content") } }),
+    ...(options.store !== undefined
+      ? { store: options.store }
+      : options.dataDir === undefined ? {} : { store: { dir: join(options.dataDir, "content") } }),
     ...(options.config === undefined ? {} : { config: options.config }),
+    ...(options.onServeFrame === undefined ? {} : { onServeFrame: options.onServeFrame }),
     hints: () => {
       const home = options.home?.()
       return home === undefined ? [] : [{ did: home.did }]
     }
   })
+
+  options.onApi?.(subtree.api)
 
   // --- Uploads (§12.6) ----------------------------------------------------------------------
 
@@ -437,9 +505,11 @@ export const make = (options: Options): Content => {
       if (inbound.opener === "local") {
         const upload = uploads.get(`${inbound.connectionId}/${inbound.stream}`)
         if (upload !== undefined) return Effect.sync(() => upload(inbound.frame))
+        if (relay !== undefined) return Effect.flatMap(relay.down(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
         return subtree.api.sink(inbound)
       }
-      return Effect.flatMap(offerFromClient(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
+      const local = Effect.flatMap(offerFromClient(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
+      return relay === undefined ? local : Effect.flatMap(relay.up(inbound), (taken) => (taken ? Effect.void : local))
     })
 
   /** Client side: offers `mcid` to the home station and waits until it holds it. */
@@ -486,7 +556,17 @@ export const make = (options: Options): Content => {
 
   const content: Content = {
     slot: {
-      start: () => Effect.andThen(Effect.tap(Effect.scope, (s) => Effect.sync(() => void (scope = s))), subtree.startTree),
+      start: () =>
+        Effect.andThen(
+          Effect.tap(Effect.scope, (s) =>
+            Effect.gen(function*() {
+              scope = s
+              if (options.role === "station") {
+                relay = yield* ContentRelay.relay({ self, handle: registryHandle, dht: options.dht, ...(options.relay === undefined ? {} : { config: options.relay }) }, s)
+              }
+            })),
+          subtree.startTree
+        ),
       kind: "supervisor"
     },
     sink,

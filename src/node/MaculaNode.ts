@@ -55,6 +55,7 @@ import type { Process } from "../runtime/Process.ts"
 import * as Registry from "../runtime/Registry.ts"
 import * as Supervisor from "../runtime/Supervisor.ts"
 import * as Authorisation from "./Authorisation.ts"
+import * as ClientCapabilities from "./ClientCapabilities.ts"
 import * as Config from "./Config.ts"
 import type { NodeConfig, Resolved } from "./Config.ts"
 import { ConfigError, ConnectionLost, NodeStopped } from "./Errors.ts"
@@ -79,6 +80,7 @@ import type { Mcid } from "../content/Mcid.ts"
 import * as Content from "./Content.ts"
 import type { GetContentOptions } from "./Content.ts"
 import * as Messaging from "./Messaging.ts"
+import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import * as StationLink from "./StationLink.ts"
 import * as Supervision from "./Supervision.ts"
 import type { SupervisionTree } from "./Supervision.ts"
@@ -136,6 +138,16 @@ export type NodeEvent =
 export interface Hooks {
   /** Called for every `NodeEvent`; must not throw or block. */
   readonly onEvent?: (event: NodeEvent) => void
+  /**
+   * Called once with the node's root supervisor after it started: a handle for fault-injection
+   * tests (`testkit/Chaos`) that must reach the live processes, which snapshots only name.
+   */
+  readonly onRoot?: (root: Supervisor.SupervisorRef) => void
+  /**
+   * Overrides of the content part (tests and tools): its store (a layer), subtree and core knobs,
+   * `uploadToStation`, and a view of the frames it serves.
+   */
+  readonly content?: Content.Overrides
 }
 
 const describeCause = (cause: Cause.Cause<unknown>): string => ExitReason.describe(ExitReason.ExitReason.Failure({ cause }))
@@ -159,6 +171,12 @@ const transportStartMessage = (error: unknown): string | undefined => {
   }
   return walk(error)
 }
+
+/** The routing dependency of a client's capabilities, when it holds a chain to present. */
+const withCapabilities = (
+  capabilities: ((station: string) => ClientCapabilities.Presenter) | undefined
+): { readonly capabilities?: (station: string) => ClientCapabilities.Presenter } =>
+  capabilities === undefined ? {} : { capabilities }
 
 /** The identity a node runs with: given, loaded from / created in dataDir, or fresh. */
 const loadIdentity = (config: Resolved): { readonly identity: Identity; readonly keyPath: string | undefined } | ConfigError => {
@@ -311,6 +329,7 @@ export const make = (
         ...(dht === undefined ? { dht: content.dhtSink } : { dht: dht.dht.sink }),
         pubsub: routing.sinks.pubsub,
         rpc: routing.sinks.rpc,
+        call: routing.sinks.call,
         content: content.sink
       },
       intensity: knobs.transportIntensity,
@@ -448,7 +467,18 @@ export const make = (
           ...(dht === undefined ? {} : { directory: Messaging.directory(dht.dht) }),
           authorise: Authorisation.make({ authorities: resolved.realmAuthorities, station: identity.did, now: () => Date.now() })
         }
-        : { station: () => Effect.sync(() => view.home?.handle) }),
+        : {
+          station: () => Effect.sync(() => view.home?.handle),
+          // Direct-mode calls (§9.2) go to the serving station on a connection of their own.
+          dial: (address: string) =>
+            Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
+              live.transportTree === undefined
+                ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
+                : live.transportTree.dialer.dial(address)
+            ),
+          // Delegations held: presented to each station connection with the gated frames (§13.4).
+          ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities }))
+        }),
       config: { workerShutdownMs: knobs.workerShutdownMs }
     })
     const routingSlot: NodeSupervisor.Slot = role === "station"
@@ -497,7 +527,8 @@ export const make = (
             : Effect.map(live.transportTree.listenAddress, (a) => [a])
         ),
       ...(resolved.dataDir === undefined ? {} : { dataDir: resolved.dataDir }),
-      config: { workerShutdownMs: knobs.workerShutdownMs }
+      ...hooks.content,
+      config: { workerShutdownMs: knobs.workerShutdownMs, ...hooks.content?.config }
     })
 
     const registry = Registry.make()
@@ -528,6 +559,7 @@ export const make = (
       return yield* Effect.die(started.failure)
     }
     root = started.success
+    hooks.onRoot?.(root)
     // Finalizers run last-added first: operations refuse before the tree begins to stop.
     yield* Effect.addFinalizer(() => Effect.sync(() => void (stopped = true)))
 
@@ -606,6 +638,8 @@ export const make = (
       ...messaging,
       putContent: (input) => Effect.andThen(live$("putContent", Effect.void), content.put(input)),
       getContent: (mcid, options) => Effect.andThen(live$("getContent", Effect.void), content.get(mcid, options)),
+      getContentToFile: (mcid, path, options) =>
+        Effect.andThen(live$("getContentToFile", Effect.void), content.getToFile(mcid, path, options)),
       snapshot: () => snapshot,
       homeNow: () => homeOf(view.home, view.failovers)
     }
@@ -787,6 +821,30 @@ export class MaculaNode {
   }
 
   /**
+   * Clients: serves a streaming `procedure` (PROTOCOL.md §9.5) in one `mode`: `server` (the
+   * handler sends many messages), `client` (it reads many), `bidi` (both). The handler gets the
+   * arguments, the call's `StreamChannel` (`send`, async iteration) and the context; what it
+   * returns, after its messages, is the call's result.
+   */
+  async advertiseStream(
+    procedure: string,
+    mode: StreamMode,
+    handler: StreamHandler
+  ): Promise<{ readonly procedure: string; readonly unadvertise: () => Promise<void> }> {
+    const ad: Advertisement = await run(this.guard("advertise", this.api.advertiseStream(procedure, mode, handler)))
+    return { procedure, unadvertise: () => run(ad.unadvertise) }
+  }
+
+  /**
+   * Clients: starts a streaming call. Iterate the returned `StreamCall` for the provider's
+   * messages, `send` / `end` your own (`client`, `bidi`), await `result`, or `cancel`. Flow
+   * control is end to end: a slow reader holds back the provider, never the memory.
+   */
+  callStream(procedure: string, args: unknown, options: StreamCallOptions): Promise<StreamCall> {
+    return run(this.guard("call", this.api.callStream(procedure, args, options)))
+  }
+
+  /**
    * Stores bytes (or the file at a path), pins them and announces this node as a provider;
    * a client also uploads them to its home station. Resolves with the MCID.
    */
@@ -800,6 +858,16 @@ export class MaculaNode {
    */
   getContent(mcid: Mcid | string, options?: GetContentOptions): Promise<Uint8Array> {
     return run(this.guard("getContent", this.api.getContent(mcid, options)))
+  }
+
+  /**
+   * Like `getContent`, but writes the content to `path` chunk by chunk (through a temporary
+   * file renamed into place) instead of returning it, so big content is never whole in memory.
+   * Resolves with the size in bytes; rejects like `getContent`, or with `ContentStoreError`
+   * when the file cannot be written.
+   */
+  getContentToFile(mcid: Mcid | string, path: string, options?: GetContentOptions): Promise<number> {
+    return run(this.guard("getContentToFile", this.api.getContentToFile(mcid, path, options)))
   }
 
   /**

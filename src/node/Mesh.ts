@@ -26,6 +26,7 @@ import type { EncodeError } from "../wire/index.ts"
 import type { Mcid } from "../content/Mcid.ts"
 import type { GetContentError, GetContentOptions, PutContentError } from "./Content.ts"
 import type { CallTimeout, ConnectionLost, NodeStopped, NoProvider, NotImplemented, RemoteError, Unauthorized } from "./Errors.ts"
+import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import type { SupervisionTree } from "./Supervision.ts"
 
 /**
@@ -245,6 +246,12 @@ export interface CallOptions {
    * budget, and re-issues the call after a lost link. @default false
    */
   readonly idempotent?: boolean
+  /**
+   * Direct mode (PROTOCOL.md §9.2): the address of the station serving the provider
+   * (`quic://host:port#did:key:…`). The call goes there on a connection of its own, and that
+   * station acts as home for it, so it neither passes through nor depends on the home station.
+   */
+  readonly direct?: string
 }
 
 /**
@@ -335,12 +342,28 @@ export interface MeshApi {
   /** Clients: calls `procedure` with `args` (any msgpack-encodable value) and returns the result. */
   readonly call: (procedure: string, args: unknown, options?: CallOptions) => Effect.Effect<unknown, CallError>
   /**
+   * Clients: serves a streaming `procedure` in one `mode` (`server`, `client`, `bidi`; §9.5).
+   * The handler gets the call's `StreamChannel`; its return value is the call's result.
+   */
+  readonly advertiseStream: (procedure: string, mode: StreamMode, handler: StreamHandler) => Effect.Effect<Advertisement, SubscribeError>
+  /**
+   * Clients: starts a streaming call; the returned `StreamCall` carries the messages (both ways,
+   * credit-based flow control end to end) and the `result`. Fails at once only for a bad
+   * procedure name or arguments; everything after surfaces through the handle.
+   */
+  readonly callStream: (procedure: string, args: unknown, options: StreamCallOptions) => Effect.Effect<StreamCall, CallError>
+  /**
    * Stores bytes (or the file at a path), pins them and announces this node as a provider (a
    * `content-provider` record); a client also uploads them to its home station (§12.5).
    */
   readonly putContent: (bytesOrFilePath: Uint8Array | string) => Effect.Effect<Mcid, PutContentError>
   /** The content's bytes: from the local store, else fetched from its providers and verified. */
   readonly getContent: (mcid: Mcid | string, options?: GetContentOptions) => Effect.Effect<Uint8Array, GetContentError>
+  /**
+   * Fetches like `getContent` but writes the content to `path` (a temporary file beside it,
+   * renamed into place) chunk by chunk, never holding it whole; returns its size in bytes.
+   */
+  readonly getContentToFile: (mcid: Mcid | string, path: string, options?: GetContentOptions) => Effect.Effect<number, GetContentError>
 }
 
 /**
@@ -359,3 +382,11 @@ export interface MeshApi {
  * @category services
  */
 export class Mesh extends Context.Service<Mesh, MeshApi>()("macula/Mesh") {}
+
+/**
+ * Streaming calls (§9.5): the caller's and the handler's sides, the handler type and options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type { StreamCall, StreamCallOptions, StreamChannel, StreamHandler, StreamMode } from "./RpcStream.ts"

@@ -22,6 +22,7 @@ import * as Fields from "../wire/Fields.ts"
 import * as Msgpack from "../wire/Msgpack.ts"
 import type * as Frame from "../wire/Frame.ts"
 import { NodeStopped, NotImplemented } from "./Errors.ts"
+import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import type {
   Advertisement,
   CallError,
@@ -173,8 +174,35 @@ export const operations = (
       const value = yield* checkPayload("call", args)
       return yield* routing.call(procedure, value, {
         ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent })
+        ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent }),
+        ...(options?.direct === undefined ? {} : { direct: options.direct })
       })
+    })
+
+  /** Each stream message is checked as call arguments are: nothing unencodable or oversized is sent. */
+  const checkMessage = (message: unknown): Error | undefined => valueProblem("call", message)
+
+  const advertiseStream = (procedure: string, mode: StreamMode, handler: StreamHandler): Effect.Effect<Advertisement, SubscribeError> =>
+    Effect.gen(function*() {
+      yield* guard("advertise")
+      const made = yield* routing.advertiseStream(procedure, mode, async (args, stream, ctx) => {
+        const result = await handler(args, stream, ctx)
+        const problem = valueProblem("call", result)
+        if (problem !== undefined) throw new Error(`${procedure}: the result cannot be sent: ${problem.detail}`)
+        return result
+      }, checkMessage)
+      return { procedure, unadvertise: made.unadvertise }
+    })
+
+  const callStream = (procedure: string, args: unknown, options: StreamCallOptions): Effect.Effect<StreamCall, CallError> =>
+    Effect.gen(function*() {
+      yield* guard("call")
+      const value = yield* checkPayload("call", args)
+      return yield* routing.callStream(procedure, value, {
+        mode: options.mode,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.direct === undefined ? {} : { direct: options.direct })
+      }, checkMessage)
     })
 
   const subscribeScoped = (
@@ -187,5 +215,5 @@ export const operations = (
   const advertiseScoped = (procedure: string, handler: Handler): Effect.Effect<Advertisement, SubscribeError, Scope.Scope> =>
     Effect.acquireRelease(advertise(procedure, handler), (a) => a.unadvertise)
 
-  return { publish, subscribe, subscribeScoped, advertise, advertiseScoped, call }
+  return { publish, subscribe, subscribeScoped, advertise, advertiseScoped, call, advertiseStream, callStream }
 }

@@ -210,3 +210,30 @@ export type {
 } from "./Mesh.ts"
 export * as Supervision from "./Supervision.ts"
 export type { SupervisionNode, SupervisionTree } from "./Supervision.ts"
+export type {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StreamCall,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StreamCallOptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StreamChannel,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StreamHandler,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StreamMode
+} from "./RpcStream.ts"

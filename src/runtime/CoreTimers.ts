@@ -7,8 +7,8 @@
  * `fire` with the key, the generation it was armed with and the firing time. The actor's
  * `fire` usually turns that into an urgent `TimerFired` message to itself.
  *
- * - Arming a key that is already armed interrupts the previous fiber first: one fiber per key.
- * - `cancel` interrupts the key's fiber, if any; cancelling an unknown key does nothing.
+ * - Arming a key that is already armed disarms the previous timer first: one live timer per key.
+ * - `cancel` disarms the key's timer, if any (it will not fire); an unknown key does nothing.
  * - The fibers live in the scope given to `make`, so the actor's terminate (its scope closing)
  *   interrupts every timer still armed.
  * - The reported time is never earlier than `at`: a clock at a fractional millisecond can wake
@@ -50,37 +50,51 @@ export interface CoreTimers<K> {
   readonly size: () => number
 }
 
+/** One armed timer: its fiber fires only while this entry is still its key's. */
+interface Armed {
+  fiber: Fiber.Fiber<void, never> | undefined
+}
+
 /**
  * A table whose fibers are forked in `scope` and which reports each firing to `fire`.
  * `fire` runs synchronously in the timer's fiber after the key has left the table, so a
  * `set` made from it (or from the message it sends) arms afresh.
  *
+ * Disarming (by `cancel` or a new `set`) takes the key out of the table at once and interrupts
+ * its fiber without awaiting the interruption; a timer whose entry is no longer its key's never
+ * fires, however late the interruption lands. A request/reply protocol arms and cancels a
+ * deadline per request, so both paths are plain `flatMap` chains, not generators.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make = <K>(scope: Scope.Scope, fire: (fired: Fired<K>) => void): CoreTimers<K> => {
-  const armed = new Map<K, Fiber.Fiber<void, never>>()
-  const cancel = (timer: K): Effect.Effect<void> => {
-    const fiber = armed.get(timer)
-    if (fiber === undefined) return Effect.void
+  const armed = new Map<K, Armed>()
+  const disarm = (timer: K): void => {
+    const entry = armed.get(timer)
+    if (entry === undefined) return
     armed.delete(timer)
-    return Fiber.interrupt(fiber)
+    entry.fiber?.interruptUnsafe()
   }
-  const set = (timer: K, at: number, generation: number): Effect.Effect<void> =>
-    Effect.gen(function*() {
-      yield* cancel(timer)
-      const fiber = yield* Effect.forkIn(
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          yield* Effect.sleep(Math.max(0, at - now))
+  const wait = (timer: K, at: number, generation: number, entry: Armed): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (start) =>
+      Effect.flatMap(Effect.sleep(Math.max(0, at - start)), () =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          if (armed.get(timer) !== entry) return
           armed.delete(timer)
-          const fired = Math.max(yield* Clock.currentTimeMillis, at)
-          fire({ timer, generation, now: fired })
-        }),
-        scope,
-        { startImmediately: true }
+          fire({ timer, generation, now: Math.max(now, at) })
+        })))
+  const cancel = (timer: K): Effect.Effect<void> => Effect.sync(() => disarm(timer))
+  const set = (timer: K, at: number, generation: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      disarm(timer)
+      // In the table before the fiber starts, so a deadline already due finds its entry.
+      const entry: Armed = { fiber: undefined }
+      armed.set(timer, entry)
+      return Effect.map(
+        Effect.forkIn(wait(timer, at, generation, entry), scope, { startImmediately: true }),
+        (fiber) => void (entry.fiber = fiber)
       )
-      armed.set(timer, fiber)
     })
   return { set, cancel, size: () => armed.size }
 }

@@ -259,10 +259,22 @@ const checkSystem = (topic: string): Failure | undefined => {
   return undefined
 }
 
+/**
+ * Topics that passed `checkTopic`, oldest first. Routing checks the topic of every event, and
+ * a mesh uses few distinct topics: a hit skips the parse. Bounded (the oldest is dropped), and
+ * only successes are kept, so bad input from a peer cannot fill it with junk.
+ */
+const validTopics = new Set<string>()
+const validTopicsMax = 1_024
+
 const checkTopic = (topic: unknown): Failure | undefined => {
-  if (typeof topic === "string" && topic.charCodeAt(0) === UNDERSCORE) return checkSystem(topic)
-  const result = parseTopic(topic)
-  return result instanceof Failure ? result : undefined
+  if (typeof topic !== "string") return new Failure("invalid_structure", "not_a_string")
+  if (validTopics.has(topic)) return undefined
+  const failure = topic.charCodeAt(0) === UNDERSCORE ? checkSystem(topic) : parseTopic(topic)
+  if (failure instanceof Failure) return failure
+  if (validTopics.size >= validTopicsMax) validTopics.delete(validTopics.values().next().value!)
+  validTopics.add(topic)
+  return undefined
 }
 
 /**

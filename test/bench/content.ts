@@ -12,7 +12,10 @@
  *   on loopback (connection actors, content sessions, verification, in-memory stores), against
  *   `raw_quic_mb_s`: a plain stream of the same transport moving the same bytes in the same run;
  * - `transfer3_mb_s`: the same content from three providers at once, against `transfer_mb_s`;
- * - `transfer_peak_rss_mb`: the process's peak resident set after the transfers.
+ * - `transfer_peak_rss_mb`: the process's peak resident set after the transfers;
+ * - `big_get_mb_s`, `big_put_mb_s`, `big_peak_rss_mb`: 1 GiB generated on disk, put from the
+ *   file by a provider and fetched to a file by a second node (stores on disk), in a child
+ *   process of its own whose resident set is sampled every 20 ms (`ContentBig.ts`).
  */
 import { blake3 as nobleBlake3 } from "@noble/hashes/blake3.js"
 import { createHash } from "node:crypto"
@@ -21,6 +24,9 @@ import * as Manifest from "../../src/content/Manifest.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 import * as Merkle from "../../src/content/Merkle.ts"
 import { randomBytes } from "node:crypto"
+import { spawnSync } from "node:child_process"
+import { dirname, extname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type { Scope } from "effect/Scope"
@@ -122,11 +128,15 @@ const manifestResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
 
 const DATAGRAM = 65_527
 
-/** A node on loopback QUIC: transport subtree and content subtree, in the current scope. */
-const quicContentNode = (
+/**
+ * A node on loopback QUIC: transport subtree and content subtree, in the current scope. Its
+ * store is in memory, or on disk under `store.dir` (the 1 GiB run).
+ */
+export const quicContentNode = (
   seed: number,
   providers: Map<string, Set<string>>,
-  addresses: Map<string, string>
+  addresses: Map<string, string>,
+  store?: ContentSupervisor.StoreDeps
 ) =>
   Effect.gen(function*() {
     const seedBytes = new Uint8Array(32).fill(seed)
@@ -151,6 +161,7 @@ const quicContentNode = (
             providers.set(key, (providers.get(key) ?? new Set()).add(who.did))
           })
       },
+      ...(store === undefined ? {} : { store }),
       config: { announceFetched: false }
     })
     let sink: ContentSupervisor.Api["sink"] = () => Effect.void
@@ -243,6 +254,57 @@ const transferResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
   ]
 }
 
+/** What `ContentBig.ts` prints on its last line. */
+interface BigReport {
+  readonly bytes: number
+  readonly putMbS: number
+  readonly getMbS: number
+  readonly peakRssMb: number
+  readonly maxRssMb: number
+  readonly startMaxRssMb: number
+  readonly idleRssMb: number
+}
+
+/** Runs `ContentBig` (the same extension as this file: `.js` once built) in a child process. */
+const bigResults = async (options: SuiteOptions): Promise<ReadonlyArray<Result>> => {
+  const size = options.quick ? 64 * MiB : 1_024 * MiB
+  options.log(`big: ${size / MiB} MiB on disk, put from a file, fetched to a file, in a child process`)
+  const here = fileURLToPath(import.meta.url)
+  const script = resolve(dirname(here), `ContentBig${extname(here)}`)
+  const child = spawnSync(process.execPath, [...process.execArgv, script, String(size)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 20
+  })
+  if (child.status !== 0) throw new Error(`ContentBig exited with ${child.status ?? child.signal}`)
+  const lines = child.stdout.trim().split("\n")
+  const report = JSON.parse(lines[lines.length - 1]!) as BigReport
+  const mb = Math.round(size / MiB)
+  return [
+    {
+      name: "big_get_mb_s",
+      unit: "MB/s",
+      value: report.getMbS,
+      baselines: {},
+      note: `${mb} MiB fetched to a file from one provider, both stores on disk (no fsync)`
+    },
+    {
+      name: "big_put_mb_s",
+      unit: "MB/s",
+      value: report.putMbS,
+      baselines: {},
+      note: `${mb} MiB put from a file into a store on disk, chunk by chunk`
+    },
+    {
+      name: "big_peak_rss_mb",
+      unit: "MB",
+      value: report.peakRssMb,
+      baselines: { idle_rss_mb: report.idleRssMb, max_rss_mb: report.maxRssMb, start_max_rss_mb: report.startMaxRssMb },
+      note: "peak resident set of the child (both nodes) sampled every 20 ms during the put and the get; idle = after start; max = the kernel's high-water mark at the end of the get, start_max = the same before the put"
+    }
+  ]
+}
+
 /** The suite entry point used by `npm run bench -- content`. */
 export const run = async (options: SuiteOptions): Promise<SuiteResult> => ({
   suite: "content",
@@ -250,7 +312,13 @@ export const run = async (options: SuiteOptions): Promise<SuiteResult> => ({
     ...(await hashResults(options)),
     ...(await mcidResults(options)),
     ...(await manifestResults(options)),
-    ...(await transferResults(options))
+    ...(await transferResults(options)),
+    ...(await bigResults(options))
   ],
-  targets: [{ result: "blake3_mb_s", baseline: "noble_blake3", atLeast: 5 }]
+  targets: [
+    { result: "blake3_mb_s", baseline: "noble_blake3", atLeast: 5 },
+    { result: "transfer_mb_s", baseline: "raw_quic_mb_s", atLeast: 0.7 },
+    { result: "transfer3_mb_s", baseline: "transfer_mb_s", atLeast: 1.5 },
+    { result: "big_peak_rss_mb", atMost: 256 }
+  ]
 })

@@ -1,7 +1,7 @@
 /**
  * The benchmark runner: `npm run bench -- SUITE [--json FILE] [--quick]`.
  *
- * - `SUITE` is `runtime`, `transport`, `foundations`, `content` (a module `test/bench/SUITE.ts`
+ * - `SUITE` is `runtime`, `transport`, `foundations`, `content`, `mesh` (a module `test/bench/SUITE.ts`
  *   exporting `run(options): Promise<SuiteResult>`), or `all` for every suite present.
  * - `--json FILE` writes the results: for one suite the object
  *   `{ "suite", "results": [{ "name", "unit", "value", "baselines": { name: value } }] }`; for
@@ -22,7 +22,7 @@ import { formatTable, isSuiteResult, toJson } from "./Report.ts"
 import type { SuiteModule, SuiteOptions, SuiteResult } from "./Report.ts"
 
 /** Every suite the runner knows, in the order `all` runs them. */
-const SUITES = ["runtime", "transport", "foundations", "content"] as const
+const SUITES = ["runtime", "transport", "foundations", "content", "mesh"] as const
 
 const USAGE = `usage: npm run bench -- SUITE [--json FILE] [--quick]
   SUITE    ${SUITES.join(" | ")} | all

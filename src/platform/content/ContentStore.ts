@@ -27,12 +27,14 @@
  */
 import { Context, Effect, Layer, Option } from "effect"
 import * as Semaphore from "effect/Semaphore"
+import { open as openFile } from "node:fs/promises"
+import * as Blake3 from "../../content/Blake3.ts"
 import * as Chunker from "../../content/Chunker.ts"
 import * as Content from "../../content/Content.ts"
 import * as Manifest from "../../content/Manifest.ts"
 import * as Mcid from "../../content/Mcid.ts"
 import * as Backend from "./Backend.ts"
-import { type ContentStoreError, IntegrityError, QuotaExceeded } from "./Errors.ts"
+import { ContentStoreError, IntegrityError, QuotaExceeded } from "./Errors.ts"
 import * as FileBackend from "./FileBackend.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -168,8 +170,11 @@ export interface ContentStoreShape {
   /**
    * Verifies then stores one block: a raw block must hash to `mcid`; for a manifest MCID the
    * bytes must open as its manifest. Storing a block already held only refreshes its LRU age.
+   * `verified: true` skips hashing a raw block again: for a caller that has just checked the
+   * bytes against `mcid` itself (the fetch core verifies every block before `StoreBlock`), so
+   * each block of a download is hashed once, not twice.
    */
-  readonly putBlock: (mcid: Mcid.Mcid, bytes: Uint8Array) => Effect.Effect<void, WriteError>
+  readonly putBlock: (mcid: Mcid.Mcid, bytes: Uint8Array, options?: { readonly verified?: boolean }) => Effect.Effect<void, WriteError>
   /** `putBlock` for a manifest, returning it decoded. */
   readonly putManifest: (mcid: Mcid.Mcid, bytes: Uint8Array) => Effect.Effect<Manifest.Manifest, WriteError>
   /** The stored manifest of a manifest MCID. */
@@ -180,6 +185,13 @@ export interface ContentStoreShape {
   readonly resumePoint: (mcid: Mcid.Mcid) => Effect.Effect<ResumePoint, ContentStoreError>
   /** Stores whole content (pinned unless `pin: false`) and returns its MCID. */
   readonly put: (content: Uint8Array, options?: PutOptions) => Effect.Effect<Mcid.Mcid, WriteError>
+  /**
+   * Stores the content of a file like `put`, reading, hashing and writing it one chunk at a
+   * time, so memory stays at one chunk whatever the file's size. A file that cannot be read,
+   * or shrinks while it is read, fails `ContentStoreError` (`op: "read"`); one above
+   * `maxManifestChunks` chunks fails `IntegrityError` before anything is written.
+   */
+  readonly putFile: (path: string, options?: PutOptions) => Effect.Effect<Mcid.Mcid, WriteError>
   /** Whole content, if every block of it is held. */
   readonly read: (mcid: Mcid.Mcid) => Effect.Effect<Option.Option<Uint8Array>, ContentStoreError>
   /** Keeps a root (and for a manifest, its chunks) through `gc`. Idempotent. */
@@ -237,6 +249,10 @@ export const make = (
     let tick = 0
     let corruptDropped = 0
     const mutex = Semaphore.makeUnsafe(1)
+    // Chunks a running `putFile` wrote before it could pin their root (the root is known only
+    // once the last chunk is hashed): a collection must not take them meanwhile. Counted,
+    // since two puts may share chunks.
+    const guarded = new Map<string, number>()
 
     // Index: names that are not MCIDs are not ours and are left alone.
     const listed = [...(yield* backend.list("block"))].sort((a, b) => a.mtimeMs - b.mtimeMs)
@@ -310,7 +326,7 @@ export const make = (
 
     /** Every key some pin keeps: the pinned roots and the chunks of pinned manifests held. */
     const reachable = Effect.gen(function*() {
-      const keep = new Set<string>()
+      const keep = new Set<string>(guarded.keys())
       for (const [key, mcid] of pinned) {
         keep.add(key)
         const manifest = yield* getManifest(mcid)
@@ -360,19 +376,21 @@ export const make = (
         if (checked instanceof IntegrityError) return yield* Effect.fail(checked)
         const key = Mcid.key(mcid)
         if (checked !== undefined) cacheManifest(key, checked)
-        if (blocks.has(key)) {
-          touch(key)
-          return checked
-        }
-        yield* mutex.withPermit(Effect.gen(function*() {
-          if (blocks.has(key)) return
-          yield* ensureRoom(bytes.length)
-          yield* backend.write("block", key, bytes)
-          blocks.set(key, { size: bytes.length, used: ++tick })
-          usedBytes += bytes.length
-        }))
+        yield* storeChecked(key, bytes)
         return checked
       })
+
+    /** Writes a block whose bytes are known to match `key` (or only refreshes its age). */
+    const storeChecked = (key: string, bytes: Uint8Array): Effect.Effect<void, WriteError> => {
+      if (blocks.has(key)) return Effect.sync(() => touch(key))
+      return mutex.withPermit(Effect.gen(function*() {
+        if (blocks.has(key)) return
+        yield* ensureRoom(bytes.length)
+        yield* backend.write("block", key, bytes)
+        blocks.set(key, { size: bytes.length, used: ++tick })
+        usedBytes += bytes.length
+      }))
+    }
 
     const progress = (mcid: Mcid.Mcid): Effect.Effect<Progress, ContentStoreError> =>
       Effect.gen(function*() {
@@ -442,11 +460,74 @@ export const make = (
         return layout.mcid
       })
 
+    const putFile = (path: string, options: PutOptions = {}): Effect.Effect<Mcid.Mcid, WriteError> =>
+      Effect.gen(function*() {
+        const io = <A>(run: () => Promise<A>) =>
+          Effect.tryPromise({ try: run, catch: (cause) => new ContentStoreError({ op: "read", target: path, cause }) })
+        const handle = yield* io(() => openFile(path, "r"))
+        /** Fills `into` from `position`; a file that ends early changed under the put. */
+        const readAt = (into: Uint8Array, position: number) =>
+          io(async () => {
+            let at = 0
+            while (at < into.length) {
+              const { bytesRead } = await handle.read(into, at, into.length - at, position + at)
+              if (bytesRead === 0) throw new Error(`file shrank while read (at byte ${position + at})`)
+              at += bytesRead
+            }
+          })
+        const body = Effect.gen(function*() {
+          const size = (yield* io(() => handle.stat())).size
+          if (Chunker.isSingleBlock(size)) {
+            const bytes = new Uint8Array(size)
+            yield* readAt(bytes, 0)
+            return yield* put(bytes, options)
+          }
+          const count = Chunker.count(size)
+          if (count > config.maxManifestChunks) {
+            return yield* Effect.fail(new IntegrityError({ mcid: path, message: `${count} chunks, above maxManifestChunks (${config.maxManifestChunks})` }))
+          }
+          // One buffer for every chunk: each write completes (the memory backend copies) before
+          // the next read, so the file is never held whole and chunks make no garbage.
+          const buffer = new Uint8Array(Chunker.chunkSizeBytes)
+          const hashes: Array<Uint8Array> = []
+          const keys: Array<string> = []
+          const release = Effect.sync(() => {
+            for (const key of keys) {
+              const n = (guarded.get(key) ?? 1) - 1
+              if (n <= 0) guarded.delete(key)
+              else guarded.set(key, n)
+            }
+          })
+          return yield* Effect.ensuring(
+            Effect.gen(function*() {
+              for (let i = 0; i < count; i++) {
+                const [start, end] = Chunker.range(size, i)
+                const chunk = buffer.subarray(0, end - start)
+                yield* readAt(chunk, start)
+                const hash = Blake3.hash(chunk)
+                const key = Mcid.key(Mcid.raw(hash))
+                guarded.set(key, (guarded.get(key) ?? 0) + 1)
+                keys.push(key)
+                hashes.push(hash)
+                yield* storeChecked(key, chunk)
+              }
+              const described = Content.describeHashes(size, hashes, options)
+              if (options.pin ?? true) yield* pin(described.mcid)
+              yield* store(described.mcid, described.manifestBytes)
+              return described.mcid
+            }),
+            release
+          )
+        })
+        return yield* Effect.ensuring(body, Effect.promise(() => handle.close()))
+      })
+
     return {
       config,
       has: (mcid) => Effect.sync(() => blocks.has(Mcid.key(mcid))),
       getBlock,
-      putBlock: (mcid, bytes) => Effect.asVoid(store(mcid, bytes)),
+      putBlock: (mcid, bytes, options) =>
+        options?.verified === true && mcid.codec === "raw" ? storeChecked(Mcid.key(mcid), bytes) : Effect.asVoid(store(mcid, bytes)),
       putManifest: (mcid, bytes) =>
         Effect.flatMap(store(mcid, bytes), (m) =>
           m === undefined
@@ -456,6 +537,7 @@ export const make = (
       progress,
       resumePoint,
       put,
+      putFile,
       read,
       pin,
       unpin,

@@ -10,6 +10,8 @@
  * - `subscribe(channel, sink)` receives the frames of a channel: requests on the peer's lanes
  *   (answer with `inbound.reply`, which writes on the lane they came on) and replies on ours.
  *   A slow sink slows only its own stream: QUIC flow control pushes back on the sender.
+ * - `openCallStream()` opens a streaming call's own stream (§9.5); frames on call streams reach
+ *   the `call` subscriber, with `end` / `reset` for the stream they came on.
  * - `status()` / `watch(listener)`: phase, peer role, negotiated version, RTT, score.
  * - `ready` waits for both hellos; `closed` for the end (the owner then redials).
  *
@@ -19,7 +21,7 @@ import * as Data from "effect/Data"
 import type { Effect } from "effect/Effect"
 import type { Frame, Hello, Role } from "../../wire/Frame.ts"
 import type { Family } from "../../wire/Streams.ts"
-import type { CloseName } from "./Codes.ts"
+import type { CloseName, ResetName } from "./Codes.ts"
 import type { Severity } from "./Score.ts"
 import type { Phase } from "./State.ts"
 
@@ -119,6 +121,13 @@ export interface Inbound {
   readonly peerDid: string
   /** Sends a frame back on the same stream (a reply on the peer's lane). */
   readonly reply: (frame: Frame) => Effect<void, SendFailed>
+  /**
+   * Call streams only (§9.5): finishes this side of the stream the frame came on, after the
+   * frames already sent. Optional so that stand-ins for a connection need not provide it.
+   */
+  readonly end?: Effect<void>
+  /** Call streams only: resets the stream the frame came on with a §3.7 code (e.g. `flow_control`). */
+  readonly reset?: (code: ResetName) => Effect<void>
 }
 
 /**
@@ -159,6 +168,24 @@ export interface Session {
   readonly send: (frame: Frame) => Effect<void, SendFailed>
   /** Finishes this side of the session. */
   readonly end: Effect<void>
+}
+
+/**
+ * A call stream this side opened (§3.5, §9.5): its own stream, whose first frame must be a
+ * `call` with a streaming `mode`. The peer's frames on it reach the connection's `call`
+ * subscriber with `opener: "local"` and this `stream`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallStream {
+  readonly stream: number
+  /** Sends one frame that may travel on a call stream (the opening `call` first). */
+  readonly send: (frame: Frame) => Effect<void, SendFailed>
+  /** Finishes this side after the frames already sent. */
+  readonly end: Effect<void>
+  /** Resets the stream with a §3.7 code; frames not yet written are dropped. */
+  readonly reset: (code: ResetName) => Effect<void>
 }
 
 /**
@@ -203,6 +230,17 @@ export interface Handle {
    * tests need not provide it; `ConnectionActor` always does.
    */
   readonly openSession?: () => Effect<Session, SendFailed>
+  /**
+   * Opens a new call stream to the peer (§9.5). Optional so that stand-ins for a connection in
+   * tests need not provide it; `ConnectionActor` always does.
+   */
+  readonly openCallStream?: () => Effect<CallStream, SendFailed>
+  /**
+   * Calls `listener` whenever the peer resets a call stream (§9.5: a reset aborts the call),
+   * with the stream and the §3.7 code, until the returned function is called. Optional as
+   * `openCallStream`.
+   */
+  readonly onCallStreamReset?: (listener: (stream: number, code: string) => void) => () => void
   /** Routes `channel`'s frames to `sink` (replacing any earlier sink); returns the unsubscribe. */
   readonly subscribe: (channel: Channel, sink: Sink) => () => void
   /** Closes the connection (gracefully by default). Returns at once; await `closed` to wait. */

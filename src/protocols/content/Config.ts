@@ -73,6 +73,10 @@ export interface Knobs {
   readonly maxManifestChunks: number
   /** Weight of the newest sample in a provider's throughput average, in (0, 1]. Higher = reacts faster, noisier. @default 0.3 */
   readonly throughputSmoothing: number
+  /** A provider whose session was lost is taken back after this, doubled on each further loss. Unit: ms. @default 1_000 */
+  readonly lostProviderRetryMs: Millis
+  /** Losses in a row (no verified block in between) retried on their own; after that only a DHT answer naming the provider brings it back. Unit: losses. @default 4 */
+  readonly lostProviderRetries: number
   // --- Serve (§12.3) ------------------------------------------------------------------------
   /** Open wants kept per peer; the excess is answered `y: false` and penalised (§14 row 28). Unit: wants. @default 1_024 */
   readonly maxWantsPerPeer: number
@@ -113,6 +117,8 @@ export const defaults: Knobs = {
   providerBlacklistMs: 600_000,
   maxManifestChunks: 30_000,
   throughputSmoothing: 0.3,
+  lostProviderRetryMs: 1_000,
+  lostProviderRetries: 4,
   maxWantsPerPeer: 1_024,
   maxInFlightBlocksPerPeer: 16,
   wantTtlMs: 60_000,
@@ -145,11 +151,12 @@ export const make = (hooks: Hooks, knobs: Partial<Knobs> = {}): Config => ({ ...
 export const problems = (c: Knobs): ReadonlyArray<string> => {
   const out: Array<string> = []
   const positive: ReadonlyArray<keyof Knobs> = [
-    "fetchWindowPerProvider", "maxProvidersPerFetch", "manifestParallelism", "blockRequestTimeoutMs", "maxManifestChunks",
+    "fetchWindowPerProvider", "maxProvidersPerFetch", "manifestParallelism", "blockRequestTimeoutMs", "maxManifestChunks", "lostProviderRetryMs",
     "maxWantsPerPeer", "maxInFlightBlocksPerPeer", "wantTtlMs", "maxServedPeers"
   ]
   for (const k of positive) if (!(Number.isInteger(c[k]) && (c[k] as number) > 0)) out.push(`${k} must be a positive integer`)
   if (!(Number.isInteger(c.endgameDuplicates) && c.endgameDuplicates >= 0)) out.push("endgameDuplicates must be an integer ≥ 0")
+  if (!(Number.isInteger(c.lostProviderRetries) && c.lostProviderRetries >= 0)) out.push("lostProviderRetries must be an integer ≥ 0")
   if (!(c.providerBlacklistScore < 0)) out.push("providerBlacklistScore must be negative")
   if (!(c.badBlockPenalty >= 0 && c.timeoutPenalty >= 0 && c.goodBlockReward >= 0)) out.push("rewards and penalties must be ≥ 0")
   if (!(c.throughputSmoothing > 0 && c.throughputSmoothing <= 1)) out.push("throughputSmoothing must lie in (0, 1]")

@@ -18,14 +18,23 @@
  * 4. Every block is verified (BLAKE3 and length) **before** `StoreBlock` is emitted. A good
  *    block earns `goodBlockReward`; a bad one costs `badBlockPenalty` and the chunk is asked
  *    elsewhere; a want unanswered within `blockRequestTimeoutMs` costs `timeoutPenalty` and
- *    lowers the provider's throughput estimate. At `providerBlacklistScore` a provider is
- *    dropped and `Blacklist`ed; a provider that says it lacks X (`y: false`, `nf`) or whose
- *    connection is lost is dropped without penalty. A waiting candidate takes its place.
- * 5. The fetch completes when the actor has confirmed (`Stored`) every chunk.
+ *    lowers the provider's throughput estimate; its other wants are released at once (they
+ *    were sent with the silent one, so they cost no second wait) and it is kept to one want
+ *    (`probation`) until it delivers again. At `providerBlacklistScore` a provider is
+ *    dropped and `Blacklist`ed; a provider that says it lacks X (`y: false`, `nf`) is dropped
+ *    without penalty. A provider whose session is lost is set aside, not dropped: it is taken
+ *    back after `lostProviderRetryMs` (doubled per loss in a row). After
+ *    `lostProviderRetries` losses with no verified block in between it is `gone`: no longer
+ *    retried on its own, but taken back when `ProvidersFound` names it again. A waiting
+ *    candidate takes the free place meanwhile.
+ * 5. The fetch completes when the actor has confirmed (`Stored`) every chunk. `storing` counts
+ *    the chunks verified and not yet confirmed, so a confirmation that is late, repeated or
+ *    about a chunk that was meanwhile marked held cannot skew the store backlog.
  *
  * `Pause` cancels every outstanding want and keeps verified chunks; `Resume` recomputes what is
- * missing; `Cancel` stops for good. With no usable provider left the core emits
- * `NeedProviders` and waits for `ProvidersFound` (or a `Cancel` from an actor that gives up).
+ * missing; `Cancel` stops for good. With no usable provider in use the core emits
+ * `NeedProviders` and waits for `ProvidersFound` or a lost provider's retry (an actor gives up
+ * with `Cancel` only when none is `lost` either).
  *
  * A raw MCID (one block) is fetched the same way, as content of one chunk of unknown length.
  *
@@ -75,6 +84,8 @@ export type Stored =
 export type Timer =
   | { readonly _tag: "Want"; readonly provider: ProviderId; readonly index: number }
   | { readonly _tag: "Manifest"; readonly request: number }
+  /** A lost provider is taken back. */
+  | { readonly _tag: "Retry"; readonly provider: ProviderId }
 
 /**
  * A timer's key: one armed timer per key.
@@ -82,7 +93,8 @@ export type Timer =
  * @since 0.1.0
  * @category getters
  */
-export const timerKey = (t: Timer): string => t._tag === "Want" ? `want:${t.index}:${t.provider}` : `manifest:${t.request}`
+export const timerKey = (t: Timer): string =>
+  t._tag === "Want" ? `want:${t.index}:${t.provider}` : t._tag === "Manifest" ? `manifest:${t.request}` : `retry:${t.provider}`
 
 /**
  * Frames a provider sends to a fetch.
@@ -204,6 +216,8 @@ export interface Provider {
   readonly blocks: number
   /** Random tie-break rank, drawn when it joined. */
   readonly rank: number
+  /** A want of it timed out and no block came since: one want at a time. */
+  readonly probation: boolean
 }
 
 /**
@@ -229,6 +243,8 @@ export interface Counters {
   readonly late: number
   readonly duplicates: number
   readonly dropped: number
+  /** Sessions lost (each set the provider aside for a retry, or dropped it). */
+  readonly lost: number
 }
 
 /**
@@ -262,6 +278,15 @@ export interface State {
   readonly candidates: ReadonlyArray<ProviderId>
   /** Providers dropped from this fetch (never reused by it). */
   readonly dropped: ReadonlySet<ProviderId>
+  /**
+   * Providers lost `lostProviderRetries` times in a row: no longer retried on their own, but
+   * taken back when `ProvidersFound` names them again (the DHT still says they hold it).
+   */
+  readonly gone: ReadonlySet<ProviderId>
+  /** Providers whose session was lost, → when they are taken back (a `Retry` timer is armed). */
+  readonly lost: ReadonlyMap<ProviderId, Millis>
+  /** Losses in a row per provider (reset by a verified block from it). */
+  readonly losses: ReadonlyMap<ProviderId, number>
   /** Manifest request id → provider. */
   readonly manifestRequests: ReadonlyMap<number, ProviderId>
   readonly triedForManifest: ReadonlySet<ProviderId>
@@ -270,6 +295,14 @@ export interface State {
   readonly nextGeneration: number
   readonly storedChunks: number
   readonly storedBytes: number
+  /**
+   * Chunks verified and handed to the store (`StoreBlock`) whose write is not confirmed yet:
+   * the chunks in status `verified` other than copies. Kept exact at each status change, so
+   * late or repeated confirmations do not move it. While it is at `storeBacklog(config)`, no
+   * new wants go out: a store slower than the network then slows the fetch instead of piling
+   * verified blocks up in memory.
+   */
+  readonly storing: number
   readonly needProvidersSent: boolean
   readonly pausedFrom: "manifest" | "blocks" | undefined
   readonly prng: Prng.Prng
@@ -297,6 +330,9 @@ export const initial = (target: Ids.McidBytes, seed: number): State => ({
   providers: new Map(),
   candidates: [],
   dropped: new Set(),
+  gone: new Set(),
+  lost: new Map(),
+  losses: new Map(),
   manifestRequests: new Map(),
   triedForManifest: new Set(),
   nextRequestId: 1,
@@ -304,10 +340,11 @@ export const initial = (target: Ids.McidBytes, seed: number): State => ({
   nextGeneration: 1,
   storedChunks: 0,
   storedBytes: 0,
+  storing: 0,
   needProvidersSent: false,
   pausedFrom: undefined,
   prng: Prng.fromSeed(seed),
-  counters: { badBlocks: 0, badManifests: 0, timeouts: 0, unsolicited: 0, late: 0, duplicates: 0, dropped: 0 }
+  counters: { badBlocks: 0, badManifests: 0, timeouts: 0, unsolicited: 0, late: 0, duplicates: 0, dropped: 0, lost: 0 }
 })
 
 /**
@@ -373,10 +410,10 @@ const push = <K, V>(map: Map<K, Array<V>>, k: K, v: V): void => {
   else xs.push(v)
 }
 
-const setTimer = (tx: Tx, config: Config, timer: Timer, now: Millis): void => {
+const setTimer = (tx: Tx, config: Config, timer: Timer, now: Millis, after: Millis = config.blockRequestTimeoutMs): void => {
   const generation = tx.s.nextGeneration++
   tx.timers.set(timerKey(timer), generation)
-  tx.out.push(Command.SetTimer({ timer, at: now + config.blockRequestTimeoutMs, generation }))
+  tx.out.push(Command.SetTimer({ timer, at: now + after, generation }))
 }
 
 const cancelTimer = (tx: Tx, timer: Timer): void => {
@@ -425,12 +462,27 @@ const drop = (
   now: Millis,
   how: { readonly blacklist: boolean; readonly sendCancel: boolean }
 ): void => {
+  if (!release(tx, id, how.sendCancel)) return
+  const losses = new Map(tx.s.losses)
+  losses.delete(id)
+  tx.s.losses = losses
+  const dropped = new Set(tx.s.dropped)
+  if (dropped.size >= MAX_DROPPED) dropped.delete(dropped.values().next().value!)
+  dropped.add(id)
+  tx.s.dropped = dropped
+  tx.s.counters = { ...tx.s.counters, dropped: tx.s.counters.dropped + 1 }
+  if (how.blacklist) tx.out.push(Command.Blacklist({ provider: id, until: now + config.providerBlacklistMs }))
+  promote(tx, config)
+}
+
+/** Takes `id` out of the providers in use, its wants and manifest requests released; `false` if not in use. */
+const release = (tx: Tx, id: ProviderId, sendCancel: boolean): boolean => {
   const p = tx.providers.get(id)
-  if (p === undefined) return
+  if (p === undefined) return false
   for (const index of p.inFlight.keys()) {
     cancelTimer(tx, { _tag: "Want", provider: id, index })
     unassign(tx, index, id)
-    if (how.sendCancel) push(tx.cancels, id, tx.s.chunks[index]!)
+    if (sendCancel) push(tx.cancels, id, tx.s.chunks[index]!)
   }
   tx.wants.delete(id)
   for (const [request, owner] of tx.s.manifestRequests) {
@@ -442,36 +494,79 @@ const drop = (
     }
   }
   tx.providers.delete(id)
-  const dropped = new Set(tx.s.dropped)
-  if (dropped.size >= MAX_DROPPED) dropped.delete(dropped.values().next().value!)
-  dropped.add(id)
-  tx.s.dropped = dropped
-  tx.s.counters = { ...tx.s.counters, dropped: tx.s.counters.dropped + 1 }
-  if (how.blacklist) tx.out.push(Command.Blacklist({ provider: id, until: now + config.providerBlacklistMs }))
+  return true
+}
+
+/**
+ * The session to `id` is gone: set it aside and take it back after a backoff (the actor opens
+ * a new session on its next frame), or mark it `gone` once it was lost too often in a row. A lost
+ * connection says nothing about the content, and the provider may be the only one there is.
+ */
+const lose = (tx: Tx, config: Config, id: ProviderId, now: Millis): void => {
+  if (!tx.providers.has(id)) return
+  tx.s.counters = { ...tx.s.counters, lost: tx.s.counters.lost + 1 }
+  const n = (tx.s.losses.get(id) ?? 0) + 1
+  release(tx, id, false)
+  if (n > config.lostProviderRetries) {
+    const gone = new Set(tx.s.gone)
+    if (gone.size >= MAX_DROPPED) gone.delete(gone.values().next().value!)
+    tx.s.gone = gone.add(id)
+    tx.s.counters = { ...tx.s.counters, dropped: tx.s.counters.dropped + 1 }
+    promote(tx, config)
+    return
+  }
+  const losses = new Map(tx.s.losses)
+  if (losses.size >= MAX_DROPPED && !losses.has(id)) losses.delete(losses.keys().next().value!)
+  tx.s.losses = losses.set(id, n)
+  const after = config.lostProviderRetryMs * 2 ** (n - 1)
+  tx.s.lost = new Map(tx.s.lost).set(id, now + after)
+  setTimer(tx, config, { _tag: "Retry", provider: id }, now, after)
   promote(tx, config)
+}
+
+/** A lost provider's backoff is over: it is used again (first among the candidates if full). */
+const takeBack = (tx: Tx, config: Config, id: ProviderId): void => {
+  if (!tx.s.lost.has(id)) return
+  const lost = new Map(tx.s.lost)
+  lost.delete(id)
+  tx.s.lost = lost
+  if (tx.providers.has(id) || tx.s.dropped.has(id)) return
+  if (tx.providers.size < config.maxProvidersPerFetch) addProvider(tx, id)
+  else tx.s.candidates = [id, ...tx.s.candidates.filter((c) => c !== id)].slice(0, 4 * config.maxProvidersPerFetch)
+  tx.s.needProvidersSent = false
 }
 
 const addProvider = (tx: Tx, id: ProviderId): void => {
   const [rank, prng] = Prng.nextU32(tx.s.prng)
   tx.s.prng = prng
-  tx.providers.set(id, { id, score: 0, inFlight: new Map(), rate: undefined, blocks: 0, rank })
+  tx.providers.set(id, { id, score: 0, inFlight: new Map(), rate: undefined, blocks: 0, rank, probation: false })
 }
 
 const promote = (tx: Tx, config: Config): void => {
   const candidates = [...tx.s.candidates]
   while (tx.providers.size < config.maxProvidersPerFetch && candidates.length > 0) {
     const id = candidates.shift()!
-    if (!tx.providers.has(id) && !tx.s.dropped.has(id)) addProvider(tx, id)
+    if (!tx.providers.has(id) && !tx.s.dropped.has(id) && !tx.s.lost.has(id) && !tx.s.gone.has(id)) addProvider(tx, id)
   }
   tx.s.candidates = candidates
 }
 
+/** Wants a provider may have outstanding: one while on probation. */
+const windowOf = (config: Config, p: Provider): number => (p.probation ? 1 : config.fetchWindowPerProvider)
+
 const offer = (tx: Tx, config: Config, ids: ReadonlyArray<ProviderId>): void => {
   const candidates = [...tx.s.candidates]
   for (const id of ids) {
-    if (tx.providers.has(id) || tx.s.dropped.has(id) || candidates.includes(id)) continue
+    // A lost provider comes back with its retry, not earlier; a gone one now, named again.
+    if (tx.providers.has(id) || tx.s.dropped.has(id) || tx.s.lost.has(id) || candidates.includes(id)) continue
     if (tx.providers.size < config.maxProvidersPerFetch) addProvider(tx, id)
     else if (candidates.length < 4 * config.maxProvidersPerFetch) candidates.push(id)
+    else continue
+    if (tx.s.gone.has(id)) {
+      const gone = new Set(tx.s.gone)
+      gone.delete(id)
+      tx.s.gone = gone
+    }
   }
   tx.s.candidates = candidates
   if (ids.length > 0) tx.s.needProvidersSent = false
@@ -499,16 +594,26 @@ const ask = (tx: Tx, config: Config, p: Provider, index: number, now: Millis): P
   return next
 }
 
+/**
+ * Most blocks waiting for the store at once: as many as all windows together can hold
+ * (`fetchWindowPerProvider` × `maxProvidersPerFetch`), so wants in flight plus blocks being
+ * written stay within twice the windows, whatever the speed of the store.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const storeBacklog = (config: Config): number => Math.max(1, config.fetchWindowPerProvider * config.maxProvidersPerFetch)
+
 /** Assigns missing chunks to free windows, then duplicates stragglers in the end game. */
 const pump = (tx: Tx, config: Config, now: Millis): void => {
   if (tx.s.phase !== "blocks") return
   const n = tx.s.chunks.length
-  let order = ranked(tx).filter((p) => p.inFlight.size < config.fetchWindowPerProvider)
+  let order = tx.s.storing >= storeBacklog(config) ? [] : ranked(tx).filter((p) => p.inFlight.size < windowOf(config, p))
   let i = tx.s.hint
   for (; i < n && order.length > 0; i++) {
     if (tx.s.status[i] !== chunkStatus.missing || tx.outstanding.has(i)) continue
     const p = ask(tx, config, order[0]!, i, now)
-    if (p.inFlight.size >= config.fetchWindowPerProvider) order = order.slice(1)
+    if (p.inFlight.size >= windowOf(config, p)) order = order.slice(1)
     else order = [p, ...order.slice(1)]
   }
   // Skip past what is no longer assignable so the next pump starts there.
@@ -521,7 +626,7 @@ const pump = (tx: Tx, config: Config, now: Millis): void => {
       if (asked.length >= 1 + config.endgameDuplicates) continue
       for (const p of ranked(tx)) {
         if ((tx.outstanding.get(index)?.length ?? 0) >= 1 + config.endgameDuplicates) break
-        if (p.inFlight.size >= config.fetchWindowPerProvider || p.inFlight.has(index)) continue
+        if (p.inFlight.size >= windowOf(config, p) || p.inFlight.has(index)) continue
         ask(tx, config, p, index, now)
         tx.s.counters = { ...tx.s.counters, duplicates: tx.s.counters.duplicates + 1 }
       }
@@ -582,6 +687,8 @@ const layOut = (tx: Tx, chunks: ReadonlyArray<Ids.McidBytes>, size: number | und
 
 /** Marks chunk `index` stored, and the later chunks equal to it. */
 const markStored = (tx: Tx, index: number): void => {
+  // Its write was awaited (copies never had one of their own).
+  if (tx.s.status[index] === chunkStatus.verified) tx.s.storing = Math.max(0, tx.s.storing - 1)
   for (const i of [index, ...(tx.s.copies.get(index) ?? [])]) {
     if (tx.s.status[i] === chunkStatus.stored) continue
     setStatus(tx, i, chunkStatus.stored)
@@ -638,7 +745,7 @@ const stopAsking = (tx: Tx): void => {
 const onBlock = (tx: Tx, config: Config, from: ProviderId, frame: ContentBlock, now: Millis): void => {
   const index = tx.s.chunkIndex.get(Ids.key(frame.m))
   const p = tx.providers.get(from)
-  if (index === undefined || (p === undefined && !tx.s.dropped.has(from))) {
+  if (index === undefined || (p === undefined && !tx.s.dropped.has(from) && !tx.s.lost.has(from) && !tx.s.gone.has(from))) {
     // Not a chunk of this content, or from a node never asked: unsolicited (§14 row 26).
     tx.s.counters = { ...tx.s.counters, unsolicited: tx.s.counters.unsolicited + 1 }
     tx.out.push(Command.Penalise({ provider: from, reason: "unsolicited content.block" }))
@@ -680,9 +787,15 @@ const onBlock = (tx: Tx, config: Config, from: ProviderId, frame: ContentBlock, 
       : q.rate === undefined
       ? sample
       : q.rate + config.throughputSmoothing * (sample - q.rate)
-    return { ...q, rate, blocks: q.blocks + 1 }
+    return { ...q, rate, blocks: q.blocks + 1, probation: false }
   })
+  if (tx.s.losses.has(from)) {
+    const losses = new Map(tx.s.losses)
+    losses.delete(from)
+    tx.s.losses = losses
+  }
   tx.out.push(Command.StoreBlock({ index, mcid: tx.s.chunks[index]!, bytes: frame.d }))
+  tx.s.storing++
   if (config.goodBlockReward !== 0) score(tx, config, from, config.goodBlockReward, "good_block", now)
 }
 
@@ -742,14 +855,29 @@ const onTimer = (tx: Tx, config: Config, timer: Timer, now: Millis): void => {
     startManifest(tx, config, now)
     return
   }
+  if (timer._tag === "Retry") {
+    takeBack(tx, config, timer.provider)
+    return
+  }
   const { provider, index } = timer
   const p = tx.providers.get(provider)
   if (p === undefined || !p.inFlight.has(index)) return
   tx.s.counters = { ...tx.s.counters, timeouts: tx.s.counters.timeouts + 1 }
+  // Its other wants went out with this one or after it: rather than wait for each to time out
+  // too, they are cancelled and given to others now, and it gets one want at a time until it
+  // delivers (a provider that went silent, or a relayed one whose route went nowhere).
+  for (const other of p.inFlight.keys()) {
+    if (other === index) continue
+    cancelTimer(tx, { _tag: "Want", provider, index: other })
+    unassign(tx, other, provider)
+    push(tx.cancels, provider, tx.s.chunks[other]!)
+  }
   // A timeout counts as a sample of zero throughput, so slow providers sink in the ranking.
   updateProvider(tx, provider, (q) => ({
-    ...withoutInFlight(q, index),
-    rate: (q.rate ?? 0) * (1 - config.throughputSmoothing)
+    ...q,
+    inFlight: new Map(),
+    rate: (q.rate ?? 0) * (1 - config.throughputSmoothing),
+    probation: true
   }))
   unassign(tx, index, provider)
   score(tx, config, provider, -config.timeoutPenalty, "timeout", now)
@@ -811,19 +939,27 @@ export const make = (config: Config): Step.Step<State, Event, Command> => (state
       pump(tx, config, now)
       break
     case "Stored": {
+      // Only a chunk still awaiting its write counts: a late or repeated confirmation, or one
+      // for a chunk marked held meanwhile, changes nothing (so `storing` stays exact).
       const i = event.index
-      if (tx.s.status[i] !== chunkStatus.verified) return Step.unchanged(state)
+      if (tx.s.status[i] !== chunkStatus.verified || tx.s.chunkIndex.get(Ids.key(tx.s.chunks[i]!)) !== i) return Step.unchanged(state)
+      const backlogged = tx.s.storing >= storeBacklog(config)
       markStored(tx, i)
       progress(tx)
       completeIfDone(tx)
+      // A store that had stopped the wants has room again.
+      if (backlogged) pump(tx, config, now)
       break
     }
-    case "StoreFailed":
-      if (tx.s.status[event.index] !== chunkStatus.verified) return Step.unchanged(state)
+    case "StoreFailed": {
+      const i = event.index
+      if (tx.s.status[i] !== chunkStatus.verified || tx.s.chunkIndex.get(Ids.key(tx.s.chunks[i]!)) !== i) return Step.unchanged(state)
+      tx.s.storing = Math.max(0, tx.s.storing - 1)
       setStatus(tx, event.index, chunkStatus.missing)
       tx.s.hint = Math.min(tx.s.hint, event.index)
       pump(tx, config, now)
       break
+    }
     case "TimerFired":
       if (state.timers.get(timerKey(event.timer)) !== event.generation) return Step.unchanged(state)
       onTimer(tx, config, event.timer, now)
@@ -831,7 +967,7 @@ export const make = (config: Config): Step.Step<State, Event, Command> => (state
       pump(tx, config, now)
       break
     case "ProviderLost":
-      drop(tx, config, event.provider, now, { blacklist: false, sendCancel: false })
+      lose(tx, config, event.provider, now)
       startManifest(tx, config, now)
       pump(tx, config, now)
       break
@@ -853,6 +989,8 @@ export const make = (config: Config): Step.Step<State, Event, Command> => (state
       break
     case "Cancel":
       stopAsking(tx)
+      for (const provider of tx.s.lost.keys()) cancelTimer(tx, { _tag: "Retry", provider })
+      tx.s.lost = new Map()
       tx.s.phase = "cancelled"
       tx.out.push(Command.Cancelled())
       break

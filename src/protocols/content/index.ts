@@ -39,6 +39,14 @@ export * as Fetch from "./Fetch.ts"
 export * as Ids from "./Ids.ts"
 
 /**
+ * The station's relay of content sessions between clients (`to`).
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Relay from "./Relay.ts"
+
+/**
  * The serving core.
  *
  * @since 0.1.0

@@ -60,7 +60,7 @@ export { RouterCommand } from "./RouterCommand.ts"
  * @since 0.1.0
  * @category constructors
  */
-export { initialRouter, makeRouterStep, routerSizes } from "./Router.ts"
+export { flushWaits, initialRouter, makeRouterStep, routerSizes } from "./Router.ts"
 
 /**
  * The station core's state and its parts.

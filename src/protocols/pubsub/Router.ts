@@ -989,6 +989,22 @@ const onTimer = (t: Turn, s: S, timer: string): void => {
 }
 
 /**
+ * Whether a `Flushed` for `client` must reach the core at once: frames wait behind its send
+ * window (queued `amo` frames), or it has an `alo` subscription (whose sends the window paces).
+ * Otherwise nothing waits on the count, and the actor may hand it over with the core's next event.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const flushWaits = (s: RouterState, client: PeerId): boolean => {
+  const c = s.clients.get(client)
+  if (c === undefined) return false
+  if (c.queue.length > 0) return true
+  for (const sub of c.subs.values()) if (sub.alo !== undefined) return true
+  return false
+}
+
+/**
  * Live counts of what the router holds, for tests, metrics and the bounded-memory checks.
  *
  * @since 0.1.0

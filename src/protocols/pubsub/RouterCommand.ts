@@ -8,10 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { PeerId } from "./RouterEvent.ts"
+import type { Args, Variant } from "./Tagged.ts"
 
 /**
  * A command for the router's actor.
@@ -31,9 +32,18 @@ export type RouterCommand = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `RouterCommand`.
+ * Constructors for `RouterCommand` (plain object literals: built several times per event).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const RouterCommand = Data.taggedEnum<RouterCommand>()
+export const RouterCommand = {
+  Send: (a: Args<RouterCommand, "Send">): Variant<RouterCommand, "Send"> => ({ _tag: "Send", to: a.to, frame: a.frame }),
+  SetTimer: (a: Args<RouterCommand, "SetTimer">): Variant<RouterCommand, "SetTimer"> => ({
+    _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
+  }),
+  CancelTimer: (a: Args<RouterCommand, "CancelTimer">): Variant<RouterCommand, "CancelTimer"> => ({ _tag: "CancelTimer", timer: a.timer }),
+  Penalise: (a: Args<RouterCommand, "Penalise">): Variant<RouterCommand, "Penalise"> => ({
+    _tag: "Penalise", peer: a.peer, severity: a.severity, reason: a.reason
+  })
+} as const

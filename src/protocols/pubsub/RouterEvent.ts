@@ -11,10 +11,11 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
+import { type Args, spread, type Variant } from "./Tagged.ts"
 
 /**
  * A node, named by the lowercase hex of its public key (the key its TLS certificate proved).
@@ -111,9 +112,34 @@ export type RouterEvent = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `RouterEvent`.
+ * Constructors for `RouterEvent` (plain object literals for the per-event ones).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const RouterEvent = Data.taggedEnum<RouterEvent>()
+export const RouterEvent = {
+  ClientAttached: spread<RouterEvent, "ClientAttached">("ClientAttached"),
+  ClientDetached: spread<RouterEvent, "ClientDetached">("ClientDetached"),
+  SubReceived: spread<RouterEvent, "SubReceived">("SubReceived"),
+  UnsubReceived: spread<RouterEvent, "UnsubReceived">("UnsubReceived"),
+  PubReceived: (a: Args<RouterEvent, "PubReceived">): Variant<RouterEvent, "PubReceived"> => ({
+    _tag: "PubReceived", now: a.now, wall: a.wall, client: a.client, frame: a.frame, envelope: a.envelope, verdict: a.verdict
+  }),
+  AckReceived: (a: Args<RouterEvent, "AckReceived">): Variant<RouterEvent, "AckReceived"> => ({
+    _tag: "AckReceived", now: a.now, client: a.client, frame: a.frame
+  }),
+  Flushed: (a: Args<RouterEvent, "Flushed">): Variant<RouterEvent, "Flushed"> => ({
+    _tag: "Flushed", now: a.now, client: a.client, count: a.count
+  }),
+  PeerUp: spread<RouterEvent, "PeerUp">("PeerUp"),
+  PeerDown: spread<RouterEvent, "PeerDown">("PeerDown"),
+  FwdReceived: (a: Args<RouterEvent, "FwdReceived">): Variant<RouterEvent, "FwdReceived"> => ({
+    _tag: "FwdReceived", now: a.now, wall: a.wall, peer: a.peer, frame: a.frame, envelope: a.envelope
+  }),
+  InterestReceived: spread<RouterEvent, "InterestReceived">("InterestReceived"),
+  PeerOkReceived: spread<RouterEvent, "PeerOkReceived">("PeerOkReceived"),
+  PublishLocal: spread<RouterEvent, "PublishLocal">("PublishLocal"),
+  TimerFired: (a: Args<RouterEvent, "TimerFired">): Variant<RouterEvent, "TimerFired"> => ({
+    _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
+  })
+} as const

@@ -10,10 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
+import { type Args, spread, type Variant } from "./Tagged.ts"
 
 /**
  * A notice for the application facade.
@@ -35,12 +36,18 @@ export type Notice = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `Notice`.
+ * Constructors for `Notice`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const Notice = Data.taggedEnum<Notice>()
+export const Notice = {
+  Subscribed: (a: Args<Notice, "Subscribed">): Variant<Notice, "Subscribed"> => ({ _tag: "Subscribed", sid: a.sid }),
+  SubscribeFailed: spread<Notice, "SubscribeFailed">("SubscribeFailed"),
+  Published: (a: Args<Notice, "Published">): Variant<Notice, "Published"> => ({ _tag: "Published", ref: a.ref }),
+  PublishFailed: spread<Notice, "PublishFailed">("PublishFailed"),
+  Gap: (a: Args<Notice, "Gap">): Variant<Notice, "Gap"> => ({ _tag: "Gap", sid: a.sid, from: a.from, to: a.to, why: a.why })
+} as const
 
 /**
  * A command for the session's actor.
@@ -64,9 +71,21 @@ export type SessionCommand = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `SessionCommand`.
+ * Constructors for `SessionCommand` (plain object literals: built several times per event).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const SessionCommand = Data.taggedEnum<SessionCommand>()
+export const SessionCommand = {
+  Send: (a: Args<SessionCommand, "Send">): Variant<SessionCommand, "Send"> => ({ _tag: "Send", frame: a.frame }),
+  Publish: (a: Args<SessionCommand, "Publish">): Variant<SessionCommand, "Publish"> => ({ _tag: "Publish", id: a.id, body: a.body }),
+  Deliver: (a: Args<SessionCommand, "Deliver">): Variant<SessionCommand, "Deliver"> =>
+    a.cur === undefined
+      ? { _tag: "Deliver", sid: a.sid, envelope: a.envelope }
+      : { _tag: "Deliver", sid: a.sid, envelope: a.envelope, cur: a.cur },
+  SetTimer: (a: Args<SessionCommand, "SetTimer">): Variant<SessionCommand, "SetTimer"> => ({
+    _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
+  }),
+  CancelTimer: (a: Args<SessionCommand, "CancelTimer">): Variant<SessionCommand, "CancelTimer"> => ({ _tag: "CancelTimer", timer: a.timer }),
+  Notify: (a: Args<SessionCommand, "Notify">): Variant<SessionCommand, "Notify"> => ({ _tag: "Notify", notice: a.notice })
+} as const

@@ -10,10 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
+import { type Args, spread, type Variant } from "./Tagged.ts"
 
 /**
  * An input of the session core.
@@ -60,9 +61,29 @@ export type SessionEvent = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `SessionEvent`.
+ * Constructors for `SessionEvent` (plain object literals for the per-event ones).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const SessionEvent = Data.taggedEnum<SessionEvent>()
+export const SessionEvent = {
+  LinkUp: spread<SessionEvent, "LinkUp">("LinkUp"),
+  LinkDown: spread<SessionEvent, "LinkDown">("LinkDown"),
+  Subscribe: spread<SessionEvent, "Subscribe">("Subscribe"),
+  Unsubscribe: spread<SessionEvent, "Unsubscribe">("Unsubscribe"),
+  Publish: (a: Args<SessionEvent, "Publish">): Variant<SessionEvent, "Publish"> => ({
+    _tag: "Publish", now: a.now, wall: a.wall, ref: a.ref, realm: a.realm, topic: a.topic, payload: a.payload
+  }),
+  EventReceived: (a: Args<SessionEvent, "EventReceived">): Variant<SessionEvent, "EventReceived"> => ({
+    _tag: "EventReceived", now: a.now, frame: a.frame, envelope: a.envelope
+  }),
+  GapReceived: spread<SessionEvent, "GapReceived">("GapReceived"),
+  ReplyReceived: (a: Args<SessionEvent, "ReplyReceived">): Variant<SessionEvent, "ReplyReceived"> => ({
+    _tag: "ReplyReceived", now: a.now, frame: a.frame
+  }),
+  ResyncReceived: spread<SessionEvent, "ResyncReceived">("ResyncReceived"),
+  Handled: (a: Args<SessionEvent, "Handled">): Variant<SessionEvent, "Handled"> => ({ _tag: "Handled", now: a.now, sid: a.sid }),
+  TimerFired: (a: Args<SessionEvent, "TimerFired">): Variant<SessionEvent, "TimerFired"> => ({
+    _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
+  })
+} as const

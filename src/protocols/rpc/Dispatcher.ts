@@ -36,7 +36,7 @@ import type { Config } from "./Config.ts"
 import * as Credit from "./Credit.ts"
 import { DispatcherCommand as Cmd } from "./DispatcherCommand.ts"
 import type { DispatcherCommand } from "./DispatcherCommand.ts"
-import type { DispatcherEvent, PeerId, StreamFrame, Verdict } from "./DispatcherEvent.ts"
+import type { DispatcherEvent, PeerId, StreamFrame, StreamSide, Verdict } from "./DispatcherEvent.ts"
 import * as Keys from "./Keys.ts"
 import * as Outcome from "./Outcome.ts"
 
@@ -237,7 +237,7 @@ export const makeDispatcherStep = (config: Config): Step.Step<S, DispatcherEvent
       onCancel(t, state, event.from, event.frame.id)
       break
     case "StreamFrameReceived":
-      onStreamFrame(t, state, event.from, event.id, event.frame)
+      onStreamFrame(t, state, event.from, event.id, event.frame, event.on)
       break
     case "TimerFired":
       if (Keys.fire(state.timers, event.timer, event.generation)) onTimer(t, state, event.timer)
@@ -407,7 +407,7 @@ const reply = (t: Turn, s: S, call: PendingCall, answer: { readonly r?: Frame.An
     : { t: "reply", id: call.up.id, r: body.r ?? null }
   s.counters.replied++
   t.out.push(
-    call.streaming ? Cmd.Send({ to: call.up.peer, frame, stream: call.up.id }) : Cmd.Send({ to: call.up.peer, frame })
+    call.streaming ? Cmd.Send({ to: call.up.peer, frame, stream: call.up.id, on: "up" }) : Cmd.Send({ to: call.up.peer, frame })
   )
   forget(t, s, call)
 }
@@ -429,7 +429,9 @@ const forget = (t: Turn, s: S, call: PendingCall): void => {
 const cancelLeg = (t: Turn, s: S, call: PendingCall): void => {
   if (call.leg === undefined) return
   const frame: Frame.Cancel = { t: "cancel", id: call.leg.id }
-  t.out.push(call.streaming ? Cmd.Send({ to: call.leg.peer, frame, stream: call.leg.id }) : Cmd.Send({ to: call.leg.peer, frame }))
+  t.out.push(
+    call.streaming ? Cmd.Send({ to: call.leg.peer, frame, stream: call.leg.id, on: "leg" }) : Cmd.Send({ to: call.leg.peer, frame })
+  )
   s.legs.delete(`${call.leg.peer}|${call.leg.id}`)
   call.leg = undefined
 }
@@ -446,7 +448,7 @@ const onCall = (t: Turn, s: S, from: PeerId, role: "client" | "station", f: Fram
   const refuse = (c: Frame.RpcErrorCode, m?: string): void => {
     s.counters.refused++
     const frame: Frame.Reply = { t: "reply", id: f.id, e: m === undefined ? { c } : { c, m } }
-    t.out.push(streaming ? Cmd.Send({ to: from, frame, stream: f.id }) : Cmd.Send({ to: from, frame }))
+    t.out.push(streaming ? Cmd.Send({ to: from, frame, stream: f.id, on: "up" }) : Cmd.Send({ to: from, frame }))
   }
   s.counters.calls++
   if (f.ttl === 0) return refuse("deadline_exceeded")
@@ -576,7 +578,7 @@ const forward = (t: Turn, s: S, call: PendingCall, c: Candidate): void => {
   call.leg = { peer, id, provider: c.provider }
   s.legs.set(`${peer}|${id}`, call.key)
   s.counters.forwarded++
-  t.out.push(call.streaming ? Cmd.Send({ to: peer, frame, stream: id }) : Cmd.Send({ to: peer, frame }))
+  t.out.push(call.streaming ? Cmd.Send({ to: peer, frame, stream: id, on: "leg" }) : Cmd.Send({ to: peer, frame }))
 }
 
 const onReply = (t: Turn, s: S, from: PeerId, f: Frame.Reply): void => {
@@ -618,9 +620,9 @@ const onCancel = (t: Turn, s: S, from: PeerId, id: number): void => {
 // ---------------------------------------------------------------------------------------------
 // Call streams (§9.5): credits end to end, counted here so excess never travels on.
 
-const onStreamFrame = (t: Turn, s: S, from: PeerId, id: number, f: StreamFrame): void => {
-  const upCall = s.calls.get(`${from}|${id}`)
-  const legKey = s.legs.get(`${from}|${id}`)
+const onStreamFrame = (t: Turn, s: S, from: PeerId, id: number, f: StreamFrame, on: StreamSide | undefined): void => {
+  const upCall = on === "leg" ? undefined : s.calls.get(`${from}|${id}`)
+  const legKey = on === "up" ? undefined : s.legs.get(`${from}|${id}`)
   const call = upCall ?? (legKey === undefined ? undefined : s.calls.get(legKey))
   if (call === undefined || !call.streaming) return void s.counters.ignored++
   const fromCaller = upCall !== undefined
@@ -637,19 +639,19 @@ const onStreamFrame = (t: Turn, s: S, from: PeerId, id: number, f: StreamFrame):
   }
   if (fromCaller) {
     // Before a leg exists the provider granted nothing, so only credit and end can get here.
-    if (call.leg !== undefined) t.out.push(Cmd.Send({ to: call.leg.peer, frame: f, stream: call.leg.id }))
-  } else t.out.push(Cmd.Send({ to: call.up.peer, frame: f, stream: call.up.id }))
+    if (call.leg !== undefined) t.out.push(Cmd.Send({ to: call.leg.peer, frame: f, stream: call.leg.id, on: "leg" }))
+  } else t.out.push(Cmd.Send({ to: call.up.peer, frame: f, stream: call.up.id, on: "up" }))
 }
 
 const flowViolation = (t: Turn, s: S, call: PendingCall, byCaller: boolean): void => {
   s.counters.flowViolations++
   if (byCaller) {
-    t.out.push(Cmd.ResetStream({ to: call.up.peer, stream: call.up.id, code: "flow_control" }))
+    t.out.push(Cmd.ResetStream({ to: call.up.peer, stream: call.up.id, code: "flow_control", on: "up" }))
     cancelLeg(t, s, call)
     return forget(t, s, call)
   }
   const leg = call.leg!
-  t.out.push(Cmd.ResetStream({ to: leg.peer, stream: leg.id, code: "flow_control" }))
+  t.out.push(Cmd.ResetStream({ to: leg.peer, stream: leg.id, code: "flow_control", on: "leg" }))
   s.legs.delete(`${leg.peer}|${leg.id}`)
   call.leg = undefined
   reply(t, s, call, { e: { c: "relay_failed", m: "flow_control" } })

@@ -12,7 +12,7 @@
 import { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
-import type { PeerId } from "./DispatcherEvent.ts"
+import type { PeerId, StreamSide } from "./DispatcherEvent.ts"
 
 /**
  * A command for the dispatcher's actor.
@@ -21,10 +21,14 @@ import type { PeerId } from "./DispatcherEvent.ts"
  * @category models
  */
 export type DispatcherCommand = Data.TaggedEnum<{
-  /** Write `frame` to `to`: on the call stream `stream` if given, else on the rpc lane. */
-  Send: { readonly to: PeerId; readonly frame: Frame.Frame; readonly stream?: number }
-  /** Reset call stream `stream` with `to` with a stream reset code (e.g. `flow_control`). */
-  ResetStream: { readonly to: PeerId; readonly stream: number; readonly code: string }
+  /**
+   * Write `frame` to `to`: on the call stream `stream` if given (`on` says whether the peer
+   * opened it, `up`, or we do, `leg`: the `call` that opens a leg travels on it), else on the
+   * rpc lane.
+   */
+  Send: { readonly to: PeerId; readonly frame: Frame.Frame; readonly stream?: number; readonly on?: StreamSide }
+  /** Reset call stream `stream` (`on` as for `Send`) with `to` with a stream reset code (e.g. `flow_control`). */
+  ResetStream: { readonly to: PeerId; readonly stream: number; readonly code: string; readonly on?: StreamSide }
   /** Store the signed provider record (or withdrawal) in the DHT; answer with `RecordStored`. */
   StoreRecord: { readonly ref: number; readonly record: Frame.Signed }
   /** Look up provider records for (realm, proc); answer with `ProvidersResolved`. */

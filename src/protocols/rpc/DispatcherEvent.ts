@@ -41,6 +41,15 @@ export type Verdict =
 export type StreamFrame = Frame.StreamData | Frame.StreamEnd | Frame.StreamCredit
 
 /**
+ * Which of the station's call streams with a peer: `up` (the peer opened it with a call we
+ * serve) or `leg` (we opened it to forward a call).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamSide = "up" | "leg"
+
+/**
  * An input of the dispatcher core.
  *
  * @since 0.1.0
@@ -89,8 +98,20 @@ export type DispatcherEvent = Data.TaggedEnum<{
   ReplyReceived: { readonly now: Millis; readonly from: PeerId; readonly frame: Frame.Reply }
   /** `cancel` from whoever sent us the call. */
   CancelReceived: { readonly now: Millis; readonly from: PeerId; readonly frame: Frame.Cancel }
-  /** `s.data` / `s.end` / `s.credit` on the call stream `id` (the call's id on that connection). */
-  StreamFrameReceived: { readonly now: Millis; readonly from: PeerId; readonly id: number; readonly frame: StreamFrame }
+  /**
+   * `s.data` / `s.end` / `s.credit` on the call stream `id` (the call's id on that connection).
+   * `on` says which stream: `up`, one the peer opened with its `call` (we serve that call), or
+   * `leg`, one we opened to forward a call. A peer may be both a caller and a provider here,
+   * and the two sides choose ids independently, so an id alone can name two streams; without
+   * `on` the upstream call wins.
+   */
+  StreamFrameReceived: {
+    readonly now: Millis
+    readonly from: PeerId
+    readonly id: number
+    readonly frame: StreamFrame
+    readonly on?: StreamSide
+  }
   /** A timer set by `SetTimer` fired. */
   TimerFired: { readonly now: Millis; readonly timer: string; readonly generation: number }
 }>

@@ -16,7 +16,8 @@
  *   the call's deadline and answers `reply` (result, `handler_error`, `deadline_exceeded`);
  * - **streams**, both sides: credit windows per direction (§9.5); a message beyond credit is
  *   queued (≤ `streamQueueMax`) until the other side grants more; credit is re-granted as the
- *   application consumes, at the latest at half the window.
+ *   application consumes, at the latest at half the window; a half-close (`s.end`) is sent
+ *   once, after the queued messages, and the other side's is reported once.
  *
  * Key invariants: one `Complete` per call; never more stream messages sent than granted; every
  * table capped by a knob. State is updated in place, as in `Dispatcher`.
@@ -56,6 +57,10 @@ export interface StreamState {
   readonly queue: Array<Frame.Any>
   /** Our `s.end` is queued behind the messages (sent once they are). */
   closing: boolean
+  /** We half-closed: nothing more is sent, and `s.end` goes out once. */
+  closed: boolean
+  /** The other side's `s.end` arrived (reported once; its later messages are ignored). */
+  peerEnded: boolean
 }
 
 /**
@@ -295,7 +300,9 @@ const openStream = (sendInitial: number, recvInitial: number): StreamState => ({
   send: Credit.open(sendInitial),
   recv: Credit.open(recvInitial),
   queue: [],
-  closing: false
+  closing: false,
+  closed: false,
+  peerEnded: false
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -637,7 +644,7 @@ const flush = (t: Turn, st: StreamState, handle: Handle): void => {
 
 const streamSend = (t: Turn, s: S, handle: Handle, data: Frame.Any): void => {
   const found = streamOf(s, handle)
-  if (found === undefined) return void s.counters.ignored++
+  if (found === undefined || found.st.closed) return void s.counters.ignored++
   if (found.st.queue.length >= t.config.streamQueueMax) {
     return void t.out.push(Cmd.Notify({ notice: EndpointNotice.StreamRefused({ handle }) }))
   }
@@ -647,7 +654,8 @@ const streamSend = (t: Turn, s: S, handle: Handle, data: Frame.Any): void => {
 
 const streamClose = (t: Turn, s: S, handle: Handle): void => {
   const found = streamOf(s, handle)
-  if (found === undefined) return void s.counters.ignored++
+  if (found === undefined || found.st.closed) return void s.counters.ignored++
+  found.st.closed = true
   found.st.closing = true
   flush(t, found.st, handle)
 }
@@ -668,7 +676,11 @@ const onStreamFrame = (t: Turn, s: S, handle: Handle, f: StreamFrame): void => {
     st.send = Credit.grant(st.send, f.n)
     return flush(t, st, handle)
   }
-  if (f.t === "s.end") return void t.out.push(Cmd.StreamEnded({ handle }))
+  if (st.peerEnded) return void s.counters.ignored++ // nothing follows an end
+  if (f.t === "s.end") {
+    st.peerEnded = true
+    return void t.out.push(Cmd.StreamEnded({ handle }))
+  }
   const after = Credit.take(st.recv)
   if (after === undefined) return flowViolation(t, s, handle)
   st.recv = after

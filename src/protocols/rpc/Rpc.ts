@@ -43,7 +43,7 @@ export { DispatcherEvent } from "./DispatcherEvent.ts"
  * @since 0.1.0
  * @category models
  */
-export type { PeerId, StreamFrame, Verdict } from "./DispatcherEvent.ts"
+export type { PeerId, StreamFrame, StreamSide, Verdict } from "./DispatcherEvent.ts"
 
 /**
  * The station core's outputs.

@@ -2,8 +2,9 @@
  * The fetch actor under its supervisor, over the simulated network on `TestClock`: a fetch
  * killed mid-transfer (chaos) is restarted by the `fetches` supervisor and resumes from the
  * chunks verified on disk, asking the provider for none of them again (wants are counted at
- * the provider); repeated kills stay within the restart budget; an unknown MCID fails
- * `ContentNotFound` after the configured DHT queries.
+ * the provider); repeated kills stay within the restart budget; a provider whose connection
+ * is cut again and again is taken back after a backoff and the fetch completes from it; an
+ * unknown MCID fails `ContentNotFound` after the configured DHT queries.
  */
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -91,6 +92,30 @@ describe("ContentFetchActor", () => {
       for (const key of chunkKeys(bytes)) expect(a!.wants.get(key)).toBeLessThanOrEqual(1 + killedAt.length)
       const stats = yield* c!.content.stats()
       expect(stats.transfers).toEqual([])
+    }), 30_000)
+
+  effect("a fetch whose only provider's connection is lost, again and again, takes it back and completes", () =>
+    Effect.gen(function*() {
+      const w = yield* world(24, { latencyMs: 30 })
+      const [a, c] = yield* nodes(w, 2)
+      const bytes = content(32 * CHUNK, 10)
+      const mcid = yield* Effect.orDie(Effect.flatMap(drive(a!.content.put(bytes)), (e) => e))
+      const cutAt: Array<number> = []
+      const got = yield* drive(c!.content.get(mcid), 60_000, () =>
+        Effect.gen(function*() {
+          const held = (yield* heldChunks(c!, mcid)).length
+          if (cutAt.length >= 3 || held < 6 * (cutAt.length + 1)) return
+          // The connection the fetch uses goes away under it (the provider itself stays up).
+          const handle = yield* c!.tree.registry.lookup(a!.who.did)
+          if (handle === undefined) return
+          yield* handle.close({ graceful: false, message: "cut by the test" })
+          cutAt.push(held)
+        }))
+      if (got._tag !== "Success") throw new Error(`get failed: ${String(got.cause)}`)
+      expect(sameBytes(got.value, bytes)).toBe(true)
+      expect(cutAt).toHaveLength(3)
+      // One run of the fetch did it all: the provider was taken back, not the fetch restarted.
+      expect((yield* c!.content.stats()).transfers).toEqual([])
     }), 30_000)
 
   effect("content nobody provides fails ContentNotFound after the configured DHT queries", () =>

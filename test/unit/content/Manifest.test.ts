@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest"
 import * as Blake3 from "../../../src/content/Blake3.ts"
+import * as Chunker from "../../../src/content/Chunker.ts"
 import * as Content from "../../../src/content/Content.ts"
 import * as Manifest from "../../../src/content/Manifest.ts"
 import * as Mcid from "../../../src/content/Mcid.ts"
@@ -66,6 +67,18 @@ describe("Manifest", () => {
     const opened = Manifest.open(mcid, bytes)
     expect(reason(opened)).toBe("ok")
     expect(Manifest.encode(opened as Manifest.Manifest)).toEqual(bytes)
+  })
+
+  it("ofHashes and describeHashes build from chunk hashes what ofContent and describe build from bytes", () => {
+    const bytes = content(3 * CS + 5, 4)
+    const hashes = Chunker.hashes(bytes)
+    expect(Manifest.ofHashes(bytes.length, hashes, { name: "x" })).toEqual(Manifest.ofContent(bytes, { name: "x" }))
+    const streamed = Content.describeHashes(bytes.length, hashes)
+    const whole = Content.describe(bytes)
+    expect(whole._tag === "chunked" && same(streamed.manifestBytes, whole.manifestBytes)).toBe(true)
+    expect(Mcid.equals(streamed.mcid, Mcid.ofBytes(bytes))).toBe(true)
+    expect(() => Manifest.ofHashes(bytes.length, hashes.slice(1))).toThrow()
+    expect(() => Manifest.ofHashes(CS, [hashes[0]!])).toThrow()
   })
 
   it("omits absent metadata, so equal bytes give equal MCIDs", () => {

@@ -3,6 +3,9 @@
  * §10.3 defines them (key derivation, signature, validity under the DHT's own checks), which
  * records name usable providers, and the node's put/get through a station in one process.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import * as DhtRpc from "../../../actors/DhtRpc.ts"
 import * as Mcid from "../../../src/content/Mcid.ts"
@@ -116,6 +119,16 @@ describe("the node's content operations", () => {
       const client = await MaculaNode.start({ role: "client", realm: "io.example", seeds: [`${station.address}#${station.did}`] })
       started.push(client)
       expect(Buffer.from(await client.getContent(mcid)).equals(Buffer.from(zeros))).toBe(true)
+      // The same content written to a file chunk by chunk, through a temporary file renamed into place.
+      const dir = mkdtempSync(join(tmpdir(), "content-node-"))
+      try {
+        const path = join(dir, "zeros.bin")
+        expect(await client.getContentToFile(mcid, path)).toBe(zeros.length)
+        expect(readFileSync(path).equals(Buffer.from(zeros))).toBe(true)
+        expect(readdirSync(dir)).toEqual(["zeros.bin"])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     } finally {
       await Promise.all(started.map((n) => n.stop()))
     }

@@ -36,6 +36,19 @@ describe("CoreTimers", () => {
       expect(fired).toEqual([{ timer: "a", generation: 2, now: 80 }])
     }))
 
+  effect("cancel never suspends: the key is disarmed before it returns", () =>
+    Effect.gen(function*() {
+      const fired: Array<CoreTimers.Fired<string>> = []
+      const timers = CoreTimers.make<string>(yield* Effect.scope, (f) => fired.push(f))
+      yield* timers.set("a", 50, 1)
+      yield* timers.set("b", 60, 2)
+      // `runSync` throws if the effect suspends: actors cancel deadlines while handling a reply.
+      Effect.runSync(timers.cancel("a"))
+      expect(timers.size()).toBe(1)
+      yield* TestClock.adjust(100)
+      expect(fired).toEqual([{ timer: "b", generation: 2, now: 60 }])
+    }))
+
   effect("a deadline already past fires at once, reporting no earlier than the deadline", () =>
     Effect.gen(function*() {
       yield* TestClock.adjust(10)

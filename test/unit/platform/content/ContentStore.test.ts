@@ -147,6 +147,37 @@ for (const [name, makeOpen] of backends) {
       expect((await run(store.usage)).bytes).toBeLessThanOrEqual(3000)
     })
 
+    it("putFile streams a file in chunk by chunk to the same MCID and blocks as put", async () => {
+      const store = await makeOpen()()
+      const dir = freshDir()
+      for (const size of [0, 10, CS, CS + 1, 5 * CS + 3]) {
+        const data = contentOf(size, size + 7)
+        const path = join(dir, `f${size}`)
+        writeFileSync(path, data)
+        const mcid = await run(store.putFile(path))
+        expect(Mcid.equals(mcid, Mcid.ofBytes(data))).toBe(true)
+        const back = await run(store.read(mcid))
+        expect(Option.isSome(back) && same(back.value, data)).toBe(true)
+        expect((await run(store.pins)).some((p) => Mcid.equals(p, mcid))).toBe(true)
+      }
+      const named = contentOf(2 * CS + 1, 9)
+      writeFileSync(join(dir, "named"), named)
+      const withName = await run(store.putFile(join(dir, "named"), { name: "a.bin", pin: false }))
+      expect(Mcid.equals(withName, Content.describe(named, { name: "a.bin" }).mcid)).toBe(true)
+      // Unpinned once the put is over: nothing guards its chunks from a collection any more.
+      expect((await run(store.gc())).removedBlocks).toBe(4)
+    })
+
+    it("putFile fails ContentStoreError (read) on a missing file and IntegrityError above maxManifestChunks", async () => {
+      const store = await makeOpen()({ maxManifestChunks: 3 })
+      const dir = freshDir()
+      const missing = await Effect.runPromise(Effect.flip(store.putFile(join(dir, "absent"))))
+      expect(missing).toMatchObject({ _tag: "ContentStoreError", op: "read" })
+      writeFileSync(join(dir, "big"), contentOf(3 * CS + 1, 4))
+      expect(await failureTag(store.putFile(join(dir, "big")))).toBe("IntegrityError")
+      expect((await run(store.usage)).blocks).toBe(0)
+    })
+
     it("fails QuotaExceeded rather than evict pinned content", async () => {
       const store = await makeOpen()({ quotaBytes: 2 * 1000 })
       await run(store.put(contentOf(1000, 1)))

@@ -1,7 +1,8 @@
 /**
  * The fetch core, event by event: start (nothing held, a resume, complete), the manifest
- * phase, windows and ordering, verification before storage, bad blocks, timeouts, blacklists,
- * providers that lack the content or vanish, the end game, pause/resume/cancel.
+ * phase, windows and ordering, verification before storage, bad blocks, timeouts (one
+ * penalty, then probation), blacklists, providers that lack the content, lost providers taken
+ * back after a backoff, the store backlog, the end game, pause/resume/cancel.
  */
 import { describe, expect, it } from "vitest"
 import * as Fetch from "../../../../src/protocols/content/Fetch.ts"
@@ -164,6 +165,32 @@ describe("Fetch: blocks", () => {
     expect(same).toBe(after)
   })
 
+  it("on a timeout releases the provider's other wants at once (one penalty) and keeps it to one want until it delivers", () => {
+    const { step, s } = started(config({ fetchWindowPerProvider: 4, endgameDuplicates: 0 }), ["a", "b"])
+    const mine = [...s.providers.get("a")!.inFlight.keys()]
+    expect(mine).toHaveLength(4)
+    const first = mine[0]!
+    const generation = s.timers.get(Fetch.timerKey({ _tag: "Want", provider: "a", index: first }))!
+    let [after, out] = step(s, Event.TimerFired({ now: 1_002, timer: { _tag: "Want", provider: "a", index: first }, generation }))
+    expect(out.filter((c) => c._tag === "Score")).toEqual([Fetch.Command.Score({ provider: "a", delta: -5, reason: "timeout" })])
+    expect([...cancelledAt(out, "a")].sort()).toEqual(mine.slice(1).map((i) => chunkHex(s, i)).sort())
+    // On probation: one want (a probe). The others are free for the next window with room,
+    // not held for a timeout each.
+    expect(after.providers.get("a")!.probation).toBe(true)
+    expect(after.providers.get("a")!.inFlight.size).toBe(1)
+    expect(after.timers.size).toBe(1 + after.providers.get("b")!.inFlight.size)
+    const released = mine.filter((i) => !after.outstanding.has(i))
+    expect(released).toHaveLength(3)
+    const j = [...after.providers.get("b")!.inFlight.keys()][0]!
+    ;[after, out] = step(after, Event.FrameReceived({ now: 1_005, from: "b", frame: blockFrame(after, j) }))
+    expect(wantedBy(out, "b")).toEqual([chunkHex(after, Math.min(...released))])
+    // It delivers: back to its full window.
+    const probe = [...after.providers.get("a")!.inFlight.keys()][0]!
+    ;[after, out] = step(after, Event.FrameReceived({ now: 1_010, from: "a", frame: blockFrame(after, probe) }))
+    expect(after.providers.get("a")!.probation).toBe(false)
+    expect(after.providers.get("a")!.inFlight.size).toBe(4)
+  })
+
   it("drops a provider that says it lacks a wanted chunk, and one whose session is lost", () => {
     const { step, s } = started(config({ fetchWindowPerProvider: 2 }), ["a", "b", "c"])
     const i = [...s.providers.get("a")!.inFlight.keys()][0]!
@@ -177,6 +204,62 @@ describe("Fetch: blocks", () => {
     const j = [...after.providers.get("c")!.inFlight.keys()][0]!
     ;[after, out] = step(after, Event.FrameReceived({ now: 7, from: "c", frame: blockFrame(after, j) }))
     expect(wantedBy(out, "c")).toEqual([chunkHex(after, 0)])
+  })
+
+  it("takes a provider whose session was lost back after a backoff, and completes from it alone", () => {
+    const cfg = config({ fetchWindowPerProvider: 30, endgameDuplicates: 0 })
+    const { step, s } = started(cfg, ["a"])
+    let [state, out] = step(s, Event.ProviderLost({ now: 10, provider: "a" }))
+    // Set aside, not dropped: nothing is asked of it, its retry is armed, and more are sought.
+    expect(state.providers.size).toBe(0)
+    expect(state.dropped.has("a")).toBe(false)
+    expect(state.lost.get("a")).toBe(10 + cfg.lostProviderRetryMs)
+    expect(out).toContainEqual(Fetch.Command.SetTimer({ timer: { _tag: "Retry", provider: "a" }, at: 10 + cfg.lostProviderRetryMs, generation: state.timers.get("retry:a")! }))
+    expect(tags(out)).toContain("NeedProviders")
+    // The DHT naming it again does not bring it back before its retry.
+    ;[state, out] = step(state, Event.ProvidersFound({ now: 20, providers: ["a"] }))
+    expect(state.providers.size).toBe(0)
+    // A block still on its way from the old session is late, not unsolicited.
+    ;[state, out] = step(state, Event.FrameReceived({ now: 30, from: "a", frame: blockFrame(state, 0) }))
+    expect(tags(out)).not.toContain("Penalise")
+    ;[state, out] = step(state, Event.TimerFired({ now: 1_010, timer: { _tag: "Retry", provider: "a" }, generation: state.timers.get("retry:a")! }))
+    expect(state.providers.has("a")).toBe(true)
+    expect(wantedBy(out, "a")).toHaveLength(21)
+    for (let i = 0; i < state.chunks.length; i++) {
+      ;[state] = step(state, Event.FrameReceived({ now: 1_100 + i, from: "a", frame: blockFrame(state, i) }))
+      ;[state] = step(state, Event.Stored({ now: 1_100 + i, index: i }))
+    }
+    expect(state.phase).toBe("done")
+  })
+
+  it("backs off further on each loss in a row, gives up retrying after lostProviderRetries until the DHT names it again, and a verified block resets the count", () => {
+    const cfg = config({ lostProviderRetries: 2, lostProviderRetryMs: 100 })
+    const { step, s } = started(cfg, ["a", "b"])
+    let state = s
+    const loseAndRetry = (now: number) => {
+      ;[state] = step(state, Event.ProviderLost({ now, provider: "a" }))
+      const at = state.lost.get("a")
+      if (at !== undefined) [state] = step(state, Event.TimerFired({ now: at, timer: { _tag: "Retry", provider: "a" }, generation: state.timers.get("retry:a")! }))
+      return at === undefined ? undefined : at - now
+    }
+    expect(loseAndRetry(10)).toBe(100)
+    expect(loseAndRetry(500)).toBe(200)
+    // A verified block from it: its next loss counts as the first again.
+    const i = [...state.providers.get("a")!.inFlight.keys()][0]!
+    ;[state] = step(state, Event.FrameReceived({ now: 900, from: "a", frame: blockFrame(state, i) }))
+    expect(loseAndRetry(1_000)).toBe(100)
+    expect(loseAndRetry(2_000)).toBe(200)
+    // The third loss in a row: gone, no retry of its own...
+    expect(loseAndRetry(3_000)).toBeUndefined()
+    expect(state.gone.has("a")).toBe(true)
+    expect(state.providers.has("a")).toBe(false)
+    expect(state.timers.has("retry:a")).toBe(false)
+    expect(state.counters.lost).toBe(5)
+    // ...until the DHT names it again: one more attempt each time.
+    ;[state] = step(state, Event.ProvidersFound({ now: 4_000, providers: ["a"] }))
+    expect(state.providers.has("a")).toBe(true)
+    expect(loseAndRetry(4_100)).toBeUndefined()
+    expect(state.gone.has("a")).toBe(true)
   })
 
   it("promotes waiting candidates beyond maxProvidersPerFetch when a provider is dropped", () => {
@@ -218,6 +301,57 @@ describe("Fetch: blocks", () => {
     expect(state.phase).toBe("done")
     expect(tags(last)).toEqual(["Progress", "Completed"])
     expect(last[0]).toMatchObject({ storedChunks: 21, totalChunks: 21, storedBytes: data.length, totalBytes: data.length })
+  })
+
+  it("stops wanting while the store is behind by storeBacklog blocks, and resumes as writes confirm", () => {
+    const cfg = config({ fetchWindowPerProvider: 2, maxProvidersPerFetch: 1, endgameDuplicates: 0 })
+    expect(Fetch.storeBacklog(cfg)).toBe(2)
+    const { step, s } = started(cfg, ["a"])
+    let state = s
+    let out: ReadonlyArray<Fetch.Command> = []
+    // Blocks 0 and 1 arrive but their writes are not confirmed: the store is two behind.
+    ;[state, out] = step(state, Event.FrameReceived({ now: 3, from: "a", frame: blockFrame(state, 0) }))
+    expect(wantedBy(out, "a")).toEqual([chunkHex(state, 2)])
+    ;[state, out] = step(state, Event.FrameReceived({ now: 4, from: "a", frame: blockFrame(state, 1) }))
+    expect(state.storing).toBe(2)
+    expect(wantedBy(out, "a")).toEqual([])
+    expect(state.providers.get("a")!.inFlight.size).toBe(1)
+    // One write confirmed: room again, and the free window slot is used.
+    ;[state, out] = step(state, Event.Stored({ now: 5, index: 0 }))
+    expect(state.storing).toBe(1)
+    expect(wantedBy(out, "a")).toEqual([chunkHex(state, 3)])
+    // A chunk marked held meanwhile (a resume) no longer awaits its write; its late
+    // confirmation changes nothing.
+    ;[state] = step(state, Event.Pause({ now: 6 }))
+    ;[state] = step(state, Event.Resume({ now: 7, held: [1] }))
+    expect(state.storing).toBe(0)
+    ;[state] = step(state, Event.Stored({ now: 8, index: 1 }))
+    expect(state.storing).toBe(0)
+  })
+
+  it("cannot stall on the store backlog: lost confirmations of writes the store holds, repeated ones", () => {
+    const cfg = config({ fetchWindowPerProvider: 2, maxProvidersPerFetch: 1, endgameDuplicates: 0 })
+    const { step, s } = started(cfg, ["a"])
+    let state = s
+    let out: ReadonlyArray<Fetch.Command> = []
+    ;[state] = step(state, Event.FrameReceived({ now: 3, from: "a", frame: blockFrame(state, 0) }))
+    ;[state] = step(state, Event.FrameReceived({ now: 4, from: "a", frame: blockFrame(state, 1) }))
+    expect(state.storing).toBe(Fetch.storeBacklog(cfg))
+    // Both writes landed but their confirmations never came (the actor was paused and resumed
+    // with what the store holds): the backlog is free again and the wants go on.
+    ;[state] = step(state, Event.Pause({ now: 5 }))
+    ;[state, out] = step(state, Event.Resume({ now: 6, held: [0, 1] }))
+    expect(state.storing).toBe(0)
+    expect(wantedBy(out, "a")).toEqual([chunkHex(state, 2), chunkHex(state, 3)])
+    // A confirmation repeated, or for a chunk that is not awaiting its write, moves nothing.
+    ;[state] = step(state, Event.FrameReceived({ now: 7, from: "a", frame: blockFrame(state, 2) }))
+    ;[state] = step(state, Event.Stored({ now: 8, index: 2 }))
+    const [again] = step(state, Event.Stored({ now: 9, index: 2 }))
+    expect(again).toBe(state)
+    const [foreign] = step(state, Event.StoreFailed({ now: 9, index: 5 }))
+    expect(foreign).toBe(state)
+    ;[state] = step(state, Event.FrameReceived({ now: 10, from: "a", frame: blockFrame(state, 3) }))
+    expect(state.storing).toBe(1)
   })
 
   it("fetches a chunk again when storing it failed", () => {

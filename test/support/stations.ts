@@ -1,0 +1,85 @@
+/**
+ * Station processes for integration tests: `macula station` launched from a bundle made by
+ * `cliBundle`, its first stdout line parsed into a pinned seed, and the small polling helpers
+ * the mesh tests share. Every launched child is recorded so `killAll` can end it.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+
+/** A launched `macula` process with its captured output. */
+export interface Proc {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** A running station: its listen address, DID and the pinned seed URL clients use. */
+export interface StationProc extends Proc {
+  readonly address: string
+  readonly did: string
+  readonly seed: string
+}
+
+/** Runs `node BUNDLE ARGS…`, recording the child in `children`. */
+export const launch = (bundle: string, children: Array<ChildProcessWithoutNullStreams>, args: ReadonlyArray<string>): Proc => {
+  const child = spawn(process.execPath, [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+  children.push(child)
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (c: Buffer) => void (out += c.toString("utf8")))
+  child.stderr.on("data", (c: Buffer) => void (err += c.toString("utf8")))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("exit", (code, signal) => done({ code, signal }))
+  )
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** Polls `ok` every 25 ms; fails with `label` (and the process's stderr) after `ms`. */
+export const until = async (label: string, ok: () => boolean, ms: number, proc?: Proc): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms${proc === undefined ? "" : `; stderr:\n${proc.stderr()}`}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** `promise`, or a rejection naming `label` after `ms`. */
+export const within = <A>(label: string, ms: number, promise: Promise<A>): Promise<A> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<A>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms)))
+  ])
+}
+
+/** Starts `macula station ARGS…` and waits for its first stdout line (`ADDRESS DID`). */
+export const station = async (
+  bundle: string,
+  children: Array<ChildProcessWithoutNullStreams>,
+  args: ReadonlyArray<string>
+): Promise<StationProc> => {
+  const p = launch(bundle, children, ["station", ...args])
+  await until("station first line", () => p.stdout().includes("\n"), 30_000, p)
+  const m = /^(quic:\/\/\S+) (did:key:z6Mk\w+)\n/.exec(p.stdout())
+  if (m === null) throw new Error(`unexpected first line: ${JSON.stringify(p.stdout())}`)
+  return { ...p, address: m[1]!, did: m[2]!, seed: `${m[1]!}#${m[2]!}` }
+}
+
+/** Two stations, B seeded with A, once each sees the other alive in SWIM. */
+export const linkedPair = async (
+  bundle: string,
+  children: Array<ChildProcessWithoutNullStreams>
+): Promise<{ readonly a: StationProc; readonly b: StationProc }> => {
+  const a = await station(bundle, children, ["--listen", "127.0.0.1:0"])
+  const b = await station(bundle, children, ["--listen", "127.0.0.1:0", "--seed", a.seed])
+  await until(
+    "stations linked",
+    () => a.stderr().includes(`membership: ${b.did} alive`) && b.stderr().includes(`membership: ${a.did} alive`),
+    30_000,
+    b
+  )
+  return { a, b }
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
