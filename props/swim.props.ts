@@ -3,7 +3,8 @@
  * - precedence is a join: commutative, associative and idempotent on (kind, incarnation), and
  *   the table ends in the same state whatever order the claims about a known member arrive in;
  * - under arbitrary and hostile input the core never throws, never lowers an incarnation and
- *   keeps every collection within its cap; the broadcast queue stays bounded;
+ *   keeps every collection within its cap; the broadcast queue stays bounded and hands out
+ *   the least-sent claims first, then the newest;
  * - a model-based test (`fc.commands`) of the membership table against a plain model;
  * - whole clusters of cores in a small seeded message loop (`Net`): with no message loss no
  *   live member is ever suspected or declared dead, a falsely suspected live member refutes,
@@ -175,6 +176,37 @@ describe("swim safety", () => {
             expect(e.claim.subject).toBe(subject)
             expect(e.transmits).toBeLessThan(limit)
           }
+        }
+      })
+    )
+  })
+
+  it("takes the least-sent claims, then the newest: exactly a full sort's first max", () => {
+    const op = fc.oneof(
+      Arb.claim(Arb.memberId(12)).map((c) => ({ tag: "enqueue" as const, c })),
+      fc.tuple(fc.integer({ min: 0, max: 5 }), fc.option(Arb.memberId(12), { nil: undefined }))
+        .map(([max, exclude]) => ({ tag: "take" as const, max, exclude }))
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 6 }), fc.array(op, { maxLength: 80 }), (cap, limit, ops) => {
+        let q = Dissemination.empty
+        for (const o of ops) {
+          if (o.tag === "enqueue") {
+            q = Dissemination.enqueue(q, o.c, cap)
+            continue
+          }
+          const expected = [...q.entries.values()]
+            .filter((e) => e.claim.subject !== o.exclude)
+            .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
+            .slice(0, o.max)
+          const [taken, next] = Dissemination.take(q, o.max, limit, o.exclude)
+          expect(taken).toEqual(expected.map((e) => e.claim))
+          for (const e of expected) {
+            const after = next.entries.get(e.claim.subject)
+            if (e.transmits + 1 >= limit) expect(after).toBeUndefined()
+            else expect(after).toEqual({ ...e, transmits: e.transmits + 1 })
+          }
+          q = next
         }
       })
     )

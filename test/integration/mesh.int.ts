@@ -10,9 +10,11 @@
  * run and the provider are in-process client nodes (the CLI publishes one event per process and
  * has no advertise command). Every step has a hard timeout; every child is killed in afterAll.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliBundle, killAll } from "../support/cli.ts"
+import * as Stations from "../support/stations.ts"
+import type { Proc } from "../support/stations.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
@@ -29,54 +31,10 @@ afterAll(async () => {
   cli.remove()
 })
 
-interface Proc {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly stdout: () => string
-  readonly stderr: () => string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
-const launch = (args: ReadonlyArray<string>): Proc => {
-  const child = spawn(process.execPath, [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-  children.push(child)
-  let out = ""
-  let err = ""
-  child.stdout.on("data", (c: Buffer) => void (out += c.toString("utf8")))
-  child.stderr.on("data", (c: Buffer) => void (err += c.toString("utf8")))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.on("exit", (code, signal) => done({ code, signal }))
-  )
-  return { child, stdout: () => out, stderr: () => err, exited }
-}
-
-const until = async (label: string, ok: () => boolean, ms: number, proc?: Proc): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms${proc === undefined ? "" : `; stderr:\n${proc.stderr()}`}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
-const within = <A>(label: string, ms: number, promise: Promise<A>): Promise<A> =>
-  Promise.race([promise, new Promise<A>((_, reject) => setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms))])
-
-/** Runs `macula ARGS…` to completion (killed after `ms`). */
-const macula = async (args: ReadonlyArray<string>, ms = 30_000) => {
-  const p = launch(args)
-  const timer = setTimeout(() => p.child.kill("SIGKILL"), ms)
-  const exit = await p.exited
-  clearTimeout(timer)
-  return { code: exit.code, stdout: p.stdout(), stderr: p.stderr() }
-}
-
-/** Starts a station and waits for its first stdout line. */
-const station = async (args: ReadonlyArray<string>) => {
-  const p = launch(["station", ...args])
-  await until("station first line", () => p.stdout().includes("\n"), 30_000, p)
-  const m = /^(quic:\/\/\S+) (did:key:z6Mk\w+)\n/.exec(p.stdout())
-  if (m === null) throw new Error(`unexpected first line: ${JSON.stringify(p.stdout())}`)
-  return { ...p, address: m[1]!, did: m[2]!, seed: `${m[1]!}#${m[2]!}` }
-}
+const launch = (args: ReadonlyArray<string>): Proc => Stations.launch(bundle, children, args)
+const macula = (args: ReadonlyArray<string>, ms?: number) => Stations.run(bundle, children, args, ms)
+const station = (args: ReadonlyArray<string>) => Stations.station(bundle, children, args)
+const { until, within } = Stations
 
 interface Line {
   readonly topic: string

@@ -33,7 +33,8 @@
  *   median over the crashed members (the maximum is in `details`);
  * - false positives: distinct (member, incarnation) verdicts of `dead` that a member issued on
  *   its own authority while the subject was up (stalled members count as up); `details` adds
- *   how many members took such a verdict in, and the false suspicions;
+ *   how many members took such a verdict in, the false suspicions, and each false verdict's
+ *   case (first declarer, when it suspected and declared, stalls around it) for replaying;
  * - messages per member per second: every packet sent, over up members and virtual seconds
  *   from the end of the warm-up.
  *
@@ -298,6 +299,14 @@ export const planStalls = (
   }
 }
 
+/** The start of the last stall of `id` that began at or before `now` (null: none). */
+const stallStartBefore = (cluster: Cluster, id: string, now: Millis): number | null => {
+  const w = cluster.stalls.get(id) ?? []
+  let found: number | null = null
+  for (let i = 0; i < w.length; i += 2) if (w[i]! <= now) found = w[i]!
+  return found === null ? null : round(found)
+}
+
 /** Whether `id` is inside a stall at `now`. */
 export const isStalled = (cluster: Cluster, id: string, now: Millis): boolean =>
   stallEndAt(cluster.stalls.get(id), now) !== undefined
@@ -356,6 +365,16 @@ export interface CrashTrack {
   readonly deadAt: Map<string, Millis>
 }
 
+/** One false verdict, for reading what went wrong (times in virtual ms). */
+export interface FalseVerdictCase {
+  readonly member: string
+  readonly incarnation: number
+  readonly declarer: string
+  readonly atMs: number
+  /** When the declarer last took in a suspicion of the member before the verdict. */
+  readonly suspectedAtMs: number | null
+}
+
 /** Membership changes turned into the figures of a run. */
 export interface Tracker {
   readonly crashes: Map<string, CrashTrack>
@@ -365,6 +384,8 @@ export interface Tracker {
   falseDeadObservations: number
   /** Distinct `subject@incarnation` suspicions of an up member. */
   readonly falseSuspicions: Set<string>
+  /** Each false verdict: who declared whom dead, when, and when it had first suspected it. */
+  readonly falseVerdictCases: Array<FalseVerdictCase>
   /** Observe one change (wire it to `ClusterOptions.onChange`). */
   readonly observe: (at: Millis, observer: string, change: Swim.Change) => void
   /** Start tracking a crash (call when it happens). */
@@ -373,18 +394,24 @@ export interface Tracker {
 
 /** A tracker; `isUp` tells whether a member is up at the time of the change. */
 export const makeTracker = (isUp: (id: string) => boolean): Tracker => {
+  // Per observer and up member, when it last took in a suspicion (false verdicts only read it).
+  const suspectedAt = new Map<string, Millis>()
   const tracker: Tracker = {
     crashes: new Map(),
     falseVerdicts: new Set(),
     falseDeadObservations: 0,
     falseSuspicions: new Set(),
+    falseVerdictCases: [],
     observe: (at, observer, change) => {
       switch (change._tag) {
         case "MemberSuspect": {
           const c = tracker.crashes.get(change.member)
           if (c !== undefined) {
             if (c.firstSuspectAt === undefined && at >= c.at) c.firstSuspectAt = at
-          } else if (isUp(change.member)) tracker.falseSuspicions.add(`${change.member}@${change.incarnation}`)
+          } else if (isUp(change.member)) {
+            tracker.falseSuspicions.add(`${change.member}@${change.incarnation}`)
+            suspectedAt.set(`${observer}>${change.member}`, at)
+          }
           return
         }
         case "MemberDead": {
@@ -395,7 +422,16 @@ export const makeTracker = (isUp: (id: string) => boolean): Tracker => {
             // The tracker does not count a crash it has not been told of yet as a false positive.
           } else if (isUp(change.member)) {
             tracker.falseDeadObservations++
-            if (change.by === observer) tracker.falseVerdicts.add(`${change.member}@${change.incarnation}`)
+            if (change.by === observer) {
+              tracker.falseVerdicts.add(`${change.member}@${change.incarnation}`)
+              tracker.falseVerdictCases.push({
+                member: change.member,
+                incarnation: change.incarnation,
+                declarer: observer,
+                atMs: at,
+                suspectedAtMs: suspectedAt.get(`${observer}>${change.member}`) ?? null
+              })
+            }
           }
           return
         }
@@ -662,6 +698,16 @@ export const scale = (args: ScaleArgs, log: (line: string) => void = () => {}) =
       crashes: results,
       falseDeadObservations: tracker.falseDeadObservations,
       falseSuspicions: tracker.falseSuspicions.size,
+      // The first declarer of each false verdict (plain SWIM has dozens per verdict).
+      falseVerdictCases: tracker.falseVerdictCases.filter((f, i, all) =>
+        all.findIndex((g) => g.member === f.member && g.incarnation === f.incarnation) === i
+      ).map((f) => ({
+        ...f,
+        declarers: tracker.falseVerdictCases.filter((g) => g.member === f.member && g.incarnation === f.incarnation).length,
+        // A verdict the instant a stall ended: the window ran out while the declarer was stalled.
+        declarerResumingFromStall: isStalled(c, f.declarer, f.atMs - 1),
+        memberStalledSinceMs: stallStartBefore(c, f.member, f.suspectedAtMs ?? f.atMs)
+      })),
       refutations,
       maxHealthAtEnd: maxHealth,
       stalls: Sim.counter(sim, "stalls"),
@@ -677,8 +723,13 @@ export const scale = (args: ScaleArgs, log: (line: string) => void = () => {}) =
 export const run = async (argv: ReadonlyArray<string>): Promise<object> => {
   const args = parseArgs(argv)
   const started = performance.now()
+  const cpuBefore = process.cpuUsage()
   const result = scale(args, (line) => void process.stderr.write(`  ${line}\n`))
   const seconds = (performance.now() - started) / 1_000
-  process.stderr.write(`swim: ${args.nodes} nodes, ${result.details.steps} steps in ${seconds.toFixed(1)} s wall clock\n`)
+  const cpu = process.cpuUsage(cpuBefore)
+  process.stderr.write(
+    `swim: ${args.nodes} nodes, ${result.details.steps} steps in ${seconds.toFixed(1)} s wall clock, ` +
+      `${(cpu.user / 1e6).toFixed(1)} s user CPU\n`
+  )
   return result
 }

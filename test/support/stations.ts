@@ -52,6 +52,20 @@ export const within = <A>(label: string, ms: number, promise: Promise<A>): Promi
   ])
 }
 
+/** Runs `macula ARGS…` to completion (SIGKILLed after `ms`); its exit code and output. */
+export const run = async (
+  bundle: string,
+  children: Array<ChildProcessWithoutNullStreams>,
+  args: ReadonlyArray<string>,
+  ms = 30_000
+): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> => {
+  const p = launch(bundle, children, args)
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), ms)
+  const exit = await p.exited
+  clearTimeout(timer)
+  return { code: exit.code, stdout: p.stdout(), stderr: p.stderr() }
+}
+
 /** Starts `macula station ARGS…` and waits for its first stdout line (`ADDRESS DID`). */
 export const station = async (
   bundle: string,

@@ -98,10 +98,19 @@ export const take = (
   exclude?: MemberId
 ): readonly [ReadonlyArray<Claim>, Queue] => {
   if (max <= 0 || q.entries.size === 0) return [[], q]
-  const chosen = [...q.entries.values()]
-    .filter((e) => e.claim.subject !== exclude)
-    .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
-    .slice(0, max)
+  // One pass keeping the best `max` in order, not a sort of the whole queue per packet: the
+  // queue holds hundreds of claims in a busy 1,000-member cluster, a packet takes 16.
+  const chosen: Array<Entry> = []
+  for (const e of q.entries.values()) {
+    if (e.claim.subject === exclude) continue
+    if (chosen.length === max && !before(e, chosen[max - 1]!)) continue
+    let i = chosen.length === max ? max - 1 : chosen.length
+    while (i > 0 && before(e, chosen[i - 1]!)) {
+      chosen[i] = chosen[i - 1]!
+      i--
+    }
+    chosen[i] = e
+  }
   if (chosen.length === 0) return [[], q]
   let entries = Table.Table.from(q.entries)
   for (const e of chosen) {
@@ -110,6 +119,10 @@ export const take = (
   }
   return [chosen.map((e) => e.claim), { entries, nextOrder: q.nextOrder }]
 }
+
+/** Whether `a` goes out before `b`: fewer transmissions, then newer (orders are distinct). */
+const before = (a: Entry, b: Entry): boolean =>
+  a.transmits < b.transmits || (a.transmits === b.transmits && a.order > b.order)
 
 /**
  * Claims currently queued.

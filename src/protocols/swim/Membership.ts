@@ -70,8 +70,28 @@ export const apply = (t: Turn, s: S, claim: Claim, from: MemberId | undefined): 
  */
 export const applyAll = (t: Turn, s: S, claims: ReadonlyArray<Claim>, from: MemberId | undefined): S => {
   let out = s
-  for (const claim of claims) out = apply(t, out, claim, from)
-  return out
+  // Most claims on a packet, and nearly all of a sync, are ones we already hold. Counting each
+  // through `apply` copied the state once per claim (the costliest line of a 1,000-member
+  // simulation); they are tallied here and counted once, with the same result.
+  let stale = 0
+  for (const claim of claims) {
+    if (isStale(out, claim)) stale++
+    else out = apply(t, out, claim, from)
+  }
+  return stale === 0 ? out : State.count(out, "claimsStale", stale)
+}
+
+/** Whether `apply` would only count `claim` as stale: about a held member, and not greater. */
+const isStale = (s: S, claim: Claim): boolean => {
+  if (claim.subject === s.self.id) return false
+  const current = s.members.get(claim.subject)
+  if (current === undefined || Claims.problem(claim) !== undefined) return false
+  const decision = Claims.decide(
+    { kind: current.status, incarnation: current.incarnation },
+    claim,
+    current.suspicion?.accusers
+  )
+  return decision === "stale"
 }
 
 /**
@@ -126,11 +146,16 @@ export const refute = (t: Turn, s: S, accused: number): S => {
 export const reap = (t: Turn, s: S): S => {
   // No tombstones, nothing to reap: skip the scan that would otherwise run every probe tick.
   if (s.live === s.members.size) return s
+  // Nor while the oldest tombstone is too young: the scan would find nothing to reap.
+  if (s.tombstonesSince !== undefined && t.now - s.tombstonesSince < t.config.deadRetentionMs) return s
   const expired: Array<MemberId> = []
+  let since = Number.POSITIVE_INFINITY
   for (const m of s.members.values()) {
-    if (m.status === "dead" && t.now - m.changedAt >= t.config.deadRetentionMs) expired.push(m.id)
+    if (m.status !== "dead") continue
+    if (t.now - m.changedAt >= t.config.deadRetentionMs) expired.push(m.id)
+    else if (m.changedAt < since) since = m.changedAt
   }
-  return State.removeMembers(s, expired)
+  return { ...State.removeMembers(s, expired), tombstonesSince: since }
 }
 
 /**

@@ -151,6 +151,12 @@ export interface State {
   readonly members: ReadonlyMap<MemberId, Member>
   /** Members whose status is not dead. */
   readonly live: number
+  /**
+   * No tombstone held became dead before this time (a lower bound, kept by `putMember`), so
+   * no tombstone can expire before `tombstonesSince + deadRetentionMs`; undefined: unknown.
+   * It spares the reaper a scan of the table on every probe tick.
+   */
+  readonly tombstonesSince?: Millis | undefined
   readonly queue: Dissemination.Queue
   /** The round-robin probe list of this pass, and the position in it. */
   readonly order: ReadonlyArray<MemberId>
@@ -370,7 +376,10 @@ export const putMember = (s: State, m: Member): State => {
   // A persistent table, not a Map copy: O(√n) per row, so a sync of n claims is not O(n²).
   const members = Table.set(s.members, m.id, m)
   const live = s.live + (m.status !== "dead" ? 1 : 0) - (before !== undefined && before.status !== "dead" ? 1 : 0)
-  return { ...s, members, live }
+  if (m.status !== "dead" || s.tombstonesSince === undefined || s.tombstonesSince <= m.changedAt) {
+    return { ...s, members, live }
+  }
+  return { ...s, members, live, tombstonesSince: m.changedAt }
 }
 
 /**

@@ -59,4 +59,22 @@ describe("Dissemination queue", () => {
     expect(Dissemination.take(q, 5, 5, "b")[0].map((c) => c.subject)).toEqual(["a"])
     expect(Dissemination.take(q, 0, 5)[0]).toEqual([])
   })
+
+  it("takes exactly what a full sort of the queue would give", () => {
+    // The selection is one bounded pass; check it against the sort it replaced on a mixed queue.
+    let q = Dissemination.empty
+    let x = 7
+    const draw = (n: number) => (x = (x * 1_103_515_245 + 12_345) % 2_147_483_648) % n
+    for (let round = 0; round < 60; round++) {
+      const id = `m${draw(25)}`
+      q = Dissemination.enqueue(q, Claims.suspect(id, draw(3), "z"), 20)
+      if (draw(2) === 0) q = Dissemination.take(q, draw(5), 6)[1]
+      const max = 1 + draw(8)
+      const expected = [...q.entries.values()]
+        .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
+        .slice(0, max)
+        .map((e) => e.claim)
+      expect(Dissemination.take(q, max, 6)[0]).toEqual(expected)
+    }
+  })
 })

@@ -382,6 +382,22 @@ describe("Swim.step: TimerFired probe round", () => {
     expect(Swim.member(late, "b")).toBeUndefined()
   })
 
+  it("reaps each tombstone when its own retention ends, not before", () => {
+    const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, { id: "c", status: "suspect" }] })
+    const [one] = fire(s, "suspicion/b", 400)
+    const [both] = fire(one, "suspicion/c", 900)
+    const armed = { ...both, timers: new Map(both.timers).set("probe", 99), started: true }
+    const at = (now: number, st: State.State = armed) =>
+      step(st, Event.TimerFired({ now, timer: "probe", generation: 99 }))[0]
+    const first = at(400 + config.deadRetentionMs)
+    expect(Swim.member(first, "b")).toBeUndefined()
+    expect(Swim.member(first, "c")?.status).toBe("dead")
+    const early = at(900 + config.deadRetentionMs - 1, { ...first, timers: new Map(first.timers).set("probe", 99) })
+    expect(Swim.member(early, "c")).toBeDefined()
+    const late = at(900 + config.deadRetentionMs, { ...early, timers: new Map(early.timers).set("probe", 99) })
+    expect(Swim.member(late, "c")).toBeUndefined()
+  })
+
   it("ignores a stale timer generation (stale-timer guard)", () => {
     const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }] })
     const current = s.timers.get("suspicion/b")!
