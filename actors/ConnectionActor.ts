@@ -32,6 +32,7 @@ import * as NodeId from "../src/identity/NodeId.ts"
 import type { Connection as TransportConnection, DialOptions, FrameStream } from "../src/platform/transport/Transport.ts"
 import { Transport } from "../src/platform/transport/Transport.ts"
 import type { DialError } from "../src/platform/transport/Errors.ts"
+import { isAssembled } from "../src/platform/transport/Frame.ts"
 import { Connection } from "../src/protocols/connection/index.ts"
 import type { ResetName } from "../src/protocols/connection/Codes.ts"
 import type { Command, Notice, Route } from "../src/protocols/connection/Command.ts"
@@ -382,7 +383,8 @@ class Driver {
         const frames: Array<Frame> = []
         let failure: WireDecodeError | undefined
         for (const body of received.success) {
-          const decoded = Codec.decodeBody(body, driver.codec, driver.version)
+          // A body assembled across chunks is this stream's alone: its block payload is kept as a view.
+          const decoded = Codec.decodeBody(body, driver.codec, driver.version, isAssembled(body))
           if (decoded instanceof WireDecodeError) {
             failure = decoded
             break
@@ -483,39 +485,32 @@ class Driver {
 
   /** Opens a content session: a new stream the core knows as `content`, opened by us. */
   openSession(): Effect.Effect<Session, SendFailed> {
-    const driver = this
-    return Effect.gen(function*() {
-      if (driver.core.phase !== "ready") {
-        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: `connection ${driver.core.phase}` }))
-      }
-      const opened = yield* Effect.result(driver.options.connection.openStream)
-      if (Result.isFailure(opened)) {
-        return yield* Effect.fail(new SendFailed({ reason: "connection_lost", detail: opened.failure._tag }))
-      }
-      const stream = opened.success
-      yield* driver.adopt(stream)
-      const sessionStream: Streams.Stream = { kind: "content" }
-      yield* driver.feed(Connection.Event.StreamOpened({ now: yield* driver.now(), stream: stream.id, as: sessionStream }))
-      let started = false
-      const session: Session = {
-        stream: stream.id,
-        send: (frame) =>
-          Effect.suspend(() => {
-            const opens = started ? sessionStream : Streams.opens(frame)
-            if (opens === undefined || opens.kind !== "content" || !Streams.allows(sessionStream, frame.t)) {
-              return Effect.fail(new SendFailed({ reason: "wrong_stream", detail: `${frame.t} on a content session` }))
-            }
-            started = true
-            return driver.sendOn(stream, frame)
-          }),
-        end: Effect.ignore(stream.end)
-      }
-      return session
-    })
+    return Effect.map(this.openOwnStream({ kind: "content" }, "a content session", true), ({ stream, send }) => ({
+      stream: stream.id,
+      send,
+      end: Effect.ignore(stream.end)
+    }))
   }
 
   /** Opens a call stream (§9.5): a new stream the core knows as `call`, opened by us. */
   openCallStream(): Effect.Effect<CallStream, SendFailed> {
+    return Effect.map(this.openOwnStream({ kind: "call" }, "a call stream", false), ({ stream, send }) => ({
+      stream: stream.id,
+      send,
+      end: Effect.ignore(stream.end),
+      reset: (code: ResetName) => this.resetLocally(stream, code)
+    }))
+  }
+
+  /**
+   * Opens a stream of ours the core knows `as`, and a `send` that lets through only frames that
+   * open such a stream first and belong on it after (`checkFirst`: the opening frame too).
+   */
+  private openOwnStream(
+    as: Streams.Stream,
+    what: string,
+    checkFirst: boolean
+  ): Effect.Effect<{ readonly stream: FrameStream; readonly send: (frame: Frame) => Effect.Effect<void, SendFailed> }, SendFailed> {
     const driver = this
     return Effect.gen(function*() {
       if (driver.core.phase !== "ready") {
@@ -527,23 +522,18 @@ class Driver {
       }
       const stream = opened.success
       yield* driver.adopt(stream)
-      const callStream: Streams.Stream = { kind: "call" }
-      yield* driver.feed(Connection.Event.StreamOpened({ now: yield* driver.now(), stream: stream.id, as: callStream }))
+      yield* driver.feed(Connection.Event.StreamOpened({ now: yield* driver.now(), stream: stream.id, as }))
       let started = false
-      return {
-        stream: stream.id,
-        send: (frame) =>
-          Effect.suspend(() => {
-            const opens = started ? callStream : Streams.opens(frame)
-            if (opens === undefined || opens.kind !== "call" || (started && !Streams.allows(callStream, frame.t))) {
-              return Effect.fail(new SendFailed({ reason: "wrong_stream", detail: `${frame.t} on a call stream` }))
-            }
-            started = true
-            return driver.sendOn(stream, frame)
-          }),
-        end: Effect.ignore(stream.end),
-        reset: (code) => driver.resetLocally(stream, code)
-      }
+      const send = (frame: Frame) =>
+        Effect.suspend(() => {
+          const opens = started ? as : Streams.opens(frame)
+          if (opens === undefined || opens.kind !== as.kind || ((started || checkFirst) && !Streams.allows(as, frame.t))) {
+            return Effect.fail(new SendFailed({ reason: "wrong_stream", detail: `${frame.t} on ${what}` }))
+          }
+          started = true
+          return driver.sendOn(stream, frame)
+        })
+      return { stream, send }
     })
   }
 
