@@ -46,6 +46,8 @@ export interface Subscription {
   readonly realm: Frame.Bin32
   readonly pattern: string
   readonly mode: Frame.SubMode
+  /** `alo`: the cursor a previous run recorded for this `sid`; the `sub` resumes after it (§8.5). */
+  readonly resume?: number
 }
 
 /**
@@ -63,6 +65,12 @@ export interface Registry {
   readonly notify: (notice: PubSub.Notice) => void
   /** Called at each start; `restart` after a crash (publishes in flight are lost). */
   readonly started: (restart: boolean) => void
+  /**
+   * Called before `ack {sid, cur}` goes out; the ack waits until it completes, so a cursor
+   * recorded here is never behind the one the station holds (a resume from it replays, never
+   * reports a false gap). @default the ack goes out at once
+   */
+  readonly acknowledging?: (sid: number, cur: number) => Effect.Effect<void>
 }
 
 /**
@@ -138,6 +146,15 @@ const randomSess = (): Uint8Array => {
   return bytes
 }
 
+/** The core's `Subscribe` fields of an application subscription. */
+const subscribeArgs = (s: Subscription) => ({
+  sid: s.sid,
+  realm: s.realm,
+  pattern: s.pattern,
+  mode: s.mode,
+  ...(s.resume === undefined ? {} : { resume: s.resume })
+})
+
 /**
  * Sends frames in order, each on its own (one that fails, say too large for the station, does
  * not take the others with it).
@@ -206,8 +223,12 @@ class Driver {
   interpret(command: PubSub.SessionCommand): Effect.Effect<void> {
     const driver = this
     switch (command._tag) {
-      case "Send":
-        return driver.send(command.frame)
+      case "Send": {
+        const frame = command.frame
+        const record = driver.options.registry.acknowledging
+        if (frame.t !== "ack" || record === undefined) return driver.send(frame)
+        return Effect.flatMap(record(frame.sid, frame.cur), () => driver.send(frame))
+      }
       case "Publish": {
         const signed = Signed.signEnvelope(command.body, (m) => driver.options.identity.sign(m))
         if (signed instanceof Error) {
@@ -351,7 +372,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         starts++
         driver.core = PubSub.initialSession(options.config, { pk: options.identity.publicKey, sess })
         for (const sub of options.registry.subscriptions()) {
-          yield* driver.feed(PubSub.SessionEvent.Subscribe({ now, sid: sub.sid, realm: sub.realm, pattern: sub.pattern, mode: sub.mode }))
+          yield* driver.feed(PubSub.SessionEvent.Subscribe({ now, ...subscribeArgs(sub) }))
         }
         yield* driver.checkLink(now)
         const every = options.linkCheckMs ?? 100
@@ -373,8 +394,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
             case "TimerFired":
               return driver.feed(PubSub.SessionEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
             case "Subscribe": {
-              const s = message.subscription
-              return driver.feed(PubSub.SessionEvent.Subscribe({ now, sid: s.sid, realm: s.realm, pattern: s.pattern, mode: s.mode }))
+              return driver.feed(PubSub.SessionEvent.Subscribe({ now, ...subscribeArgs(message.subscription) }))
             }
             case "Unsubscribe":
               return driver.feed(PubSub.SessionEvent.Unsubscribe({ now, sid: message.sid }))

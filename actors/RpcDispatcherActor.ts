@@ -212,13 +212,23 @@ interface Peer {
   draining: boolean
 }
 
+/** Sender DID → key hex, memoised (bounded): every inbound frame names its sender's DID. */
+const hexOfDidCache = new Map<string, string | undefined>()
+const hexOfDidCacheMax = 4_096
+
 const hexOfDid = (did: string): string | undefined => {
+  if (hexOfDidCache.has(did)) return hexOfDidCache.get(did)
   const key = Did.parsePublicKey(did)
-  return key instanceof Uint8Array ? hex(key) : undefined
+  const id = key instanceof Uint8Array ? hex(key) : undefined
+  if (hexOfDidCache.size >= hexOfDidCacheMax) hexOfDidCache.delete(hexOfDidCache.keys().next().value!)
+  hexOfDidCache.set(did, id)
+  return id
 }
 
 /** A call stream's name among a peer's streams: which side opened it, and the call id. */
 const streamKey = (on: Rpc.StreamSide, id: number): string => `${on}/${id}`
+
+const allowed: Rpc.Verdict = { _tag: "Allowed" }
 
 const platformSha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sha256").update(bytes).digest())
 
@@ -252,13 +262,27 @@ class Driver {
     if (this.ref.isAlive()) this.ref.tell(message)
   }
 
+  /** Steps the core when run, then runs its commands in order. */
   feed(event: Rpc.DispatcherEvent): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const [next, commands] = driver.step(driver.core, event)
-      driver.core = next
-      for (const command of commands) yield* driver.interpret(command)
+    return Effect.suspend(() => {
+      const [next, commands] = this.step(this.core, event)
+      this.core = next
+      return this.run(commands, 0)
     })
+  }
+
+  /**
+   * Interprets `commands` from `index` on. Commands that finish at once (a frame queued behind
+   * a drainer already running) answer `Effect.void` and run in this loop; only a command with
+   * real work suspends the rest behind it, so the order stays the core's.
+   */
+  run(commands: ReadonlyArray<Rpc.DispatcherCommand>, index: number): Effect.Effect<void> {
+    let i = index
+    while (i < commands.length) {
+      const effect = this.interpret(commands[i++]!)
+      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
+    }
+    return Effect.void
   }
 
   interpret(command: Rpc.DispatcherCommand): Effect.Effect<void> {
@@ -454,35 +478,36 @@ class Driver {
 
   /** A frame on a call stream: a new streaming call, or a frame of a stream we know. */
   onCallStream(peer: Peer, inbound: Inbound, now: number): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const f = inbound.frame
-      if (inbound.opener === "peer" && f.t === "call") {
-        const key = streamKey("up", f.id)
-        if (!peer.streams.has(key)) {
-          peer.streams.set(key, { opened: undefined, inbound, outbox: [], draining: false, done: false })
-          peer.streamIds.set(inbound.stream, { on: "up", id: f.id })
-        }
-        return yield* driver.onCall(peer, inbound, f, now)
+    const f = inbound.frame
+    if (inbound.opener === "peer" && f.t === "call") {
+      const key = streamKey("up", f.id)
+      if (!peer.streams.has(key)) {
+        peer.streams.set(key, { opened: undefined, inbound, outbox: [], draining: false, done: false })
+        peer.streamIds.set(inbound.stream, { on: "up", id: f.id })
       }
-      const known = peer.streamIds.get(inbound.stream)
-      if (known === undefined) return
-      const key = streamKey(known.on, known.id)
-      switch (f.t) {
-        case "reply":
-          yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f }))
-          return yield* driver.finishStream(peer, key)
-        case "cancel":
-          yield* driver.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: f }))
-          return yield* driver.finishStream(peer, key)
-        case "s.data":
-        case "s.end":
-        case "s.credit":
-          return yield* driver.feed(Rpc.DispatcherEvent.StreamFrameReceived({ now, from: peer.id, id: known.id, frame: f, on: known.on }))
-        default:
-          return
-      }
-    })
+      return this.onCall(peer, inbound, f, now)
+    }
+    const known = peer.streamIds.get(inbound.stream)
+    if (known === undefined) return Effect.void
+    const key = streamKey(known.on, known.id)
+    switch (f.t) {
+      case "reply":
+        return Effect.flatMap(
+          this.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f })),
+          () => this.finishStream(peer, key)
+        )
+      case "cancel":
+        return Effect.flatMap(
+          this.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: f })),
+          () => this.finishStream(peer, key)
+        )
+      case "s.data":
+      case "s.end":
+      case "s.credit":
+        return this.feed(Rpc.DispatcherEvent.StreamFrameReceived({ now, from: peer.id, id: known.id, frame: f, on: known.on }))
+      default:
+        return Effect.void
+    }
   }
 
   /**
@@ -509,13 +534,14 @@ class Driver {
   }
 
   onCall(peer: Peer, inbound: Inbound, f: Frame.Call, now: number): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const verdict: Rpc.Verdict = peer.role === "client"
-        ? yield* driver.authorise({ peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au })
-        : { _tag: "Allowed" }
-      yield* driver.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
-    })
+    const received = (verdict: Rpc.Verdict) =>
+      this.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
+    // An open realm (no port) and a station's relay need no verdict effect.
+    if (peer.role !== "client" || this.options.authorise === undefined) return received(allowed)
+    return Effect.flatMap(
+      this.options.authorise({ peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au }),
+      received
+    )
   }
 
   // -------------------------------------------------------------------------------------------
@@ -564,17 +590,10 @@ class Driver {
     })
   }
 
+  /** The adopted peer `inbound` came from; adopts its connection if it is new. */
   peerOf(inbound: Inbound, now: number): Effect.Effect<Peer | undefined> {
-    const driver = this
-    return Effect.gen(function*() {
-      const id = hexOfDid(inbound.peerDid)
-      if (id === undefined) return undefined
-      const known = driver.peers.get(id)
-      if (known !== undefined && known.handle.connectionId === inbound.connectionId) return known
-      const handle = yield* driver.options.connections.lookup(inbound.peerDid)
-      if (handle === undefined || handle.connectionId !== inbound.connectionId) return undefined
-      return yield* driver.adopt(handle, now)
-    })
+    return Effect.flatMap(this.options.connections.lookup(inbound.peerDid), (handle) =>
+      handle === undefined || handle.connectionId !== inbound.connectionId ? Effect.undefined : this.adopt(handle, now))
   }
 
   // -------------------------------------------------------------------------------------------
@@ -585,13 +604,36 @@ class Driver {
   }
 
   onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
+    const id = hexOfDid(inbound.peerDid)
+    if (id === undefined) return Effect.void
+    // A frame from an adopted peer's current connection finds it without an effect.
+    const known = this.peers.get(id)
+    if (known !== undefined && known.handle.connectionId === inbound.connectionId) return this.onFrame(known, inbound, now)
+    return Effect.flatMap(this.peerOf(inbound, now), (peer) => peer === undefined ? Effect.void : this.onFrame(peer, inbound, now))
+  }
+
+  onFrame(peer: Peer, inbound: Inbound, now: number): Effect.Effect<void> {
+    if (inbound.channel === "call") return this.onCallStream(peer, inbound, now)
+    if (inbound.opener === "peer") peer.answer = inbound.reply
+    const f = inbound.frame
+    switch (f.t) {
+      case "call":
+        return this.onCall(peer, inbound, f, now)
+      case "reply":
+        return this.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f }))
+      case "cancel":
+        return this.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: f }))
+      case "adv":
+      case "unadv":
+        return this.onAdvertisement(peer, inbound, f, now)
+      default:
+        return Effect.void
+    }
+  }
+
+  onAdvertisement(peer: Peer, inbound: Inbound, f: Frame.Adv | Frame.Unadv, now: number): Effect.Effect<void> {
     const driver = this
     return Effect.gen(function*() {
-      const peer = yield* driver.peerOf(inbound, now)
-      if (peer === undefined) return
-      if (inbound.channel === "call") return yield* driver.onCallStream(peer, inbound, now)
-      if (inbound.opener === "peer") peer.answer = inbound.reply
-      const f = inbound.frame
       const client = peer.role === "client"
       switch (f.t) {
         case "adv":
@@ -618,14 +660,6 @@ class Driver {
           }
           return yield* driver.feed(Rpc.DispatcherEvent.AdvReceived({ now, client: peer.id, frame: f, record, verdict }))
         }
-        case "call":
-          return yield* driver.onCall(peer, inbound, f, now)
-        case "reply":
-          return yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({ now, from: peer.id, frame: f }))
-        case "cancel":
-          return yield* driver.feed(Rpc.DispatcherEvent.CancelReceived({ now, from: peer.id, frame: f }))
-        default:
-          return
       }
     })
   }
@@ -696,46 +730,38 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         return driver
       }),
     receive: (message, driver) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        switch (message._tag) {
-          case "Inbound":
-            yield* driver.onInbound(message.inbound, now)
-            break
-          case "TimerFired":
-            yield* driver.feed(Rpc.DispatcherEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
-            break
-          case "Closed": {
-            const peer = driver.peers.get(message.peer)
-            if (peer !== undefined && peer.handle.connectionId === message.connectionId) yield* driver.drop(peer, now)
-            break
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const handled = ((): Effect.Effect<void> => {
+          switch (message._tag) {
+            case "Inbound":
+              return driver.onInbound(message.inbound, now)
+            case "TimerFired":
+              return driver.feed(Rpc.DispatcherEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
+            case "Closed": {
+              const peer = driver.peers.get(message.peer)
+              return peer !== undefined && peer.handle.connectionId === message.connectionId ? driver.drop(peer, now) : Effect.void
+            }
+            case "Unreachable":
+              return driver.feed(Rpc.DispatcherEvent.PeerStatus({ now, peer: message.peer, status: "dead" }))
+            case "StreamReset":
+              return driver.onStreamReset(message.peer, message.connectionId, message.stream, message.code, now)
+            case "StreamOpenFailed":
+              // The next hop's stream could not be opened: that leg failed (nothing ran there).
+              return driver.feed(Rpc.DispatcherEvent.ReplyReceived({
+                now, from: message.peer, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: "call stream" } }
+              }))
+            case "Stored":
+              return driver.feed(Rpc.DispatcherEvent.RecordStored({ now, ref: message.ref, acks: message.acks }))
+            case "Resolved":
+              return driver.feed(Rpc.DispatcherEvent.ProvidersResolved({ now, realm: message.realm, proc: message.proc, records: message.records }))
+            case "Scan":
+              return driver.scan(now)
+            case "Stats":
+              message.reply.succeed(driver.stats())
+              return Effect.void
           }
-          case "Unreachable":
-            yield* driver.feed(Rpc.DispatcherEvent.PeerStatus({ now, peer: message.peer, status: "dead" }))
-            break
-          case "StreamReset":
-            yield* driver.onStreamReset(message.peer, message.connectionId, message.stream, message.code, now)
-            break
-          case "StreamOpenFailed":
-            // The next hop's stream could not be opened: that leg failed (nothing ran there).
-            yield* driver.feed(Rpc.DispatcherEvent.ReplyReceived({
-              now, from: message.peer, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: "call stream" } }
-            }))
-            break
-          case "Stored":
-            yield* driver.feed(Rpc.DispatcherEvent.RecordStored({ now, ref: message.ref, acks: message.acks }))
-            break
-          case "Resolved":
-            yield* driver.feed(Rpc.DispatcherEvent.ProvidersResolved({ now, realm: message.realm, proc: message.proc, records: message.records }))
-            break
-          case "Scan":
-            yield* driver.scan(now)
-            break
-          case "Stats":
-            message.reply.succeed(driver.stats())
-            break
-        }
-        return driver
+        })()
+        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

@@ -291,13 +291,28 @@ class Driver {
     if (this.ref.isAlive()) this.ref.tell(message)
   }
 
+  /** Steps the core when run, then runs its commands in order. */
   feed(event: Rpc.EndpointEvent): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const [next, commands] = driver.step(driver.core, event)
-      driver.core = next
-      for (const command of commands) yield* driver.interpret(command)
+    return Effect.suspend(() => {
+      const [next, commands] = this.step(this.core, event)
+      this.core = next
+      return this.run(commands, 0)
     })
+  }
+
+  /**
+   * Interprets `commands` from `index` on. Commands that finish at once (a frame queued behind
+   * a drainer already running, a completion handed to the registry) answer `Effect.void` and
+   * run in this loop; only a command with real work suspends the rest behind it, so the order
+   * stays the core's.
+   */
+  run(commands: ReadonlyArray<Rpc.EndpointCommand>, index: number): Effect.Effect<void> {
+    let i = index
+    while (i < commands.length) {
+      const effect = this.interpret(commands[i++]!)
+      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
+    }
+    return Effect.void
   }
 
   interpret(command: Rpc.EndpointCommand): Effect.Effect<void> {
@@ -319,8 +334,8 @@ class Driver {
           ? Effect.fail({ message: "no handler" })
           : Effect.suspend(() => handler(command.args, { caller, procedure: command.proc, mode: command.mode, handle: command.handle }))
         driver.handlersRun++
-        return Effect.gen(function*() {
-          const fiber = yield* Effect.forkIn(
+        return Effect.map(
+          Effect.forkIn(
             Effect.onExit(run, (exit) =>
               Effect.sync(() => {
                 driver.running.delete(command.id)
@@ -328,9 +343,11 @@ class Driver {
               })),
             driver.scope,
             { startImmediately: true }
-          )
-          if (fiber.pollUnsafe() === undefined) driver.running.set(command.id, fiber)
-        })
+          ),
+          (fiber) => {
+            if (fiber.pollUnsafe() === undefined) driver.running.set(command.id, fiber)
+          }
+        )
       }
       case "AbortHandler": {
         const fiber = driver.running.get(command.id)
@@ -350,14 +367,19 @@ class Driver {
         else port.ended(command.handle)
         return Effect.void
       }
-      case "Complete":
-        // The call is over: its stream (if any) is finished once its outbox drained.
-        return Effect.andThen(
-          driver.finishStream(`c/${command.ref}`),
-          Effect.sync(() => driver.options.registry.complete(command.ref, command.outcome))
-        )
+      case "Complete": {
+        // The call is over: its stream (if any) is finished once its outbox drained. Without
+        // one (a unary call) the registry hears of it in this loop.
+        const finished = driver.finishStream(`c/${command.ref}`)
+        if (finished === Effect.void) {
+          driver.options.registry.complete(command.ref, command.outcome)
+          return Effect.void
+        }
+        return Effect.andThen(finished, Effect.sync(() => driver.options.registry.complete(command.ref, command.outcome)))
+      }
       case "Notify":
-        return Effect.sync(() => driver.options.registry.notify(command.notice))
+        driver.options.registry.notify(command.notice)
+        return Effect.void
       case "SetTimer":
         return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
@@ -644,40 +666,35 @@ class Driver {
   }
 
   onInbound(inbound: Inbound, now: number): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      if (driver.link === undefined || inbound.connectionId !== driver.link.handle.connectionId) {
-        // A direct connection carries only the answers to our direct calls.
-        const direct = Array.from(driver.direct.values()).find((d) => d.handle.connectionId === inbound.connectionId)
-        if (direct === undefined) return
-        if (inbound.channel === "call") {
-          if (inbound.opener === "local") yield* driver.onCallStream(inbound, now)
-          return
-        }
-        if (inbound.frame.t === "reply") {
-          direct.presenter?.answered(inbound.frame.id, inbound.frame.e?.c === "unauthorized")
-          yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: inbound.frame }))
-        }
-        return
-      }
-      if (inbound.channel === "call") return yield* driver.onCallStream(inbound, now)
-      const f = inbound.frame
-      switch (f.t) {
-        case "reply":
-          driver.link.presenter?.answered(f.id, f.e?.c === "unauthorized")
-          return yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: f }))
-        case "ok":
-        case "err":
-          if (f.id !== undefined) driver.link.presenter?.answered(f.id, f.t === "err")
-          return yield* driver.feed(Rpc.EndpointEvent.AnswerReceived({ now, frame: f }))
-        case "call":
-          return yield* driver.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
-        case "cancel":
-          return yield* driver.feed(Rpc.EndpointEvent.CancelReceived({ now, id: f.id }))
-        default:
-          return
-      }
-    })
+    const link = this.link
+    if (link === undefined || inbound.connectionId !== link.handle.connectionId) return this.onDirectInbound(inbound, now)
+    if (inbound.channel === "call") return this.onCallStream(inbound, now)
+    const f = inbound.frame
+    switch (f.t) {
+      case "reply":
+        link.presenter?.answered(f.id, f.e?.c === "unauthorized")
+        return this.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: f }))
+      case "ok":
+      case "err":
+        if (f.id !== undefined) link.presenter?.answered(f.id, f.t === "err")
+        return this.feed(Rpc.EndpointEvent.AnswerReceived({ now, frame: f }))
+      case "call":
+        return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
+      case "cancel":
+        return this.feed(Rpc.EndpointEvent.CancelReceived({ now, id: f.id }))
+      default:
+        return Effect.void
+    }
+  }
+
+  /** A direct connection carries only the answers to our direct calls. */
+  onDirectInbound(inbound: Inbound, now: number): Effect.Effect<void> {
+    const direct = Array.from(this.direct.values()).find((d) => d.handle.connectionId === inbound.connectionId)
+    if (direct === undefined) return Effect.void
+    if (inbound.channel === "call") return inbound.opener === "local" ? this.onCallStream(inbound, now) : Effect.void
+    if (inbound.frame.t !== "reply") return Effect.void
+    direct.presenter?.answered(inbound.frame.id, inbound.frame.e?.c === "unauthorized")
+    return this.feed(Rpc.EndpointEvent.ReplyReceived({ now, frame: inbound.frame }))
   }
 
   stats(): Stats {
@@ -732,86 +749,67 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         return driver
       }),
     receive: (message, driver) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         driver.nowMs = now
-        switch (message._tag) {
-          case "Inbound":
-            yield* driver.onInbound(message.inbound, now)
-            break
-          case "TimerFired":
-            yield* driver.feed(Rpc.EndpointEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
-            break
-          case "Call":
-            if (message.direct !== undefined) {
-              yield* driver.dialDirect(message, message.direct)
-              break
+        const handled = ((): Effect.Effect<void> => {
+          switch (message._tag) {
+            case "Inbound":
+              return driver.onInbound(message.inbound, now)
+            case "TimerFired":
+              return driver.feed(Rpc.EndpointEvent.TimerFired({ now: message.now, timer: message.timer, generation: message.generation }))
+            case "Call":
+              if (message.direct !== undefined) return driver.dialDirect(message, message.direct)
+              return driver.feed(Rpc.EndpointEvent.Call({
+                now, ref: message.ref, realm: message.realm, proc: message.proc, args: message.args, idempotent: message.idempotent,
+                ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
+                ...(message.mode === undefined ? {} : { mode: message.mode })
+              }))
+            case "DirectReady":
+              return driver.directReady(message.call, message.handle, now)
+            case "DirectLost": {
+              const direct = driver.direct.get(message.station)
+              if (direct === undefined || direct.handle.connectionId !== message.connectionId) return Effect.void
+              driver.direct.delete(message.station)
+              if (driver.link?.handle.connectionId !== message.connectionId) driver.dropStreams(message.connectionId)
+              return driver.feed(Rpc.EndpointEvent.DirectLinkLost({ now, station: message.station }))
             }
-            yield* driver.feed(Rpc.EndpointEvent.Call({
-              now, ref: message.ref, realm: message.realm, proc: message.proc, args: message.args, idempotent: message.idempotent,
-              ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
-              ...(message.mode === undefined ? {} : { mode: message.mode })
-            }))
-            break
-          case "DirectReady":
-            yield* driver.directReady(message.call, message.handle, now)
-            break
-          case "DirectLost": {
-            const direct = driver.direct.get(message.station)
-            if (direct === undefined || direct.handle.connectionId !== message.connectionId) break
-            driver.direct.delete(message.station)
-            if (driver.link?.handle.connectionId !== message.connectionId) driver.dropStreams(message.connectionId)
-            yield* driver.feed(Rpc.EndpointEvent.DirectLinkLost({ now, station: message.station }))
-            break
-          }
-          case "StreamSend":
-            yield* driver.feed(Rpc.EndpointEvent.StreamSend({ now, handle: message.handle, data: message.data }))
-            break
-          case "StreamClose":
-            yield* driver.feed(Rpc.EndpointEvent.StreamClose({ now, handle: message.handle }))
-            break
-          case "StreamConsumed":
-            yield* driver.feed(Rpc.EndpointEvent.StreamConsumed({ now, handle: message.handle, n: message.n }))
-            break
-          case "StreamReset":
-            yield* driver.onStreamReset(message.connectionId, message.stream, message.code, now)
-            break
-          case "StreamOpenFailed":
-            // The call never left: it ends as a failed relay (nothing ran).
-            driver.streams.delete(message.handle)
-            yield* driver.feed(Rpc.EndpointEvent.ReplyReceived({
-              now, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: `call stream: ${message.detail}` } }
-            }))
-            break
-          case "CancelCall":
-            yield* driver.feed(Rpc.EndpointEvent.CancelCall({ now, ref: message.ref }))
-            break
-          case "Advertise": {
-            const ad = message.advertisement
-            yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
-            break
-          }
-          case "Unadvertise": {
-            const ad = message.advertisement
-            yield* driver.feed(Rpc.EndpointEvent.Unadvertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc }))
-            break
-          }
-          case "HandlerDone":
-            if (Exit.isSuccess(message.exit)) {
-              yield* driver.feed(Rpc.EndpointEvent.HandlerReturned({ now, id: message.id, result: message.exit.value }))
-            } else {
-              const failure = Cause.squash(message.exit.cause)
-              yield* driver.feed(Rpc.EndpointEvent.HandlerFailed({ now, id: message.id, ...failureOf(failure) }))
+            case "StreamSend":
+              return driver.feed(Rpc.EndpointEvent.StreamSend({ now, handle: message.handle, data: message.data }))
+            case "StreamClose":
+              return driver.feed(Rpc.EndpointEvent.StreamClose({ now, handle: message.handle }))
+            case "StreamConsumed":
+              return driver.feed(Rpc.EndpointEvent.StreamConsumed({ now, handle: message.handle, n: message.n }))
+            case "StreamReset":
+              return driver.onStreamReset(message.connectionId, message.stream, message.code, now)
+            case "StreamOpenFailed":
+              // The call never left: it ends as a failed relay (nothing ran).
+              driver.streams.delete(message.handle)
+              return driver.feed(Rpc.EndpointEvent.ReplyReceived({
+                now, frame: { t: "reply", id: message.id, e: { c: "relay_failed", m: `call stream: ${message.detail}` } }
+              }))
+            case "CancelCall":
+              return driver.feed(Rpc.EndpointEvent.CancelCall({ now, ref: message.ref }))
+            case "Advertise": {
+              const ad = message.advertisement
+              return driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
             }
-            break
-          case "CheckLink":
-            yield* driver.checkLink(now)
-            break
-          case "Stats":
-            message.reply.succeed(driver.stats())
-            break
-        }
-        return driver
+            case "Unadvertise": {
+              const ad = message.advertisement
+              return driver.feed(Rpc.EndpointEvent.Unadvertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc }))
+            }
+            case "HandlerDone":
+              if (Exit.isSuccess(message.exit)) {
+                return driver.feed(Rpc.EndpointEvent.HandlerReturned({ now, id: message.id, result: message.exit.value }))
+              }
+              return driver.feed(Rpc.EndpointEvent.HandlerFailed({ now, id: message.id, ...failureOf(Cause.squash(message.exit.cause)) }))
+            case "CheckLink":
+              return driver.checkLink(now)
+            case "Stats":
+              message.reply.succeed(driver.stats())
+              return Effect.void
+          }
+        })()
+        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
       }),
     terminate: (_reason, driver) =>
       Effect.gen(function*() {

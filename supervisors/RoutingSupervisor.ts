@@ -57,6 +57,7 @@ import * as Did from "../src/identity/Did.ts"
 import * as Realm from "../src/identity/Realm.ts"
 import { CallTimeout, ConnectionLost, NoProvider, RemoteError, Unauthorized } from "../src/node/Errors.ts"
 import { Pipe } from "../src/node/RpcStream.ts"
+import type { SubscriptionCursors } from "../src/node/SubscriptionCursors.ts"
 import type { StreamCall, StreamChannel, StreamMode } from "../src/node/RpcStream.ts"
 import type { Handle, Sink } from "../src/protocols/connection/Handle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
@@ -147,6 +148,11 @@ export interface Deps {
   readonly authorise?: Authorise
   /** Clients: per station connection, what adds `au` to gated frames (§13.4). @default none */
   readonly capabilities?: (station: string) => PubSubSessionActor.Presenter & RpcEndpointActor.Presenter
+  /**
+   * Clients with a data directory: where at-least-once subscriptions keep their `sid` and last
+   * handled cursor, so a restarted process resumes them (§8.5). @default none: they end with the process
+   */
+  readonly cursors?: SubscriptionCursors
   readonly config?: Config
 }
 
@@ -380,7 +386,8 @@ export const make = (deps: Deps): Routing => {
   let nextSid = 1
   let nextRef = 1
   const subs = new Map<number, {
-    readonly sub: PubSubSessionActor.Subscription
+    /** Replaced as the recorded cursor moves, so a restarted session resumes from it. */
+    sub: PubSubSessionActor.Subscription
     readonly pattern: string
     readonly handler: (event: SubscriptionEvent) => unknown
     readonly onGap: ((gap: Gap) => void) | undefined
@@ -417,8 +424,32 @@ export const make = (deps: Deps): Routing => {
     return false
   }
 
+  // Durable at-least-once subscriptions (with a data directory): the sids recorded in the file.
+  const cursors = deps.cursors
+  /** The recorded (realm, pattern) of each durable subscription running now, by sid. */
+  const durable = new Map<number, { readonly realm: string; readonly pattern: string }>()
+  const recordAck = (sid: number, cur: number): Effect.Effect<void> => {
+    const d = durable.get(sid)
+    const s = subs.get(sid)
+    if (cursors === undefined || d === undefined || s === undefined) return Effect.void
+    s.sub = { ...s.sub, resume: cur }
+    return cursors.record({ realm: d.realm, pattern: d.pattern, sid, cur })
+  }
+  const forgetDurable = (sid: number): Effect.Effect<void> => {
+    const d = durable.get(sid)
+    if (cursors === undefined || d === undefined) return Effect.void
+    durable.delete(sid)
+    return cursors.remove(d.realm, d.pattern)
+  }
+  /** A sid no running subscription and no recorded one uses. */
+  const freshSid = (): number => {
+    while (subs.has(nextSid) || cursors?.reserved(nextSid) === true) nextSid++
+    return nextSid++
+  }
+
   const sessionRegistry: PubSubSessionActor.Registry = {
     subscriptions: () => Array.from(subs.values(), (s) => s.sub),
+    ...(cursors === undefined ? {} : { acknowledging: recordAck }),
     deliver: (sid, envelope: EnvelopeBody, cur) =>
       Effect.suspend(() => {
         const s = subs.get(sid)
@@ -442,6 +473,7 @@ export const make = (deps: Deps): Routing => {
           if (s === undefined) return
           subs.delete(notice.sid)
           aloHandled.delete(notice.sid)
+          Effect.runFork(forgetDurable(notice.sid))
           return void Deferred.doneUnsafe(s.confirmed, Effect.fail(refusal("subscribe", notice.code, notice.reason)))
         }
         case "Published": {
@@ -651,17 +683,32 @@ export const make = (deps: Deps): Routing => {
     Effect.gen(function*() {
       if (deps.role !== "client") return yield* Effect.fail(clientOnly("subscribe"))
       yield* checkTopic(pattern, true)
-      const sid = nextSid++
       const mode: Frame.SubMode = options?.delivery === "at-least-once" ? "alo" : "amo"
-      const sub: PubSubSessionActor.Subscription = { sid, realm: realmOf(pattern), pattern, mode }
+      const realm = realmOf(pattern)
+      // With a data directory, an `alo` subscription takes the sid and cursor a previous run
+      // recorded for its (realm, pattern) (unless one running now holds them) and is recorded.
+      const realmHex = Bytes.toHex(realm)
+      const recorded = mode === "alo" ? cursors?.lookup(realmHex, pattern) : undefined
+      const resumes = recorded !== undefined && !subs.has(recorded.sid)
+      const claims = cursors !== undefined && mode === "alo" &&
+        (resumes || Array.from(durable.values()).every((d) => d.realm !== realmHex || d.pattern !== pattern))
+      const sid = resumes ? recorded.sid : freshSid()
+      const sub: PubSubSessionActor.Subscription = resumes && recorded.cur !== undefined
+        ? { sid, realm, pattern, mode, resume: recorded.cur }
+        : { sid, realm, pattern, mode }
       const done = Deferred.makeUnsafe<void, SubscribeError>()
       subs.set(sid, { sub, pattern, handler, onGap: options?.onGap, confirmed: done })
+      if (claims && cursors !== undefined) {
+        durable.set(sid, { realm: realmHex, pattern })
+        yield* cursors.record({ realm: realmHex, pattern, sid, cur: resumes ? recorded.cur : undefined })
+      }
       yield* Effect.sync(() => alive(wiring.session)?.tell({ _tag: "Subscribe", subscription: sub }))
       yield* confirmed(done)
-      const unsubscribe = Effect.sync(() => {
+      const unsubscribe = Effect.suspend(() => {
         aloHandled.delete(sid)
-        if (!subs.delete(sid)) return
+        if (!subs.delete(sid)) return Effect.void
         alive(wiring.session)?.tell({ _tag: "Unsubscribe", sid })
+        return forgetDurable(sid)
       })
       return { unsubscribe }
     })
@@ -696,33 +743,35 @@ export const make = (deps: Deps): Routing => {
     procedure: string,
     args: Frame.Any,
     options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string }
-  ): Effect.Effect<unknown, CallError> =>
-    Effect.gen(function*() {
-      if (deps.role !== "client") return yield* Effect.fail(clientOnly("call"))
-      yield* checkTopic(procedure, false)
+  ): Effect.Effect<unknown, CallError> => {
+    if (deps.role !== "client") return Effect.fail(clientOnly("call"))
+    // A plain chain (no generator): every call runs through here.
+    return Effect.flatMap(checkTopic(procedure, false), () => {
       const ref = nextRef++
       const timeoutMs = Math.min(options?.timeoutMs ?? rpcConfig.callTimeoutMs, rpcConfig.maxCallTtlMs)
       const done = Deferred.makeUnsafe<unknown, CallError>()
       calls.set(ref, { procedure, timeoutMs, done })
-      yield* Effect.sync(() =>
-        alive(wiring.endpoint)?.tell({
-          _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false,
-          ...(options?.direct === undefined ? {} : { direct: options.direct })
-        }))
+      alive(wiring.endpoint)?.tell({
+        _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false,
+        ...(options?.direct === undefined ? {} : { direct: options.direct })
+      })
       // The core's own timer answers; this bound only covers an endpoint that is down.
-      const answer = yield* Effect.onInterrupt(
-        Effect.timeoutOption(Deferred.await(done), timeoutMs + 1_000),
-        () => Effect.sync(() => {
+      return Effect.flatMap(
+        Effect.onInterrupt(
+          Effect.timeoutOption(Deferred.await(done), timeoutMs + 1_000),
+          () => Effect.sync(() => {
+            calls.delete(ref)
+            alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
+          })
+        ),
+        (answer) => {
+          if (answer._tag === "Some") return Effect.succeed(answer.value)
           calls.delete(ref)
-          alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
-        })
+          return Effect.fail(new CallTimeout({ procedure, timeoutMs }))
+        }
       )
-      if (answer._tag === "None") {
-        calls.delete(ref)
-        return yield* Effect.fail(new CallTimeout({ procedure, timeoutMs }))
-      }
-      return answer.value
     })
+  }
 
   const noCheck = (): Error | undefined => undefined
 

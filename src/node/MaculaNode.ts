@@ -38,6 +38,7 @@ import * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as MembershipSupervisor from "../../supervisors/MembershipSupervisor.ts"
 import * as NodeSupervisor from "../../supervisors/NodeSupervisor.ts"
 import * as RoutingSupervisor from "../../supervisors/RoutingSupervisor.ts"
+import * as SubscriptionCursors from "./SubscriptionCursors.ts"
 import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
 import * as Did from "../identity/Did.ts"
 import { Identity } from "../identity/Identity.ts"
@@ -477,7 +478,9 @@ export const make = (
                 : live.transportTree.dialer.dial(address)
             ),
           // Delegations held: presented to each station connection with the gated frames (§13.4).
-          ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities }))
+          ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities })),
+          // With a data directory, at-least-once subscriptions outlive the process (§8.5).
+          ...(resolved.dataDir === undefined ? {} : { cursors: SubscriptionCursors.load(resolved.dataDir) })
         }),
       config: { workerShutdownMs: knobs.workerShutdownMs }
     })

@@ -168,16 +168,15 @@ export const operations = (
       return { procedure, unadvertise: made.unadvertise }
     })
 
+  // A plain chain (no generator): every call runs through here.
   const call = (procedure: string, args: unknown, options?: CallOptions): Effect.Effect<unknown, CallError> =>
-    Effect.gen(function*() {
-      yield* guard("call")
-      const value = yield* checkPayload("call", args)
-      return yield* routing.call(procedure, value, {
-        ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent }),
-        ...(options?.direct === undefined ? {} : { direct: options.direct })
-      })
-    })
+    Effect.flatMap(guard("call"), () =>
+      Effect.flatMap(checkPayload("call", args), (value) =>
+        routing.call(procedure, value, {
+          ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent }),
+          ...(options?.direct === undefined ? {} : { direct: options.direct })
+        })))
 
   /** Each stream message is checked as call arguments are: nothing unencodable or oversized is sent. */
   const checkMessage = (message: unknown): Error | undefined => valueProblem("call", message)

@@ -8,6 +8,9 @@
  *    jittered backoff (`reconnectMinMs` doubling to `reconnectMaxMs`) and starts a new pass.
  * 2. Once attached, the link watches the connection. The liveness ping of §3.6 notices a dead
  *    or wedged station within `appPingIntervalMs + appPingMaxMisses × appPingTimeoutMs` (4 s).
+ *    The link counts the station lost as soon as the connection starts to close (`isEnding`),
+ *    not when the transport has finished closing it: a QUIC close towards a dead peer waits out
+ *    a draining period that grows with the retransmission backoff (seconds after traffic).
  * 3. On loss it redials the same station with backoff, each dial bounded by what is left of
  *    `failoverAfterMs`; when that runs out it moves on to the next candidate (wrapping around).
  *    With the defaults a killed station is replaced within about 5 s.
@@ -176,6 +179,26 @@ export const backoffMs = (minMs: number, maxMs: number, attempt: number, random:
 }
 
 /**
+ * Whether a connection's status says it is going away: closing (liveness lost, a `goodbye`, a
+ * local close) or closed. The link fails over from this moment on. Pure.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isEnding = (status: Pick<ConnectionActor.Status, "phase">): boolean =>
+  status.phase === "closing" || status.phase === "closed"
+
+/**
+ * How long the link still redials a lost station: what is left of `failoverAfterMs` since
+ * `lostAt`, never negative (0: move on to the next candidate). Pure; time is an input.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const redialWindowLeftMs = (lostAt: number, now: number, failoverAfterMs: number): number =>
+  Math.max(0, lostAt + failoverAfterMs - now)
+
+/**
  * The link's messages: only a query; the loop does the work.
  *
  * @since 0.1.0
@@ -192,6 +215,23 @@ const describeError = (error: unknown): string => {
   }
   return String(error)
 }
+
+/**
+ * The connection's status once it starts to close (or is gone), whichever is first: the moment
+ * the link counts its station lost.
+ */
+const ending = (handle: ConnectionActor.Handle): Effect.Effect<ConnectionActor.Status> =>
+  Effect.raceFirst(
+    handle.closed,
+    Effect.callback<ConnectionActor.Status>((resume) => {
+      const now = handle.status()
+      if (isEnding(now)) return resume(Effect.succeed(now))
+      const stop = handle.watch((status) => {
+        if (isEnding(status)) resume(Effect.succeed(status))
+      })
+      return Effect.sync(stop)
+    })
+  )
 
 type Dialled = { readonly ok: true; readonly handle: ConnectionActor.Handle } | { readonly ok: false; readonly reason: string }
 
@@ -245,7 +285,7 @@ const run = (options: Options): Effect.Effect<never> =>
         index = Math.max(0, candidates.findIndex((c) => c.url === seed.url))
         view.home = { seed: seed.url, index, did: handle.peerDid, handle, since: yield* Clock.currentTimeMillis }
         emit({ _tag: "Up", seed: seed.url, index, did: handle.peerDid })
-        const status = yield* handle.closed
+        const status = yield* ending(handle)
         view.home = undefined
         emit({
           _tag: "Down",
@@ -258,10 +298,10 @@ const run = (options: Options): Effect.Effect<never> =>
         const lostAt = yield* Clock.currentTimeMillis
         handle = undefined
         for (let attempt = 1; handle === undefined; attempt++) {
-          const left = lostAt + options.failoverAfterMs - (yield* Clock.currentTimeMillis)
+          const left = redialWindowLeftMs(lostAt, yield* Clock.currentTimeMillis, options.failoverAfterMs)
           if (left <= 0) break
           yield* Effect.sleep(Math.min(left, yield* jittered(attempt)))
-          const remaining = lostAt + options.failoverAfterMs - (yield* Clock.currentTimeMillis)
+          const remaining = redialWindowLeftMs(lostAt, yield* Clock.currentTimeMillis, options.failoverAfterMs)
           if (remaining <= 0) break
           const again = yield* dial(seed, Math.min(remaining, options.dialTimeoutMs))
           if (again.ok) handle = again.handle

@@ -79,7 +79,9 @@ export const fromWire = (
 
 /**
  * Decodes the body `src[start..end)` (L = end − start) without copying it. Decoded `bin`
- * values are copies, so the frame may outlive `src`.
+ * values are copies, so the frame may outlive `src`; with `owned`, a caller that owns `src`
+ * (nothing else will write to it) gets a bin of at least half the body as a view instead: a
+ * block payload is not copied, and what the view pins is little more than itself.
  *
  * @since 0.1.0
  * @category decoding
@@ -89,20 +91,23 @@ export const decodeBodyAt = (
   start: number,
   end: number,
   config: CodecConfig.CodecConfig = CodecConfig.defaults,
-  version: number = protocolVersion
+  version: number = protocolVersion,
+  owned: boolean = false
 ): Frame | DecodeError.DecodeError => {
   const length = end - start
   if (length <= 0) return malformed("empty frame (L = 0)")
   if (length > config.maxFrameBytes) {
     return DecodeError.make("frame_too_large", `L = ${length} above maxFrameBytes ${config.maxFrameBytes}`)
   }
-  const value = Decoder.decode(src, start, end, config.maxDecodeDepth, config.maxCollectionEntries)
+  const viewFrom = owned ? Math.max(1, Math.ceil(length / 2)) : Infinity
+  const value = Decoder.decode(src, start, end, config.maxDecodeDepth, config.maxCollectionEntries, viewFrom)
   if (value === undefined) return malformed(PreScan.describe(Decoder.result()))
   return fromWire(value, length, Decoder.result() === PreScan.okWideInteger, config, version)
 }
 
 /**
- * Decodes one whole frame body (the L bytes after the prefix).
+ * Decodes one whole frame body (the L bytes after the prefix). `owned` as for `decodeBodyAt`:
+ * only for a body nothing else holds or will write to.
  *
  * @since 0.1.0
  * @category decoding
@@ -110,8 +115,9 @@ export const decodeBodyAt = (
 export const decodeBody = (
   body: Uint8Array,
   config: CodecConfig.CodecConfig = CodecConfig.defaults,
-  version: number = protocolVersion
-): Frame | DecodeError.DecodeError => decodeBodyAt(body, 0, body.length, config, version)
+  version: number = protocolVersion,
+  owned: boolean = false
+): Frame | DecodeError.DecodeError => decodeBodyAt(body, 0, body.length, config, version, owned)
 
 /**
  * Reads the big-endian length prefix at `at` (4 bytes must be present).

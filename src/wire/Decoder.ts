@@ -6,7 +6,7 @@
  * shared msgpackr packer's `unpack` would produce: the same scan result (`ok`,
  * `okWideInteger` or the same failure code, hence the same `describe` words), and for a body
  * that passes, a value equal to msgpackr's (plain objects for maps, arrays, strings, numbers,
- * booleans, `null`, a `Uint8Array` *copy* for each bin, a key `__proto__` stored as
+ * booleans, `null`, a `Uint8Array` *copy* for each bin (a view only when asked), a key `__proto__` stored as
  * `__proto_`, int64 read as the nearest number). The checks run in the order the pre-scan
  * runs them, so the first failure found is the pre-scan's. Nothing is allocated in
  * proportion to a declared length before that length is checked against the bytes actually
@@ -54,6 +54,8 @@ let pos = 0
 let end = 0
 let maxDepth = 0
 let maxEntries = 0
+// Bins of at least this many bytes are views of the body instead of copies (see `decode`).
+let viewFrom = Infinity
 let failure: PreScan.ScanResult = PreScan.ok
 let wide = false
 let last: PreScan.ScanResult = PreScan.ok
@@ -155,6 +157,10 @@ const fail = (code: PreScan.ScanResult): undefined => {
  * top-level map, or `undefined` when the body breaks a §4.2 rule; `result()` then gives the
  * scan result (the same as `PreScan.scan` gives for these bytes). Never throws.
  *
+ * Bins are copies, unless `viewFromBytes` is given: a bin of at least that many bytes is then
+ * a view of `body` (no copy), which keeps all of `body` alive as long as the bin is. Only a
+ * caller that owns `body` outright, and whose bins are most of it, should ask for views.
+ *
  * @since 0.1.0
  * @category decoding
  */
@@ -163,7 +169,8 @@ export const decode = (
   start: number,
   stop: number,
   depthLimit: number,
-  entryLimit: number
+  entryLimit: number,
+  viewFromBytes: number = Infinity
 ): WireMap | undefined => {
   if (start >= stop || stop - start > 0x7fff_ffff) return verdict(body, start, stop, depthLimit, entryLimit)
   const first = body[start]!
@@ -175,6 +182,7 @@ export const decode = (
   end = stop
   maxDepth = depthLimit
   maxEntries = entryLimit
+  viewFrom = viewFromBytes
   failure = PreScan.ok
   wide = false
   keyTop = 0
@@ -571,11 +579,11 @@ const readStr = (length: number, at: number): string | undefined => {
   return string
 }
 
-/** A bin of `length` bytes at `at`: always a fresh copy, never a view of the body. */
+/** A bin of `length` bytes at `at`: a fresh copy, or a view of the body from `viewFrom` bytes. */
 const readBin = (length: number, at: number): Uint8Array | undefined => {
   if (length > end - at) return fail(LENGTH_EXCEEDS)
   pos = at + length
-  return src.slice(at, at + length)
+  return length >= viewFrom ? src.subarray(at, at + length) : src.slice(at, at + length)
 }
 
 /**

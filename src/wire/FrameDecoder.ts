@@ -7,7 +7,8 @@
  * decoded in place, without copying; only a frame split across chunks is assembled, in a
  * buffer that grows with the bytes actually received and never beyond its L, which was
  * checked against `maxFrameBytes` first. Chunks are never retained after `push` returns, and
- * decoded frames share no memory with them.
+ * decoded frames share no memory with them; a large bin of a frame that was assembled may be
+ * a view of that frame's own assembly buffer, which nothing else holds.
  *
  * After the first `DecodeError` the decoder is failed: the stream must be reset, and every
  * later `push` returns that error again with no frames. `end()` reports `truncated_frame` if
@@ -107,7 +108,9 @@ class Decoder implements FrameDecoder {
         this.append(src, pos, take)
         pos += take
         if (this.bodyHave < need) break
-        result = Codec.decodeBodyAt(this.body!, 0, need, this.config, this.version)
+        // The assembly buffer is this frame's alone and dropped right after: a block payload
+        // may stay a view of it instead of being copied once more.
+        result = Codec.decodeBodyAt(this.body!, 0, need, this.config, this.version, true)
         this.body = undefined
         this.bodyHave = 0
       }

@@ -11,7 +11,8 @@
  * - `transfer_mb_s`: 64 MiB fetched by `ContentSupervisor.get` from one provider over real QUIC
  *   on loopback (connection actors, content sessions, verification, in-memory stores), against
  *   `raw_quic_mb_s`: a plain stream of the same transport moving the same bytes in the same run;
- * - `transfer3_mb_s`: the same content from three providers at once, against `transfer_mb_s`;
+ * - `transfer3_mb_s`: the same content from three providers at once, each in a child process of
+ *   its own (`ContentProvider.ts`), against `transfer1_procs_mb_s`: one provider process alone;
  * - `transfer_peak_rss_mb`: the process's peak resident set after the transfers;
  * - `big_get_mb_s`, `big_put_mb_s`, `big_peak_rss_mb`: 1 GiB generated on disk, put from the
  *   file by a provider and fetched to a file by a second node (stores on disk), in a child
@@ -24,7 +25,7 @@ import * as Manifest from "../../src/content/Manifest.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 import * as Merkle from "../../src/content/Merkle.ts"
 import { randomBytes } from "node:crypto"
-import { spawnSync } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { dirname, extname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
@@ -52,7 +53,8 @@ const throughput = (n: number, bytes: number, body: () => unknown): Promise<numb
   return Promise.resolve((n * bytes) / MiB / (elapsed / 1_000))
 }
 
-const filled = (size: number, seed: number): Uint8Array => {
+/** `size` pseudo-random bytes from `seed` (xorshift): the same bytes in every process. */
+export const filled = (size: number, seed: number): Uint8Array => {
   const out = new Uint8Array(size)
   let x = seed | 1
   for (let i = 0; i < size; i++) {
@@ -196,6 +198,63 @@ const transfer = (size: number, providerCount: number): Promise<number> =>
     return size / MiB / seconds
   }) as Effect.Effect<number, unknown, Scope>))
 
+/** What `ContentProvider.ts` prints once its content is stored. */
+interface ProviderReady {
+  readonly did: string
+  readonly address: string
+  readonly mcid: string
+}
+
+/** Starts `ContentProvider` (`.js` once built) with `seed`; resolves on its ready line. */
+const startProvider = (seed: number, size: number, children: Array<ChildProcess>): Promise<ProviderReady> =>
+  new Promise((resolveReady, reject) => {
+    const here = fileURLToPath(import.meta.url)
+    const script = resolve(dirname(here), `ContentProvider${extname(here)}`)
+    const child = spawn(process.execPath, [...process.execArgv, script, String(seed), String(size)], {
+      stdio: ["pipe", "pipe", "inherit"]
+    })
+    children.push(child)
+    let out = ""
+    child.stdout.setEncoding("utf8").on("data", (data: string) => {
+      out += data
+      const end = out.indexOf("\n")
+      if (end >= 0) resolveReady(JSON.parse(out.slice(0, end)) as ProviderReady)
+    })
+    child.on("error", reject)
+    child.on("exit", (code) => reject(new Error(`ContentProvider exited with ${code} before it was ready`)))
+  })
+
+/**
+ * MB/s of one `get` of `size` bytes from `providerCount` providers, each in a child process of
+ * its own (`ContentProvider.ts`); the fetching node runs here.
+ */
+const transferFromProcesses = async (size: number, providerCount: number): Promise<number> => {
+  const children: Array<ChildProcess> = []
+  try {
+    const ready = await Promise.all(Array.from({ length: providerCount }, (_, i) => startProvider(70 + i, size, children)))
+    const providers = new Map<string, Set<string>>()
+    const addresses = new Map<string, string>()
+    for (const p of ready) {
+      providers.set(p.mcid, (providers.get(p.mcid) ?? new Set()).add(p.did))
+      addresses.set(p.did, p.address)
+    }
+    return await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const node = yield* quicContentNode(60, providers, addresses)
+      const start = now()
+      const got = yield* node.api.get(ready[0]!.mcid)
+      const seconds = (now() - start) / 1_000
+      if (got.length !== size || Buffer.compare(got, filled(size, 7)) !== 0) throw new Error("transfer: bytes differ")
+      return size / MiB / seconds
+    }) as Effect.Effect<number, unknown, Scope>))
+  } finally {
+    // Closing stdin ends a provider; the kill is for one that does not listen.
+    for (const child of children) {
+      child.stdin?.end()
+      child.kill()
+    }
+  }
+}
+
 /** MB/s of `size` bytes in 256 KiB frames on one plain stream of the same QUIC transport. */
 const rawQuic = (size: number): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -226,7 +285,8 @@ const transferResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
   options.log(`transfer: ${size / MiB} MiB over loopback QUIC, one provider, three providers, raw stream`)
   const raw = await rawQuic(size)
   const one = await transfer(size, 1)
-  const three = await transfer(size, 3)
+  const oneApart = await transferFromProcesses(size, 1)
+  const three = await transferFromProcesses(size, 3)
   const rssMb = process.resourceUsage().maxRSS / 1_024
   const round1 = (n: number) => Math.round(n * 10) / 10
   return [
@@ -241,8 +301,8 @@ const transferResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
       name: "transfer3_mb_s",
       unit: "MB/s",
       value: three,
-      baselines: { transfer_mb_s: round1(one) },
-      note: `${size / MiB} MiB held by three providers, fetched from all at once (four nodes in one process)`
+      baselines: { transfer1_procs_mb_s: round1(oneApart), transfer_mb_s: round1(one) },
+      note: `${size / MiB} MiB held by three providers, each in a child process, fetched from all at once; transfer1_procs = the same from one provider process`
     },
     {
       name: "transfer_peak_rss_mb",
@@ -318,7 +378,7 @@ export const run = async (options: SuiteOptions): Promise<SuiteResult> => ({
   targets: [
     { result: "blake3_mb_s", baseline: "noble_blake3", atLeast: 5 },
     { result: "transfer_mb_s", baseline: "raw_quic_mb_s", atLeast: 0.7 },
-    { result: "transfer3_mb_s", baseline: "transfer_mb_s", atLeast: 1.5 },
+    { result: "transfer3_mb_s", baseline: "transfer1_procs_mb_s", atLeast: 1.5 },
     { result: "big_peak_rss_mb", atMost: 256 }
   ]
 })

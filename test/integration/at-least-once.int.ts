@@ -12,8 +12,8 @@
  *    it): the same, although the restarted session lost its dedup window and resumes from the
  *    last acknowledged cursor.
  *
- * A subscriber *process* killed and started again (same `--data`) cannot resume: the CLI has no
- * at-least-once subscription and a node keeps no cursor on disk (see docs/guides/pubsub.md).
+ * A subscriber *process* killed and started again with the same data directory resumes from the
+ * cursor it recorded there: `alo-restart.int.ts`.
  *
  * The application-visible contract (docs/guides/pubsub.md): at least once at the wire, with the
  * client's dedup hiding redeliveries, so a handler sees each event at most once per dedup window.

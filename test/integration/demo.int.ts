@@ -110,8 +110,8 @@ describe("macula demo", () => {
 
   it("stops everything and exits 130 on SIGINT; its stations stop by themselves when it is SIGKILLed", async () => {
     const before = demoDirs()
-    const interrupted = launch(["demo"], 90_000)
-    await until("act 1", () => interrupted.stdout().includes("== Act 1/5"), 60_000, interrupted)
+    const interrupted = launch(["demo"], 150_000)
+    await until("act 1", () => interrupted.stdout().includes("== Act 1/5"), 120_000, interrupted)
     interrupted.child.kill("SIGINT")
     const exit = await interrupted.exited
     expect(exit.code, interrupted.stdout()).toBe(130)
@@ -122,9 +122,9 @@ describe("macula demo", () => {
 
     // SIGKILL leaves no chance to clean up: the stations must notice their parent is gone.
     const beforeKill = demoDirs()
-    const killed = launch(["demo"], 90_000)
+    const killed = launch(["demo"], 150_000)
     try {
-      await until("three stations", () => pidsIn(killed.stdout()).length === 3, 60_000, killed)
+      await until("three stations", () => pidsIn(killed.stdout()).length === 3, 120_000, killed)
       const orphans = pidsIn(killed.stdout())
       killed.child.kill("SIGKILL")
       await killed.exited
@@ -146,5 +146,5 @@ describe("macula demo", () => {
     const usage = launch(["demo", "bogus"], 30_000)
     expect((await usage.exited).code).toBe(2)
     expect(usage.stderr().trim().split("\n")).toEqual(['macula: demo: unexpected argument "bogus"; use demo, or demo supervision'])
-  }, 180_000)
+  }, 420_000)
 })

@@ -57,15 +57,18 @@ const seesAlive = (station: StationProcess, peer: StationProcess): boolean => {
   return false
 }
 
+const stationStartMs = 60_000
+
 /**
  * Starts the stations, waits until each sees the other two alive, then starts the clients. On
  * failure the caller still owns `mesh` and must close it.
  */
 export const start = async (mesh: LocalMesh.LocalMesh, out: Output, signal: AbortSignal): Promise<Cast> => {
-  const first = await mesh.startStation([], 30_000)
+  // Generous: a station is up in about a second, but a busy machine can take many times that.
+  const first = await mesh.startStation([], stationStartMs)
   const announce = (s: StationProcess) => out.live(`${s.name} up: ${s.address} ${short(s.did)} (pid ${s.pid})`)
   announce(first)
-  const [second, third] = await Promise.all([mesh.startStation([first.seed], 30_000), mesh.startStation([first.seed], 30_000)])
+  const [second, third] = await Promise.all([mesh.startStation([first.seed], stationStartMs), mesh.startStation([first.seed], stationStartMs)])
   announce(second)
   announce(third)
   const stations = [first, second, third] as const

@@ -49,6 +49,12 @@ export interface Backend {
   readonly write: (kind: Kind, name: string, bytes: Uint8Array) => Effect.Effect<void, ContentStoreError>
   /** Removes an entry; absent is fine. */
   readonly remove: (kind: Kind, name: string) => Effect.Effect<void, ContentStoreError>
+  /**
+   * `true` when an entry cannot change after its write: the backend keeps a private copy in
+   * process memory, so a block verified when written reads back the same bytes, and the
+   * store's `verifyOnRead` skips hashing it again (there is no medium that could rot).
+   */
+  readonly stable?: boolean
 }
 
 /**
@@ -65,6 +71,8 @@ export const memory = (now: () => number = () => 0): Backend & {
   const entries: Record<Kind, Map<string, { bytes: Uint8Array; mtimeMs: number }>> = { block: new Map(), pin: new Map() }
   return {
     entries,
+    // Private copies in, copies out: nothing but the test hook above can change an entry.
+    stable: true,
     open: Effect.void,
     list: (kind) =>
       Effect.sync(() => [...entries[kind]].map(([name, e]) => ({ name, size: e.bytes.length, mtimeMs: e.mtimeMs }))),

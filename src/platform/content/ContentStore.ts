@@ -5,8 +5,9 @@
  * it is stored**: a raw block must hash to its MCID, manifest bytes must open under theirs
  * (`Manifest.open`), else `IntegrityError` and nothing is written. Writes are atomic (temp
  * file, fsync, rename: `FileBackend.ts`), so a crash leaves every entry either absent or
- * complete. With `verifyOnRead` a block is hashed again when read, and a block that rotted on
- * disk is deleted and reported absent rather than served.
+ * complete. With `verifyOnRead` a block on disk is hashed again when read, and a block that
+ * rotted is deleted and reported absent rather than served (a block held in memory cannot rot
+ * and is trusted from its write).
  *
  * **Partial downloads** need no journal: the per-chunk state *is* the set of chunk files.
  * A fetch stores the manifest first, then each chunk as it verifies; `progress(mcid)` lists the
@@ -56,7 +57,8 @@ export interface ContentStoreConfig {
   readonly quotaBytes: number
   /**
    * Hash every block again when it is read, deleting any that no longer matches (bit rot, a
-   * file edited behind the store's back). Costs about 0.3 ms per 256 KiB chunk. @default true
+   * file edited behind the store's back). Costs about 0.3 ms per 256 KiB chunk. Moot for a
+   * `stable` backend (the in-memory one), whose blocks are not hashed again. @default true
    */
   readonly verifyOnRead: boolean
   /** Largest manifest accepted, in chunks (`maxManifestChunks`). @default 30_000 */
@@ -165,7 +167,7 @@ export interface ContentStoreShape {
   readonly config: ContentStoreConfig
   /** Whether the block (raw block or manifest bytes) is stored. */
   readonly has: (mcid: Mcid.Mcid) => Effect.Effect<boolean>
-  /** A block's bytes (verified again with `verifyOnRead`). */
+  /** A block's bytes (verified again with `verifyOnRead`, unless the backend is `stable`). */
   readonly getBlock: (mcid: Mcid.Mcid) => Effect.Effect<Option.Option<Uint8Array>, ContentStoreError>
   /**
    * Verifies then stores one block: a raw block must hash to `mcid`; for a manifest MCID the
@@ -241,6 +243,9 @@ export const make = (
 ): Effect.Effect<ContentStoreShape, ContentStoreError> =>
   Effect.gen(function*() {
     const config: ContentStoreConfig = { ...defaults, ...overrides }
+    // Every block is verified before it is written; hashing it again on read only finds rot
+    // in a medium that can rot, so a stable backend (private copies in memory) is trusted.
+    const rehash = config.verifyOnRead && backend.stable !== true
     yield* backend.open
     const blocks = new Map<string, Indexed>()
     const pinned = new Map<string, Mcid.Mcid>()
@@ -299,7 +304,7 @@ export const make = (
           forget(key)
           return Option.none()
         }
-        if (config.verifyOnRead && !Mcid.verifies(mcid, bytes)) {
+        if (rehash && !Mcid.verifies(mcid, bytes)) {
           yield* dropCorrupt(key)
           return Option.none()
         }

@@ -61,6 +61,20 @@ export const encode = (body: Uint8Array): Uint8Array => {
   return out
 }
 
+// Bodies the decoder assembled across chunks: each its own buffer, exactly the body.
+const assembled = new WeakSet<Uint8Array>()
+
+/**
+ * Whether `body` is one a `FrameDecoder` assembled across chunks: a fresh buffer holding
+ * exactly that body, which the decoder forgot once it handed it out. Such a body is owned by
+ * its receiver, so the codec may hand out a large `bin` as a view of it rather than a copy
+ * (`Codec.decodeBody`'s `owned`); a body that is a view of a chunk is not.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const isAssembled = (body: Uint8Array): boolean => assembled.has(body)
+
 /**
  * Incremental frame decoder. Feed chunks with `push`, which appends every completed body to
  * `out`; call `end` when the stream finished to learn whether it stopped inside a frame.
@@ -114,6 +128,7 @@ export class FrameDecoder {
         this.#bodyFill += take
         at += take
         if (this.#bodyFill === this.#body.length) {
+          assembled.add(this.#body)
           out.push(this.#body)
           this.#body = undefined
           this.#bodyFill = 0

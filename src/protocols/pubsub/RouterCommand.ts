@@ -12,7 +12,7 @@ import type { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { PeerId } from "./RouterEvent.ts"
-import type { Args, Variant } from "./Tagged.ts"
+import type { Args, Variant } from "../../core/Tagged.ts"
 
 /**
  * A command for the router's actor.

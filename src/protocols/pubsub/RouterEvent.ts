@@ -15,7 +15,7 @@ import type { Data } from "effect"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
-import { type Args, spread, type Variant } from "./Tagged.ts"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 
 /**
  * A node, named by the lowercase hex of its public key (the key its TLS certificate proved).

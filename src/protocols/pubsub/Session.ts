@@ -3,7 +3,8 @@
  * `makeSessionStep(config)` gives `step(state, event) -> [state, commands]`.
  *
  * What it does: keeps the application's subscriptions (sid, realm, pattern, mode) and replays
- * them, in sid order and with resume cursors, after every (re)attachment and on `resync`;
+ * them, in sid order and with resume cursors, after every (re)attachment and on `resync` (an
+ * `alo` subscription may start from a cursor a previous process recorded: `Subscribe.resume`);
  * numbers publishes (`seq` per session, `tseq` per session and topic) and re-sends the
  * unanswered ones after a reconnect (the station dedups); drops duplicates by (`pk`, `sess`,
  * `seq`) per subscription within `dedupWindowMs`; restores per-publisher, per-topic order with
@@ -226,7 +227,7 @@ export const makeSessionStep = (config: Config): Step.Step<S, SessionEvent, Sess
       linkDown(state)
       break
     case "Subscribe":
-      subscribe(t, state, event.sid, event.realm, event.pattern, event.mode)
+      subscribe(t, state, event.sid, event.realm, event.pattern, event.mode, event.resume)
       break
     case "Unsubscribe":
       unsubscribe(t, state, event.sid)
@@ -318,16 +319,28 @@ const subscribe = (
   sid: number,
   realm: Frame.Bin32,
   pattern: string,
-  mode: Frame.SubMode
+  mode: Frame.SubMode,
+  resume: number | undefined
 ): void => {
   const fail = (code: string, reason?: string): void =>
     notify(t, reason === undefined ? Notice.SubscribeFailed({ sid, code }) : Notice.SubscribeFailed({ sid, code, reason }))
   if (s.subs.has(sid)) return fail("bad_request", "duplicate_sid")
+  if (resume !== undefined && !(Number.isSafeInteger(resume) && resume >= 0)) return fail("bad_request", "bad_resume_cursor")
   if (s.subs.size >= t.config.maxSubscriptionsPerClient) return fail("overloaded")
   const problem = problemOf(pattern, true)
   if (problem !== undefined) return fail(problem.code, problem.reason)
+  // A resumed subscription is based on the recorded cursor from the start: its `sub` carries
+  // it as `cur`, and replayed cursors up to it count as finished (a restarted process has no
+  // dedup window left to hide them).
   const alo: AloCursor | undefined = mode === "alo"
-    ? { based: false, processed: 0, done: [], pending: new Set(), lastAcked: 0, ackedAt: Number.NEGATIVE_INFINITY }
+    ? {
+      based: resume !== undefined,
+      processed: resume ?? 0,
+      done: [],
+      pending: new Set(),
+      lastAcked: resume ?? 0,
+      ackedAt: Number.NEGATIVE_INFINITY
+    }
     : undefined
   const sub: ClientSubscription = { sid, realm, pattern, mode, alo, active: false, mailbox: [], busy: undefined }
   s.subs.set(sid, sub)

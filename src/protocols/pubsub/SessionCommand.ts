@@ -14,7 +14,7 @@ import type { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
-import { type Args, spread, type Variant } from "./Tagged.ts"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 
 /**
  * A notice for the application facade.

@@ -14,7 +14,7 @@ import type { Data } from "effect"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { EnvelopeBody } from "../../wire/SignedBody.ts"
-import { type Args, spread, type Variant } from "./Tagged.ts"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 
 /**
  * An input of the session core.
@@ -34,6 +34,11 @@ export type SessionEvent = Data.TaggedEnum<{
     readonly realm: Frame.Bin32
     readonly pattern: string
     readonly mode: Frame.SubMode
+    /**
+     * `alo` only: the last cursor a previous run of this subscription (same `sid`) processed and
+     * recorded, so the `sub` resumes after it and replayed cursors up to it are dropped (§8.5).
+     */
+    readonly resume?: number
   }
   /** The application ends subscription `sid`. */
   Unsubscribe: { readonly now: Millis; readonly sid: number }

@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { PeerId, StreamSide } from "./DispatcherEvent.ts"
@@ -42,9 +43,21 @@ export type DispatcherCommand = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `DispatcherCommand`.
+ * Plain constructors (no matchers) for `DispatcherCommand`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const DispatcherCommand = Data.taggedEnum<DispatcherCommand>()
+export const DispatcherCommand = {
+  Send: spread<DispatcherCommand, "Send">("Send"),
+  ResetStream: spread<DispatcherCommand, "ResetStream">("ResetStream"),
+  StoreRecord: spread<DispatcherCommand, "StoreRecord">("StoreRecord"),
+  ResolveProviders: spread<DispatcherCommand, "ResolveProviders">("ResolveProviders"),
+  Penalise: spread<DispatcherCommand, "Penalise">("Penalise"),
+  SetTimer: (a: Args<DispatcherCommand, "SetTimer">): Variant<DispatcherCommand, "SetTimer"> => ({
+    _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
+  }),
+  CancelTimer: (a: Args<DispatcherCommand, "CancelTimer">): Variant<DispatcherCommand, "CancelTimer"> => ({
+    _tag: "CancelTimer", timer: a.timer
+  })
+} as const

@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { ProviderRecordBody } from "../../wire/SignedBody.ts"
@@ -117,9 +118,30 @@ export type DispatcherEvent = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `DispatcherEvent`.
+ * Plain constructors (no matchers) for `DispatcherEvent`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const DispatcherEvent = Data.taggedEnum<DispatcherEvent>()
+export const DispatcherEvent = {
+  ClientAttached: spread<DispatcherEvent, "ClientAttached">("ClientAttached"),
+  ClientDetached: spread<DispatcherEvent, "ClientDetached">("ClientDetached"),
+  PeerStatus: spread<DispatcherEvent, "PeerStatus">("PeerStatus"),
+  AdvReceived: spread<DispatcherEvent, "AdvReceived">("AdvReceived"),
+  UnadvReceived: spread<DispatcherEvent, "UnadvReceived">("UnadvReceived"),
+  RecordStored: spread<DispatcherEvent, "RecordStored">("RecordStored"),
+  ProvidersResolved: spread<DispatcherEvent, "ProvidersResolved">("ProvidersResolved"),
+  StreamFrameReceived: spread<DispatcherEvent, "StreamFrameReceived">("StreamFrameReceived"),
+  CallReceived: (a: Args<DispatcherEvent, "CallReceived">): Variant<DispatcherEvent, "CallReceived"> => ({
+    _tag: "CallReceived", now: a.now, from: a.from, role: a.role, frame: a.frame, verdict: a.verdict
+  }),
+  ReplyReceived: (a: Args<DispatcherEvent, "ReplyReceived">): Variant<DispatcherEvent, "ReplyReceived"> => ({
+    _tag: "ReplyReceived", now: a.now, from: a.from, frame: a.frame
+  }),
+  CancelReceived: (a: Args<DispatcherEvent, "CancelReceived">): Variant<DispatcherEvent, "CancelReceived"> => ({
+    _tag: "CancelReceived", now: a.now, from: a.from, frame: a.frame
+  }),
+  TimerFired: (a: Args<DispatcherEvent, "TimerFired">): Variant<DispatcherEvent, "TimerFired"> => ({
+    _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
+  })
+} as const

@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { Handle } from "./EndpointEvent.ts"
@@ -55,12 +56,17 @@ export type EndpointNotice = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `EndpointNotice`.
+ * Plain constructors (no matchers) for `EndpointNotice`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const EndpointNotice = Data.taggedEnum<EndpointNotice>()
+export const EndpointNotice = {
+  Advertised: spread<EndpointNotice, "Advertised">("Advertised"),
+  AdvertiseFailed: spread<EndpointNotice, "AdvertiseFailed">("AdvertiseFailed"),
+  Unadvertised: spread<EndpointNotice, "Unadvertised">("Unadvertised"),
+  StreamRefused: spread<EndpointNotice, "StreamRefused">("StreamRefused"),
+} as const
 
 /**
  * A command for the endpoint's actor.
@@ -104,9 +110,26 @@ export type EndpointCommand = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `EndpointCommand`.
+ * Plain constructors (no matchers) for `EndpointCommand`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const EndpointCommand = Data.taggedEnum<EndpointCommand>()
+export const EndpointCommand = {
+  Send: spread<EndpointCommand, "Send">("Send"),
+  SignAdvertisement: spread<EndpointCommand, "SignAdvertisement">("SignAdvertisement"),
+  RunHandler: spread<EndpointCommand, "RunHandler">("RunHandler"),
+  AbortHandler: spread<EndpointCommand, "AbortHandler">("AbortHandler"),
+  StreamMessage: spread<EndpointCommand, "StreamMessage">("StreamMessage"),
+  StreamEnded: spread<EndpointCommand, "StreamEnded">("StreamEnded"),
+  Complete: (a: Args<EndpointCommand, "Complete">): Variant<EndpointCommand, "Complete"> => ({
+    _tag: "Complete", ref: a.ref, outcome: a.outcome
+  }),
+  Notify: (a: Args<EndpointCommand, "Notify">): Variant<EndpointCommand, "Notify"> => ({ _tag: "Notify", notice: a.notice }),
+  SetTimer: (a: Args<EndpointCommand, "SetTimer">): Variant<EndpointCommand, "SetTimer"> => ({
+    _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
+  }),
+  CancelTimer: (a: Args<EndpointCommand, "CancelTimer">): Variant<EndpointCommand, "CancelTimer"> => ({
+    _tag: "CancelTimer", timer: a.timer
+  })
+} as const

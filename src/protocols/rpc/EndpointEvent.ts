@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import type { Data } from "effect"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { StreamFrame } from "./DispatcherEvent.ts"
@@ -102,9 +103,40 @@ export type EndpointEvent = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `EndpointEvent`.
+ * Plain constructors (no matchers) for `EndpointEvent`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const EndpointEvent = Data.taggedEnum<EndpointEvent>()
+export const EndpointEvent = {
+  LinkUp: spread<EndpointEvent, "LinkUp">("LinkUp"),
+  LinkDown: spread<EndpointEvent, "LinkDown">("LinkDown"),
+  Call: spread<EndpointEvent, "Call">("Call"),
+  DirectLinkLost: spread<EndpointEvent, "DirectLinkLost">("DirectLinkLost"),
+  CancelCall: spread<EndpointEvent, "CancelCall">("CancelCall"),
+  StreamSend: spread<EndpointEvent, "StreamSend">("StreamSend"),
+  StreamClose: spread<EndpointEvent, "StreamClose">("StreamClose"),
+  StreamConsumed: spread<EndpointEvent, "StreamConsumed">("StreamConsumed"),
+  StreamFrameReceived: spread<EndpointEvent, "StreamFrameReceived">("StreamFrameReceived"),
+  HandlerFailed: spread<EndpointEvent, "HandlerFailed">("HandlerFailed"),
+  Advertise: spread<EndpointEvent, "Advertise">("Advertise"),
+  Unadvertise: spread<EndpointEvent, "Unadvertise">("Unadvertise"),
+  ReplyReceived: (a: Args<EndpointEvent, "ReplyReceived">): Variant<EndpointEvent, "ReplyReceived"> => ({
+    _tag: "ReplyReceived", now: a.now, frame: a.frame
+  }),
+  AnswerReceived: (a: Args<EndpointEvent, "AnswerReceived">): Variant<EndpointEvent, "AnswerReceived"> => ({
+    _tag: "AnswerReceived", now: a.now, frame: a.frame
+  }),
+  CallReceived: (a: Args<EndpointEvent, "CallReceived">): Variant<EndpointEvent, "CallReceived"> => ({
+    _tag: "CallReceived", now: a.now, frame: a.frame
+  }),
+  CancelReceived: (a: Args<EndpointEvent, "CancelReceived">): Variant<EndpointEvent, "CancelReceived"> => ({
+    _tag: "CancelReceived", now: a.now, id: a.id
+  }),
+  HandlerReturned: (a: Args<EndpointEvent, "HandlerReturned">): Variant<EndpointEvent, "HandlerReturned"> => ({
+    _tag: "HandlerReturned", now: a.now, id: a.id, result: a.result
+  }),
+  TimerFired: (a: Args<EndpointEvent, "TimerFired">): Variant<EndpointEvent, "TimerFired"> => ({
+    _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
+  })
+} as const

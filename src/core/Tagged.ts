@@ -1,8 +1,8 @@
 /**
- * Plain constructors for the tagged unions of this module (commands, events, notices).
+ * Plain constructors for the tagged unions of the protocol cores (commands, events, notices).
  *
  * `Data.taggedEnum` builds each value through a `Proxy` trap, a fresh closure and an object
- * spread; these unions are built several times per routed event, so each module spells its
+ * spread; these unions are built several times per routed message, so a core spells its
  * constructors out as plain object literals instead. The values are the same shape (`_tag`
  * plus the fields).
  *
