@@ -36,6 +36,7 @@ import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as Frame from "../src/wire/Frame.ts"
@@ -244,7 +245,7 @@ class Driver {
   stepWith(event: PubSub.RouterEvent): Effect.Effect<void> {
     const [next, commands] = this.step(this.core, event)
     this.core = next
-    return this.run(commands, 0)
+    return Commands.runInOrder(commands, (command) => this.interpret(command))
   }
 
   /** Hands every held write count to the core (`Flushed`), in the order they were held. */
@@ -257,19 +258,6 @@ class Driver {
     })
   }
 
-  /**
-   * Interprets `commands` from `index` on. Most commands are synchronous (a frame queued
-   * behind a drainer already running) and answer `Effect.void`: those run in this loop, and
-   * only a command with real work suspends the rest behind it, so the order stays the core's.
-   */
-  run(commands: ReadonlyArray<PubSub.RouterCommand>, index: number): Effect.Effect<void> {
-    let i = index
-    while (i < commands.length) {
-      const effect = this.interpret(commands[i++]!)
-      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
-    }
-    return Effect.void
-  }
 
   interpret(command: PubSub.RouterCommand): Effect.Effect<void> {
     const driver = this

@@ -30,6 +30,7 @@ import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/protocols/connection/Handle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
@@ -202,23 +203,10 @@ class Driver {
     return Effect.suspend(() => {
       const [next, commands] = this.step(this.core, event)
       this.core = next
-      return this.run(commands, 0)
+      return Commands.runInOrder(commands, (command) => this.interpret(command))
     })
   }
 
-  /**
-   * Interprets `commands` from `index` on. A command with nothing left to do once interpreted
-   * (a frame queued behind a running drainer) answers `Effect.void` and the loop goes on; only
-   * one with real work suspends the rest behind it, so the order stays the core's.
-   */
-  run(commands: ReadonlyArray<PubSub.SessionCommand>, index: number): Effect.Effect<void> {
-    let i = index
-    while (i < commands.length) {
-      const effect = this.interpret(commands[i++]!)
-      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
-    }
-    return Effect.void
-  }
 
   interpret(command: PubSub.SessionCommand): Effect.Effect<void> {
     const driver = this

@@ -42,6 +42,7 @@ import * as Records from "../src/protocols/dht/Records.ts"
 import { hex, unhex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as Frame from "../src/wire/Frame.ts"
@@ -267,23 +268,10 @@ class Driver {
     return Effect.suspend(() => {
       const [next, commands] = this.step(this.core, event)
       this.core = next
-      return this.run(commands, 0)
+      return Commands.runInOrder(commands, (command) => this.interpret(command))
     })
   }
 
-  /**
-   * Interprets `commands` from `index` on. Commands that finish at once (a frame queued behind
-   * a drainer already running) answer `Effect.void` and run in this loop; only a command with
-   * real work suspends the rest behind it, so the order stays the core's.
-   */
-  run(commands: ReadonlyArray<Rpc.DispatcherCommand>, index: number): Effect.Effect<void> {
-    let i = index
-    while (i < commands.length) {
-      const effect = this.interpret(commands[i++]!)
-      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
-    }
-    return Effect.void
-  }
 
   interpret(command: Rpc.DispatcherCommand): Effect.Effect<void> {
     const driver = this

@@ -46,6 +46,7 @@ import * as Records from "../src/protocols/dht/Records.ts"
 import { hex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
@@ -296,24 +297,10 @@ class Driver {
     return Effect.suspend(() => {
       const [next, commands] = this.step(this.core, event)
       this.core = next
-      return this.run(commands, 0)
+      return Commands.runInOrder(commands, (command) => this.interpret(command))
     })
   }
 
-  /**
-   * Interprets `commands` from `index` on. Commands that finish at once (a frame queued behind
-   * a drainer already running, a completion handed to the registry) answer `Effect.void` and
-   * run in this loop; only a command with real work suspends the rest behind it, so the order
-   * stays the core's.
-   */
-  run(commands: ReadonlyArray<Rpc.EndpointCommand>, index: number): Effect.Effect<void> {
-    let i = index
-    while (i < commands.length) {
-      const effect = this.interpret(commands[i++]!)
-      if (effect !== Effect.void) return i === commands.length ? effect : Effect.flatMap(effect, () => this.run(commands, i))
-    }
-    return Effect.void
-  }
 
   interpret(command: Rpc.EndpointCommand): Effect.Effect<void> {
     const driver = this

@@ -7,14 +7,16 @@
  *   intensity within a period, `permanent` / `transient` / `temporary` children, per-child
  *   shutdown timeouts, ordered start and stop, escalation, optional restart backoff.
  * - `Registry` (unique names), `Lifecycle` (the event stream), `ExitReason`, typed errors.
- * - `CoreTimers` (keyed one-shot timers for an actor driving a step-core) and `Inbox` (a stable
- *   sink that forwards to the current incarnation of a restartable actor, counting drops).
+ * - `CoreTimers` (keyed one-shot timers for an actor driving a step-core), `Inbox` (a stable
+ *   sink that forwards to the current incarnation of a restartable actor, counting drops) and
+ *   `Commands` (a core's commands interpreted in order, without an effect per command).
  *
  * @since 0.1.0
  */
 export * as Actor from "./Actor.ts"
 export * as Backoff from "./Backoff.ts"
 export * as ChildSpec from "./ChildSpec.ts"
+export * as Commands from "./Commands.ts"
 export * as CoreTimers from "./CoreTimers.ts"
 export * from "./Errors.ts"
 export * as ExitReason from "./ExitReason.ts"
