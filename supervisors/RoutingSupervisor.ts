@@ -713,6 +713,25 @@ export const make = (deps: Deps): Routing => {
       return { unsubscribe }
     })
 
+  /** Registers `ad` and its handler at the endpoint, waits for the station, and undoes both on `unadvertise`. */
+  const register = (
+    ad: RpcEndpointActor.Advertisement,
+    handler: RpcEndpointActor.Handler
+  ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
+    Effect.gen(function*() {
+      handlers.set(ad.proc, handler)
+      const done = Deferred.makeUnsafe<void, SubscribeError>()
+      ads.set(ad.ref, { ad, done })
+      yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
+      yield* confirmed(done)
+      const unadvertise = Effect.sync(() => {
+        if (!ads.delete(ad.ref)) return
+        handlers.delete(ad.proc)
+        alive(wiring.endpoint)?.tell({ _tag: "Unadvertise", advertisement: { ...ad, ref: nextRef++ } })
+      })
+      return { unadvertise }
+    })
+
   const advertise = (
     procedure: string,
     handler: (args: unknown, ctx: CallContext) => unknown
@@ -722,21 +741,11 @@ export const make = (deps: Deps): Routing => {
       yield* checkTopic(procedure, false)
       const ref = nextRef++
       const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure }
-      handlers.set(procedure, (args, ctx) =>
+      return yield* register(ad, (args, ctx) =>
         Effect.tryPromise({
           try: async (signal) => (await handler(args, { procedure, caller: ctx.caller, signal })) as Frame.Any,
           catch: (e) => e
         }))
-      const done = Deferred.makeUnsafe<void, SubscribeError>()
-      ads.set(ref, { ad, done })
-      yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
-      yield* confirmed(done)
-      const unadvertise = Effect.sync(() => {
-        if (!ads.delete(ref)) return
-        handlers.delete(procedure)
-        alive(wiring.endpoint)?.tell({ _tag: "Unadvertise", advertisement: { ...ad, ref: nextRef++ } })
-      })
-      return { unadvertise }
     })
 
   const call = (
@@ -786,7 +795,7 @@ export const make = (deps: Deps): Routing => {
       yield* checkTopic(procedure, false)
       const ref = nextRef++
       const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure, modes: [mode] }
-      handlers.set(procedure, (args, ctx) =>
+      return yield* register(ad, (args, ctx) =>
         Effect.tryPromise({
           try: async (signal) => {
             const handle = ctx.handle
@@ -813,16 +822,6 @@ export const make = (deps: Deps): Routing => {
           },
           catch: (e) => e
         }))
-      const done = Deferred.makeUnsafe<void, SubscribeError>()
-      ads.set(ref, { ad, done })
-      yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
-      yield* confirmed(done)
-      const unadvertise = Effect.sync(() => {
-        if (!ads.delete(ref)) return
-        handlers.delete(procedure)
-        alive(wiring.endpoint)?.tell({ _tag: "Unadvertise", advertisement: { ...ad, ref: nextRef++ } })
-      })
-      return { unadvertise }
     })
 
   const callStream = (
