@@ -62,6 +62,8 @@ export interface Connections {
  */
 export interface AuthRequest {
   readonly peerDid: string
+  /** The connection the frame came on: grants die with it (§13.4). */
+  readonly connectionId: string
   readonly realm: Uint8Array
   readonly command: "/mesh/subscribe" | "/mesh/publish" | "/mesh/advertise" | "/mesh/call"
   /** The topic, pattern or procedure. */
@@ -449,7 +451,7 @@ class Driver {
           // would be left out, and the events it routes before the next scan silently lost.
           if (f.mode === "alo") yield* driver.scan(now)
           const verdict = yield* driver.authorise({
-            peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/subscribe", topic: f.pat, au: f.au
+            peerDid: inbound.peerDid, connectionId: inbound.connectionId, realm: f.realm, command: "/mesh/subscribe", topic: f.pat, au: f.au
           })
           let subs = driver.options.journal.subs.get(peer.id)
           if (subs === undefined) driver.options.journal.subs.set(peer.id, subs = new Map())
@@ -477,7 +479,7 @@ class Driver {
         // An open realm (no authorisation port) needs no effect for its verdict.
         if (driver.options.authorise === undefined) return received(PubSub.allowed)
         return Effect.flatMap(driver.options.authorise({
-          peerDid: inbound.peerDid, realm: envelope.realm, command: "/mesh/publish", topic: envelope.topic, au: f.au
+          peerDid: inbound.peerDid, connectionId: inbound.connectionId, realm: envelope.realm, command: "/mesh/publish", topic: envelope.topic, au: f.au
         }), received)
       }
       case "fwd": {

@@ -81,6 +81,8 @@ export interface Directory {
  */
 export interface AuthRequest {
   readonly peerDid: string
+  /** The connection the frame came on: grants die with it (§13.4). */
+  readonly connectionId: string
   readonly realm: Uint8Array
   readonly command: "/mesh/advertise" | "/mesh/call"
   readonly topic: string
@@ -527,7 +529,7 @@ class Driver {
     // An open realm (no port) and a station's relay need no verdict effect.
     if (peer.role !== "client" || this.options.authorise === undefined) return received(allowed)
     return Effect.flatMap(
-      this.options.authorise({ peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au }),
+      this.options.authorise({ peerDid: inbound.peerDid, connectionId: inbound.connectionId, realm: f.realm, command: "/mesh/call", topic: f.proc, au: f.au }),
       received
     )
   }
@@ -639,7 +641,7 @@ class Driver {
             return yield* driver.feed(Rpc.DispatcherEvent.UnadvReceived({ now, client: peer.id, frame: f, record }))
           }
           const verdict = yield* driver.authorise({
-            peerDid: inbound.peerDid, realm: f.realm, command: "/mesh/advertise", topic: f.proc, au: f.au
+            peerDid: inbound.peerDid, connectionId: inbound.connectionId, realm: f.realm, command: "/mesh/advertise", topic: f.proc, au: f.au
           })
           if (verdict._tag === "Allowed") {
             let ads = driver.options.journal.ads.get(peer.id)

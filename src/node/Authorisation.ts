@@ -21,9 +21,9 @@
  * it, and the client raises `Unauthorized` with that `reason` (docs/errors.md).
  *
  * Bounded: grants and seen nonces are capped (`maxSeenInvocations`); expired entries are swept
- * whenever a new one is stored. Grants are keyed by the peer's DID, not by the connection, so a
- * reconnecting client keeps its grant until it expires (a stricter per-connection lifetime
- * needs the connection in the request; the request does not carry it yet).
+ * whenever a new one is stored. Grants are kept per connection (`connectionId`): they die with
+ * it, and a reconnecting client presents again. A grant of a closed connection is unreachable
+ * and goes at its expiry or when the cap is reached.
  *
  * @since 0.1.0
  */
@@ -41,6 +41,11 @@ import type * as Frame from "../wire/Frame.ts"
  */
 export interface Request {
   readonly peerDid: string
+  /**
+   * The connection the frame came on. Grants are kept per connection (§13.4: they die with
+   * it), so a client presents again on a new one; absent, they are kept per peer.
+   */
+  readonly connectionId?: string
   readonly realm: Uint8Array
   readonly command: "/mesh/subscribe" | "/mesh/publish" | "/mesh/advertise" | "/mesh/call"
   /** The topic, pattern or procedure of the frame. */
@@ -118,7 +123,7 @@ export const decide = (options: Options): ((request: Request) => Verdict) => {
   const cap = options.maxSeenInvocations ?? 100_000
   /** Nonce (invocation CID) → expiry, unix s. */
   const seen = new Map<string, number>()
-  /** `peer|realm|command` → grants. */
+  /** `peer|connection|realm|command` → grants. */
   const grants = new Map<string, Array<Grant>>()
 
   const sweep = (nowSec: number) => {
@@ -143,7 +148,7 @@ export const decide = (options: Options): ((request: Request) => Verdict) => {
     const pinned = byRealm.get(Realm.toHex(request.realm))
     if (pinned === undefined) return allowed
     const nowSec = Math.floor(options.now() / 1_000)
-    const key = `${request.peerDid}|${Realm.toHex(request.realm)}|${request.command}`
+    const key = `${request.peerDid}|${request.connectionId ?? ""}|${Realm.toHex(request.realm)}|${request.command}`
     if (request.au === undefined) {
       const live = (grants.get(key) ?? []).find((g) =>
         (g.expiresAt === null || g.expiresAt + leewaySec >= nowSec) && admits(request.command, g.scope, request.topic)

@@ -102,10 +102,10 @@ describe("realm capabilities presented by clients", () => {
     await until("event at alice", () => eventsOf(sub).length >= 1, 15_000, sub)
     expect(eventsOf(sub)[0]).toMatchObject({ topic: orders, payload: { n: 1 }, publisher: bob.did })
 
-    // Without a capability: refused, one line each. (Fresh keys: the station keeps a grant per
-    // peer DID until it expires, so Bob's key would still be admitted at A.)
+    // Without a capability: refused, one line each. Bob's own key too: his grant died with the
+    // connection that presented it (§13.4).
     const [pubBare, subBare] = await Promise.all([
-      macula(["pub", "--seed", a.seed, "--realm", realm, orders, '{"n":2}']),
+      macula(["pub", "--seed", a.seed, "--realm", realm, "--data", bob.data, orders, '{"n":2}']),
       macula(["sub", "--seed", a.seed, "--realm", realm, `${realm}/acme/#`])
     ])
     for (const [refused, command] of [[pubBare, "pub"], [subBare, "sub"]] as const) {

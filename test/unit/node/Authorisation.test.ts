@@ -63,6 +63,19 @@ describe("Authorisation", () => {
       .toEqual({ _tag: "Denied", reason: "UnavailableProof" })
   })
 
+  it("keeps a grant per connection: it dies with the connection that presented it (§13.4)", () => {
+    const port = decide()
+    const topic = `${realm}/acme/shop/orders/placed_v1`
+    const request = (connectionId: string, au: ReturnType<typeof invoke> | undefined) =>
+      port({ peerDid: member.did, connectionId, realm: Realm.id(realm), command: "/mesh/publish", topic, au })
+    expect(request("c1", invoke(member, "/mesh/publish", { topic: `${realm}/acme/#` }))).toEqual({ _tag: "Allowed" })
+    expect(request("c1", undefined)).toEqual({ _tag: "Allowed" })
+    // The same peer on a new connection presents again.
+    expect(request("c2", undefined)).toEqual({ _tag: "Denied", reason: "UnavailableProof" })
+    expect(request("c2", invoke(member, "/mesh/publish", { topic: `${realm}/acme/#` }))).toEqual({ _tag: "Allowed" })
+    expect(request("c2", undefined)).toEqual({ _tag: "Allowed" })
+  })
+
   it("refuses an invocation from someone else than the connection's peer, or a topic beyond it", () => {
     const port = decide()
     const au = invoke(member, "/mesh/subscribe", { topic: `${realm}/acme/#` })
