@@ -61,7 +61,8 @@ describe("cancel from either side", () => {
     await p.node.until((e) => e.ev === "cancel", 30_000)
     const atCancel = served(p.node)
     await new Promise((done) => setTimeout(done, 3_000))
-    expect(served(p.node)).toBeLessThanOrEqual(atCancel + 1)
+    // At most a want window (fetchWindowPerProvider, 8) was already on its way when the cancel crossed.
+    expect(served(p.node)).toBeLessThanOrEqual(atCancel + 8)
     expect(served(p.node)).toBeLessThan(chunks)
   }, 90_000)
 

@@ -37,8 +37,19 @@ interface Running {
   readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
 }
 
-/** Starts `macula ARGS…` and waits (at most `ms`) for its first stdout line. */
-const station = (args: ReadonlyArray<string>, ms = 45_000): Promise<Running> =>
+/**
+ * Starts `macula station ARGS…` and waits (at most `ms`) for its first stdout line. A station
+ * that prints nothing in time is killed and started once more, saying so: on a loaded machine
+ * one start in many has been seen to stall (an open problem, not what these tests are about).
+ */
+const station = (args: ReadonlyArray<string>, ms = 30_000): Promise<Running> =>
+  startStation(args, ms).catch((error: unknown) => {
+    if (!(error instanceof Error) || !error.message.startsWith("no first line")) throw error
+    console.warn(`station start stalled, starting another: ${error.message}`)
+    return startStation(args, ms)
+  })
+
+const startStation = (args: ReadonlyArray<string>, ms: number): Promise<Running> =>
   new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [bundle, "station", ...args], { stdio: ["pipe", "pipe", "pipe"] })
     children.push(child)
@@ -47,7 +58,10 @@ const station = (args: ReadonlyArray<string>, ms = 45_000): Promise<Running> =>
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
       child.on("exit", (code, signal) => done({ code, signal }))
     )
-    const timer = setTimeout(() => reject(new Error(`no first line within ${ms} ms; stderr:\n${err}`)), ms)
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`no first line within ${ms} ms; stderr:\n${err}`))
+    }, ms)
     child.stderr.on("data", (chunk: Buffer) => void (err += chunk.toString("utf8")))
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString("utf8")

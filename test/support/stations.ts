@@ -66,14 +66,25 @@ export const run = async (
   return { code: exit.code, stdout: p.stdout(), stderr: p.stderr() }
 }
 
-/** Starts `macula station ARGS…` and waits for its first stdout line (`ADDRESS DID`). */
+/**
+ * Starts `macula station ARGS…` and waits for its first stdout line (`ADDRESS DID`). A station
+ * that prints nothing within 30 s is killed and started once more, saying so: on a loaded
+ * machine one start in many has been seen to stall (an open problem these tests are not about).
+ */
 export const station = async (
   bundle: string,
   children: Array<ChildProcessWithoutNullStreams>,
   args: ReadonlyArray<string>
 ): Promise<StationProc> => {
-  const p = launch(bundle, children, ["station", ...args])
-  await until("station first line", () => p.stdout().includes("\n"), 30_000, p)
+  let p = launch(bundle, children, ["station", ...args])
+  try {
+    await until("station first line", () => p.stdout().includes("\n"), 30_000, p)
+  } catch (error) {
+    console.warn(`station start stalled, starting another: ${String(error)}`)
+    p.child.kill("SIGKILL")
+    p = launch(bundle, children, ["station", ...args])
+    await until("station first line", () => p.stdout().includes("\n"), 30_000, p)
+  }
   const m = /^(quic:\/\/\S+) (did:key:z6Mk\w+)\n/.exec(p.stdout())
   if (m === null) throw new Error(`unexpected first line: ${JSON.stringify(p.stdout())}`)
   return { ...p, address: m[1]!, did: m[2]!, seed: `${m[1]!}#${m[2]!}` }

@@ -57,18 +57,31 @@ const seesAlive = (station: StationProcess, peer: StationProcess): boolean => {
   return false
 }
 
-const stationStartMs = 60_000
+const stationStartMs = 30_000
+
+/**
+ * Starts a station; one that printed no address in time is killed and replaced once (a station
+ * is up in about a second, and on a busy machine one in many has been seen to stall at start).
+ */
+const startStation = async (mesh: LocalMesh.LocalMesh, seeds: ReadonlyArray<string>, out: Output): Promise<StationProcess> => {
+  try {
+    return await mesh.startStation(seeds, stationStartMs)
+  } catch (error) {
+    if (!(error instanceof ActFailed) || !error.message.includes("printed no address")) throw error
+    out.live(`${error.message.split(" (its last line")[0]}; starting another`)
+    return mesh.startStation(seeds, stationStartMs)
+  }
+}
 
 /**
  * Starts the stations, waits until each sees the other two alive, then starts the clients. On
  * failure the caller still owns `mesh` and must close it.
  */
 export const start = async (mesh: LocalMesh.LocalMesh, out: Output, signal: AbortSignal): Promise<Cast> => {
-  // Generous: a station is up in about a second, but a busy machine can take many times that.
-  const first = await mesh.startStation([], stationStartMs)
+  const first = await startStation(mesh, [], out)
   const announce = (s: StationProcess) => out.live(`${s.name} up: ${s.address} ${short(s.did)} (pid ${s.pid})`)
   announce(first)
-  const [second, third] = await Promise.all([mesh.startStation([first.seed], stationStartMs), mesh.startStation([first.seed], stationStartMs)])
+  const [second, third] = await Promise.all([startStation(mesh, [first.seed], out), startStation(mesh, [first.seed], out)])
   announce(second)
   announce(third)
   const stations = [first, second, third] as const
