@@ -9,7 +9,7 @@
  * - routes frames that passed the core's checks to the subscriber of their channel (a lane
  *   family, `call`, `content`, `control`), from the reader fiber of their stream, so a slow
  *   subscriber slows only its own stream and never the control stream's pings;
- * - gives other actors a `Handle` (`Connection.Handle`): lanes, content sessions, call streams,
+ * - gives other actors a `Handle` (`src/platform/transport/ConnectionHandle.ts`): lanes, content sessions, call streams,
  *   subscriptions, status, close.
  *
  * A frame that fails to decode resets **that stream only** (typed `DecodeError`, counted, minor
@@ -50,7 +50,7 @@ import {
   type Session,
   type Sink,
   type Status
-} from "../src/protocols/connection/Handle.ts"
+} from "../src/platform/transport/ConnectionHandle.ts"
 import type { State } from "../src/protocols/connection/State.ts"
 import type { Timer } from "../src/protocols/connection/Timer.ts"
 import * as Actor from "../src/runtime/Actor.ts"

@@ -21,7 +21,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Handle, Inbound, Session } from "../src/protocols/connection/Handle.ts"
+import type { Handle, Inbound, Session } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Relay from "../src/protocols/content/Relay.ts"
 import type { Frame } from "../src/wire/Frame.ts"
 

@@ -29,7 +29,7 @@ import * as Mcid from "../src/content/Mcid.ts"
 import type { ContentStoreShape } from "../src/platform/content/ContentStore.ts"
 import type { Knobs } from "../src/protocols/content/Config.ts"
 import * as Serve from "../src/protocols/content/Serve.ts"
-import type { Inbound } from "../src/protocols/connection/Handle.ts"
+import type { Inbound } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import type { Frame } from "../src/wire/Frame.ts"
 

@@ -59,7 +59,7 @@ import { CallTimeout, ConnectionLost, NoProvider, RemoteError, Unauthorized } fr
 import { Pipe } from "../src/node/RpcStream.ts"
 import type { SubscriptionCursors } from "../src/node/SubscriptionCursors.ts"
 import type { StreamCall, StreamChannel, StreamMode } from "../src/node/RpcStream.ts"
-import type { Handle, Sink } from "../src/protocols/connection/Handle.ts"
+import type { Handle, Sink } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import type { ChildSpec } from "../src/runtime/ChildSpec.ts"
 import type { ConfigError, NameTaken, StartFailed } from "../src/runtime/Errors.ts"

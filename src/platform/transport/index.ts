@@ -95,6 +95,15 @@ export * as MuxChunk from "./MuxChunk.ts"
 export * as Composite from "./Composite.ts"
 
 /**
+ * The port other actors use to reach a live connection (types and errors); the connection
+ * actor implements it.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as ConnectionHandle from "./ConnectionHandle.ts"
+
+/**
  * The frame layer over any WHATWG byte stream pair (shared by every transport).
  *
  * @since 0.1.0

@@ -62,14 +62,6 @@ export * as Peers from "./Peers.ts"
 export * as Timer from "./Timer.ts"
 
 /**
- * The handle other actors use (types and errors).
- *
- * @since 0.1.0
- * @category modules
- */
-export * as Handle from "./Handle.ts"
-
-/**
  * Inputs of the core.
  *
  * @since 0.1.0

@@ -10,7 +10,7 @@ import * as Content from "../../../src/content/Content.ts"
 import * as Mcid from "../../../src/content/Mcid.ts"
 import * as ContentStore from "../../../src/platform/content/ContentStore.ts"
 import * as ContentConfig from "../../../src/protocols/content/Config.ts"
-import type { Inbound } from "../../../src/protocols/connection/Handle.ts"
+import type { Inbound } from "../../../src/platform/transport/ConnectionHandle.ts"
 import type { Frame } from "../../../src/wire/Frame.ts"
 import { live } from "../../support/it.ts"
 

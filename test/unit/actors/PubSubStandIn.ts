@@ -5,7 +5,7 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type { Handle, Inbound, Sink, Status } from "../../../src/protocols/connection/Handle.ts"
+import type { Handle, Inbound, Sink, Status } from "../../../src/platform/transport/ConnectionHandle.ts"
 import type * as Frame from "../../../src/wire/Frame.ts"
 
 export const settle = Effect.gen(function*() {

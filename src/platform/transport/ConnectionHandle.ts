@@ -1,6 +1,6 @@
 /**
  * What other actors see of a live connection: its status, its lanes and its inbound frames.
- * These are the types of the handle `actors/ConnectionActor.ts` hands out; they live here so
+ * It is the port `actors/ConnectionActor.ts` implements; it lives with the transport so
  * that any actor can use a connection without importing the connection actor (actors never
  * import actors). Types only, plus the three typed errors; no runtime behaviour.
  *
@@ -21,9 +21,9 @@ import * as Data from "effect/Data"
 import type { Effect } from "effect/Effect"
 import type { Frame, Hello, Role } from "../../wire/Frame.ts"
 import type { Family } from "../../wire/Streams.ts"
-import type { CloseName, ResetName } from "./Codes.ts"
-import type { Severity } from "./Score.ts"
-import type { Phase } from "./State.ts"
+import type { CloseName, ResetName } from "../../protocols/connection/Codes.ts"
+import type { Severity } from "../../protocols/connection/Score.ts"
+import type { Phase } from "../../protocols/connection/State.ts"
 
 /**
  * Where inbound frames go: a lane family, call streams, content sessions, or the control
