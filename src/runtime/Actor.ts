@@ -452,6 +452,10 @@ class Cell<Msg, S> implements ActorRef<Msg>, ActorContext<Msg>, Mailbox.Owner {
             if (this.runs === run) this.fiber = undefined
             // A kill that landed while this run was going to sleep finishes the actor now.
             if (this.requested !== undefined && this.fiber === undefined) this.kill(this.requested)
+            // Between finding the mailbox empty and getting here the fiber may have yielded to
+            // the scheduler (its operation budget ran out); a message that arrived meanwhile
+            // found it still set and could not wake it. Look again, or it waits for ever.
+            else if (this.fiber === undefined && !this.mailbox.isEmpty) this.wake()
             return Effect.void
           }
           return this.finish(this.reasonOf(exit as Exit.Exit<ExitReason.ExitReason, unknown>))
