@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliBundle, killAll } from "../support/cli.ts"
+import { processState } from "../support/stations.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
 const cli = cliBundle("station")
@@ -58,9 +59,16 @@ const startStation = (args: ReadonlyArray<string>, ms: number): Promise<Running>
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
       child.on("exit", (code, signal) => done({ code, signal }))
     )
+    const started = Date.now()
+    let settled = false
     const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`no first line within ${ms} ms; stderr:\n${err}`))
+      // A line already in the pipe is read in the I/O phase, after timers: give it that turn.
+      setImmediate(() => {
+        if (settled) return
+        const state = processState(child.pid)
+        child.kill("SIGKILL")
+        reject(new Error(`no first line within ${ms} ms (timer fired after ${Date.now() - started} ms; the station: ${state}); stderr:\n${err}`))
+      })
     }, ms)
     child.stderr.on("data", (chunk: Buffer) => void (err += chunk.toString("utf8")))
     child.stdout.on("data", (chunk: Buffer) => {
@@ -68,6 +76,7 @@ const startStation = (args: ReadonlyArray<string>, ms: number): Promise<Running>
       const newline = out.indexOf("\n")
       if (newline < 0) return
       clearTimeout(timer)
+      settled = true
       const line = out.slice(0, newline)
       const m = /^(quic:\/\/[^ ]+) (did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+)$/.exec(line)
       if (m === null) return reject(new Error(`unexpected first line: ${JSON.stringify(line)}`))
@@ -75,6 +84,7 @@ const startStation = (args: ReadonlyArray<string>, ms: number): Promise<Running>
     })
     child.on("exit", (code) => {
       clearTimeout(timer)
+      settled = true
       reject(new Error(`station exited with ${code} before its first line; stderr:\n${err}`))
     })
   })

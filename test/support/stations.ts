@@ -4,6 +4,7 @@
  * the mesh tests share. Every launched child is recorded so `killAll` can end it.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 
 /** A launched `macula` process with its captured output. */
 export interface Proc {
@@ -34,11 +35,46 @@ export const launch = (bundle: string, children: Array<ChildProcessWithoutNullSt
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
-/** Polls `ok` every 25 ms; fails with `label` (and the process's stderr) after `ms`. */
+/**
+ * One turn of the event loop's I/O phase. A timer runs before the I/O that became ready while
+ * this process was descheduled, so a deadline checked right after a timer can miss output that
+ * is already in the pipe: look once more after this.
+ */
+export const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * What the OS says about a process (Linux `/proc`): its state letter and the CPU it has used,
+ * for failure messages that must tell a stuck process from a starved one.
+ */
+export const processState = (pid: number | undefined): string => {
+  if (pid === undefined) return "no pid"
+  try {
+    // Fields after the parenthesised name: state is the 1st, utime and stime the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return `state ${fields[0]}, ${(ticks / 100).toFixed(2)} s of CPU`
+  } catch {
+    return "state unknown"
+  }
+}
+
+/** Polls `ok` every 25 ms; fails with `label` (and the process's state and stderr) after `ms`. */
 export const until = async (label: string, ok: () => boolean, ms: number, proc?: Proc): Promise<void> => {
-  const deadline = Date.now() + ms
+  const start = Date.now()
+  const deadline = start + ms
+  let last = start
+  let longestGapMs = 0
   while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms${proc === undefined ? "" : `; stderr:\n${proc.stderr()}`}`)
+    const now = Date.now()
+    longestGapMs = Math.max(longestGapMs, now - last)
+    last = now
+    if (now > deadline) {
+      await ioTurn()
+      if (ok()) return
+      const self = `this process's longest poll gap ${longestGapMs} ms`
+      const child = proc === undefined ? "" : `; the child: ${processState(proc.child.pid)}; stderr:\n${proc.stderr()}`
+      throw new Error(`${label}: not within ${ms} ms (${self})${child}`)
+    }
     await new Promise((r) => setTimeout(r, 25))
   }
 }

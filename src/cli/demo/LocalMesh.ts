@@ -108,7 +108,12 @@ export const make = (): LocalMesh => {
         const last = tail.at(-1)
         reject(new ActFailed({ message: `${name} ${why}${last === undefined ? "" : ` (its last line: ${last})`}` }))
       }
-      const timer = setTimeout(() => fail(`printed no address within ${timeoutMs / 1_000} s`), timeoutMs)
+      // The address may already wait in the pipe: timers run before the I/O phase that reads
+      // it (a loaded machine can deschedule this process for seconds), so look one turn later.
+      const timer = setTimeout(() => setImmediate(() => {
+        if (out.includes("\n")) return
+        fail(`printed no address within ${timeoutMs / 1_000} s`)
+      }), timeoutMs)
       child.on("exit", (code, signal) => fail(`exited (${signal ?? code}) before printing its address`))
       child.on("error", (error) => fail(`could not be started: ${error.message}`))
       child.stdout.on("data", (chunk: Buffer) => {

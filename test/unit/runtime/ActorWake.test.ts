@@ -33,7 +33,7 @@ describe("Actor: wake-up while the loop fiber is going to sleep", () => {
         receive: (msg) =>
           msg._tag === "Ping"
             ? Effect.sync(() => void pings++)
-            : Effect.andThen(Effect.sync(() => queueMicrotask(msg.then)), spin(msg.ops))
+            : Effect.andThen(Effect.sync(() => queueMicrotask(msg.then)), Effect.as(spin(msg.ops), undefined))
       }))
       const rounds = 2 * budget
       for (let ops = 0; ops < rounds; ops++) {
