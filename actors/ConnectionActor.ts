@@ -54,13 +54,14 @@ import {
 import type { State } from "../src/protocols/connection/State.ts"
 import type { Timer } from "../src/protocols/connection/Timer.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import * as ExitReason from "../src/runtime/ExitReason.ts"
 import type { Process } from "../src/runtime/Process.ts"
 import * as Codec from "../src/wire/Codec.ts"
 import * as CodecConfig from "../src/wire/CodecConfig.ts"
 import { DecodeError as WireDecodeError } from "../src/wire/DecodeError.ts"
-import type { Frame } from "../src/wire/Frame.ts"
+import type { Frame, ResyncWhat } from "../src/wire/Frame.ts"
 import * as Streams from "../src/wire/Streams.ts"
 
 /**
@@ -100,10 +101,10 @@ export interface Options {
   /** Default sinks, by channel, used when no `subscribe` took the channel. */
   readonly sinks?: Partial<Record<Channel, Sink>>
   /**
-   * Asked once the connection is ready (the registry's duplicate rule): `"replaced"` closes
-   * this connection `replaced`. Failures count as `"keep"`.
+   * Asked once the connection is ready (the registry's duplicate rule and bans): `"replaced"`
+   * or `"banned"` closes this connection with that code. Failures count as `"keep"`.
    */
-  readonly onReady?: (status: Status, handle: Handle) => Effect.Effect<"keep" | "replaced">
+  readonly onReady?: (status: Status, handle: Handle) => Effect.Effect<"keep" | "replaced" | "banned">
   /** Every notice of the core, with the status after it (scores, bans, rejections, closes). */
   readonly onNotice?: (notice: Notice, status: Status) => void
 }
@@ -127,6 +128,7 @@ export type Msg =
   | { readonly _tag: "OpenLane"; readonly family: Streams.Family; readonly reply: Actor.Reply<Lane, LaneUnavailable> }
   | { readonly _tag: "OpenSession"; readonly reply: Actor.Reply<Session, SendFailed> }
   | { readonly _tag: "OpenCallStream"; readonly reply: Actor.Reply<CallStream, SendFailed> }
+  | { readonly _tag: "Resync"; readonly what: ReadonlyArray<ResyncWhat>; readonly reply: Actor.Reply<void, SendFailed> }
 
 interface Delivery {
   readonly route: Route
@@ -215,11 +217,11 @@ class Driver {
 
   /** Steps the core with `event` and carries out its commands in order. */
   feed(event: Event): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      const [next, commands] = driver.step(driver.core, event)
-      driver.core = next
-      for (const command of commands) yield* driver.interpret(command)
+    // A plain chain (no generator): every batch of frames received comes through here.
+    return Effect.suspend(() => {
+      const [next, commands] = this.step(this.core, event)
+      this.core = next
+      return Commands.runInOrder(commands, (command) => this.interpret(command))
     })
   }
 
@@ -278,9 +280,10 @@ class Driver {
           const verdict = driver.options.onReady === undefined
             ? "keep"
             : yield* Effect.orElseSucceed(driver.options.onReady(driver.status, driver.handle), () => "keep" as const)
-          if (verdict === "replaced") {
+          if (verdict !== "keep") {
             const now = yield* driver.now()
-            yield* driver.feed(Connection.Event.CloseRequested({ now, code: "replaced", message: "a connection to this peer exists", graceful: true }))
+            const message = verdict === "banned" ? "peer is banned" : "a connection to this peer exists"
+            yield* driver.feed(Connection.Event.CloseRequested({ now, code: verdict, message, graceful: true }))
           } else if (driver.core.phase === "ready") {
             Deferred.doneUnsafe(driver.readyDeferred, Effect.succeed(driver.status))
           }
@@ -301,7 +304,10 @@ class Driver {
           Deferred.doneUnsafe(driver.readyDeferred, Effect.fail(driver.closedError()))
           break
         case "Closed":
-          driver.publish({ ending: { code: notice.code, by: notice.by, ...(notice.message === undefined ? {} : { message: notice.message }) } })
+          driver.publish({
+            ending: { code: notice.code, by: notice.by, ...(notice.message === undefined ? {} : { message: notice.message }) },
+            score: notice.score
+          })
           Deferred.doneUnsafe(driver.readyDeferred, Effect.fail(driver.closedError()))
           Deferred.doneUnsafe(driver.closedDeferred, Effect.succeed(driver.status))
           break
@@ -422,8 +428,13 @@ class Driver {
         stream === undefined
           ? Effect.fail(new SendFailed({ reason: "stream_reset", detail: "the stream is gone" }))
           : this.sendOn(stream, frame),
-      ...(channel === "call" && stream !== undefined
+      ...(stream === undefined
+        ? {}
+        : channel === "call"
         ? { end: Effect.ignore(stream.end), reset: (code: ResetName) => this.resetLocally(stream, code) }
+        : delivery.route.kind === "lane" && delivery.route.opener === "peer"
+        // A frame the subsystem refuses (§14 row 9) resets the peer's lane it came on.
+        ? { reset: (code: ResetName) => this.resetLocally(stream, code) }
         : {})
     }
     // A sink must not fail; a defect in one is contained to the frame it was handling.
@@ -544,7 +555,8 @@ class Driver {
       driver.streams.delete(stream.id)
       yield* stream.reset(code)
       const now = yield* driver.now()
-      Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.StreamClosed({ now, stream: stream.id, how: "reset", code }) })
+      // A peer-fault code (e.g. `flow_control`) counts towards `maxStreamErrorsPerMin` (§3.7).
+      Actor.tellUrgent(driver.self, { _tag: "Event", event: Connection.Event.StreamResetLocally({ now, stream: stream.id, code }) })
     })
   }
 }
@@ -610,7 +622,12 @@ const makeHandle = (driver: Driver): Handle => {
           ...(options?.afterMs === undefined ? {} : { afterMs: options.afterMs })
         })
       ),
-    penalize: (severity, reason) => cast((now) => Connection.Event.Penalized({ now, severity, reason }))
+    penalize: (severity, reason) => cast((now) => Connection.Event.Penalized({ now, severity, reason })),
+    resync: (what) =>
+      Effect.catch(
+        driver.self.call<void, SendFailed>((reply) => ({ _tag: "Resync", what, reply }), { timeoutMs: 10_000 }),
+        (error) => error._tag === "SendFailed" ? Effect.fail(error) : Effect.fail(new SendFailed({ reason: "connection_lost", detail: error._tag }))
+      )
   }
 }
 
@@ -698,6 +715,25 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             const session = yield* Effect.result(driver.openSession())
             if (Result.isSuccess(session)) message.reply.succeed(session.success)
             else message.reply.fail(session.failure)
+            break
+          }
+          case "Resync": {
+            // The core's rule (S→any, once ready) decides; a refusal is the caller's typed error.
+            const refused = Connection.Resync.refusal(driver.options.config, driver.core, message.what)
+            if (refused === undefined) {
+              yield* driver.feed(Connection.Event.ResyncRequested({ now: yield* driver.now(), what: message.what }))
+              message.reply.succeed(undefined)
+            } else {
+              const phase = driver.core.phase
+              message.reply.fail(new SendFailed({
+                reason: refused.reason === "not_station"
+                  ? "wrong_stream"
+                  : refused.reason === "invalid_what"
+                  ? "invalid_frame"
+                  : phase === "closing" || phase === "closed" ? "connection_lost" : "not_ready",
+                detail: refused.detail
+              }))
+            }
             break
           }
           case "OpenCallStream": {

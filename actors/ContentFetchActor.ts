@@ -312,9 +312,12 @@ class Driver {
         return Effect.as(
           driver.fork(Effect.gen(function*() {
             const mcid = Mcid.fromBinary(command.mcid)
-            // The core checked the bytes against this MCID before emitting StoreBlock.
+            // The core checked the bytes against this MCID before emitting StoreBlock, and
+            // nothing else holds them (a view of its own received frame): handed over, not copied.
             // Any exit, a defect included, answers the write: the core waits for every answer.
-            const written = mcid === undefined ? false : Exit.isSuccess(yield* Effect.exit(o.store.putBlock(mcid, command.bytes, { verified: true })))
+            const written = mcid === undefined
+              ? false
+              : Exit.isSuccess(yield* Effect.exit(o.store.putBlock(mcid, command.bytes, { verified: true, owned: true })))
             const index = command.index
             if (written) driver.counters = { ...driver.counters, blocksStored: driver.counters.blocksStored + 1 }
             driver.self.tell({

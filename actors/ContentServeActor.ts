@@ -187,7 +187,10 @@ class Driver {
       case "ReadBlock": {
         const { peer, m } = command
         const mcid = Mcid.fromBinary(m)
-        const read = mcid === undefined ? Effect.succeed(undefined) : Effect.map(store.getBlock(mcid), (o) => o._tag === "Some" ? o.value : undefined)
+        // Only encoded into a frame (a copy), so the store's own bytes do: no copy to read them.
+        const read = mcid === undefined
+          ? Effect.succeed(undefined)
+          : Effect.map(store.getBlock(mcid, { shared: true }), (o) => o._tag === "Some" ? o.value : undefined)
         return this.read(read, undefined as Uint8Array | undefined, (bytes) => (now) =>
           Serve.Event.BlockRead({ now, peer, m, ...(bytes === undefined ? {} : { bytes }) }))
       }

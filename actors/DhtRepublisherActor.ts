@@ -16,13 +16,22 @@
  *   `maxHandoffRecordsPerContact`), so records follow the k closest as the network changes.
  * - **Self-lookup.** Every `selfLookupIntervalMs` it looks up our own id (`selfLookup`), which
  *   keeps the buckets nearest us full (the first one runs when the first contact arrives).
+ * - **Station record.** A station (`station` option) publishes its own `station` record (§10.3:
+ *   its addresses, realms, features) when the actor starts, renews it at the same point of its
+ *   TTL as any own record but built afresh from what `content` says then (not re-signed as it
+ *   was), and publishes it again at once when `content` says something else (checked at every
+ *   check, and on `PublishStation`, which the node sends when it joins the network). A failed
+ *   store is retried at the next check. On a graceful stop it is left to lapse: §10.3 gives
+ *   station records no withdrawal, and a lookup that still finds one only gets an address that
+ *   no longer answers.
  *
  * Checks run every `expireSweepIntervalMs` (a renewal is due at half a TTL of minutes to days,
  * so that granularity is ample). Renewals and replication run in forked fibers; a failed one
  * is retried at the next check for renewals, the next interval for replication.
  *
  * Restart: the tracked own records are lost with the actor; the node re-stores its own records
- * after a restart (§15.2), which tracks them again.
+ * after a restart (§15.2), which tracks them again; the station record is published again by
+ * the restarted actor itself.
  *
  * @since 0.1.0
  */
@@ -31,7 +40,9 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Config } from "../src/protocols/dht/Config.ts"
 import type { Contact } from "../src/protocols/dht/Contact.ts"
+import type { RecordBody } from "../src/wire/SignedBody.ts"
 import * as Records from "../src/protocols/dht/Records.ts"
+import * as StationRecord from "../src/protocols/dht/StationRecord.ts"
 import * as Xor from "../src/protocols/dht/Xor.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 
@@ -55,6 +66,23 @@ export interface Options {
   readonly handOff?: (contact: Contact) => Effect.Effect<number>
   /** The periodic self-lookup (§10.1, every `selfLookupIntervalMs`), which keeps the buckets near our own id full. */
   readonly selfLookup?: Effect.Effect<void, unknown>
+  /** Stations: their own `station` record, kept published (see the module's doc). */
+  readonly station?: StationOptions
+}
+
+/**
+ * What a station's own `station` record is made of.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StationOptions {
+  /** The station's public key (the record's signer). */
+  readonly publicKey: Uint8Array
+  /** What the record should say now: addresses, realms served, features. */
+  readonly content: Effect.Effect<StationRecord.Content>
+  /** Signs a record body with the station's key; `undefined` if it does not encode. */
+  readonly sign: (body: RecordBody) => Records.SignedRecord | undefined
 }
 
 /**
@@ -71,6 +99,9 @@ export type Msg =
   | { readonly _tag: "Renewed"; readonly key: string; readonly record: Records.SignedRecord; readonly ok: boolean }
   | { readonly _tag: "Owned"; readonly reply: Actor.Reply<ReadonlyArray<Records.SignedRecord>> }
   | { readonly _tag: "ContactAdded"; readonly contact: Contact }
+  /** Publish the station record now (`force`), or only if it would say something else. */
+  | { readonly _tag: "PublishStation"; readonly force: boolean }
+  | { readonly _tag: "StationStored"; readonly record: Records.SignedRecord | undefined; readonly ok: boolean }
 
 interface Owned {
   readonly record: Records.SignedRecord
@@ -78,9 +109,23 @@ interface Owned {
   readonly dueAt: number | undefined
 }
 
+interface StationState {
+  /** The last record stored with a quorum. */
+  published: Records.SignedRecord | undefined
+  /** The highest `seq` signed. */
+  seq: number
+  /** A publication runs. */
+  busy: boolean
+  /** Another was asked for meanwhile (forced if any ask was). */
+  again: boolean | undefined
+  /** The last one failed: the next check publishes regardless. */
+  retry: boolean
+}
+
 interface State {
   readonly owned: Map<string, Owned>
   readonly scope: Scope.Scope
+  readonly station: StationState
 }
 
 /**
@@ -96,12 +141,50 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
   const every = (ms: number, self: Actor.ActorRef<Msg>, message: Msg) =>
     Effect.forever(Effect.andThen(Effect.sleep(ms), Effect.ignore(self.cast(message))))
 
+  const station = options.station
+  const stationKey = station === undefined ? undefined : Xor.toHex(StationRecord.key(config, station.publicKey))
+
+  /** Builds, signs and stores the station record unless it is unchanged and not `force`d. */
+  const publishStation = (state: State, self: Actor.ActorRef<Msg>, force: boolean) =>
+    Effect.gen(function*() {
+      if (station === undefined) return
+      if (state.station.busy) {
+        state.station.again = state.station.again === true || force
+        return
+      }
+      state.station.busy = true
+      const published = state.station.published
+      const lastSeq = state.station.seq
+      yield* fork(state, Effect.gen(function*() {
+        const outcome = yield* Effect.result(Effect.gen(function*() {
+          const content = yield* station.content
+          if (!force && published !== undefined && StationRecord.sameContent(published.body, content)) return "unchanged" as const
+          const wallNow = yield* Clock.currentTimeMillis
+          const record = station.sign(StationRecord.body(config, station.publicKey, content, StationRecord.nextSeq(lastSeq, wallNow), wallNow))
+          if (record === undefined) return undefined
+          return { record, ok: yield* Effect.orElseSucceed(options.store(record), () => false) }
+        }))
+        const message: Msg = outcome._tag === "Failure" || outcome.success === undefined
+          ? { _tag: "StationStored", record: undefined, ok: false }
+          : outcome.success === "unchanged"
+          ? { _tag: "StationStored", record: published, ok: true }
+          : { _tag: "StationStored", record: outcome.success.record, ok: outcome.success.ok }
+        yield* Effect.ignore(self.cast(message))
+      }))
+    })
+
   return Actor.make<Msg, State>({
     label: "dht-republisher",
     mailbox: { capacity: 4_096, overflow: "suspend" },
     init: (ctx) =>
       Effect.gen(function*() {
-        const state: State = { owned: new Map(), scope: yield* Effect.scope }
+        const state: State = {
+          owned: new Map(),
+          scope: yield* Effect.scope,
+          station: { published: undefined, seq: 0, busy: false, again: undefined, retry: false }
+        }
+        // Own records are re-signed and re-stored at once after a (re)start (§15.2).
+        if (station !== undefined) yield* Effect.ignore(ctx.self.cast({ _tag: "PublishStation", force: true }))
         yield* fork(state, every(config.expireSweepIntervalMs, ctx.self, { _tag: "Check" }))
         yield* fork(state, every(config.replicateIntervalMs, ctx.self, { _tag: "Replicate" }))
         const selfLookup = options.selfLookup
@@ -123,13 +206,22 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
           case "Unpublish":
             state.owned.delete(Xor.toHex(message.key))
             break
-          case "Check":
+          case "Check": {
+            let stationDue = state.station.retry
             for (const [key, owned] of state.owned) {
               if (owned.record.body.exp <= wallNow) {
                 state.owned.delete(key) // lapsed: nothing left to renew
+                // Ours lapsed unrenewed (the clock jumped, say): publish it afresh.
+                if (key === stationKey) stationDue = true
                 continue
               }
               if (owned.dueAt === undefined || owned.dueAt > wallNow) continue
+              if (key === stationKey) {
+                // Renewed from what the station says now, not re-signed as it was.
+                stationDue = true
+                state.owned.set(key, { record: owned.record, dueAt: undefined })
+                continue
+              }
               const body = owned.record.body
               const renewed = options.resign?.(owned.record, Math.max(body.seq + 1, wallNow), wallNow) ?? owned.record
               state.owned.set(key, { record: owned.record, dueAt: undefined })
@@ -138,7 +230,27 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
                 (ok) => Effect.ignore(ctx.self.cast({ _tag: "Renewed", key, record: renewed, ok }))
               ))
             }
+            // Also catches a change of address: the record is compared with what it would say now.
+            yield* publishStation(state, ctx.self, stationDue)
             break
+          }
+          case "PublishStation":
+            yield* publishStation(state, ctx.self, message.force)
+            break
+          case "StationStored": {
+            const st = state.station
+            st.busy = false
+            if (message.record !== undefined) st.seq = Math.max(st.seq, message.record.body.seq)
+            st.retry = !message.ok
+            if (message.ok && message.record !== undefined && stationKey !== undefined) {
+              st.published = message.record
+              state.owned.set(stationKey, { record: message.record, dueAt: Records.republishAt(config, message.record.body) })
+            }
+            const again = st.again
+            st.again = undefined
+            if (again !== undefined) yield* publishStation(state, ctx.self, again)
+            break
+          }
           case "Renewed": {
             const current = state.owned.get(message.key)
             if (current === undefined) break

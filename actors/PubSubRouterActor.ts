@@ -17,13 +17,17 @@
  *   one).
  * - **Writes.** `event` and `gap` frames to a client are reported back as `Flushed` once
  *   written (or failed), which reopens the client's send window in the core.
- * - **Restart (§15.2).** The tables are soft state. Since the connection handle offers no way
- *   to send `resync` on the control stream, the supervisor keeps a `Journal` (outside this
- *   actor, so it survives a crash) of the `sub` frames each attached client sent, the last
- *   cursor sent per `alo` subscription, and the interest each peer station announced. A
- *   restarted router adopts the live connections, replays the peers' interest and the clients'
- *   subscriptions into its fresh core (an `alo` one resumes after the last cursor sent, so the
- *   client sees a `station_restart` gap and nothing twice), and answers nobody for the replay.
+ * - **Restart (§15.2).** The tables are soft state. A restarted router adopts the live
+ *   connections and sends `resync` on each one's control stream (`sub` to clients, `interest` to
+ *   peer stations), which replay; a peer station's `resync` reaches this router through the
+ *   `control` sink and is answered with a full `interest.sync`. Before that, it restores from a
+ *   `Journal` the supervisor keeps (outside this actor, so it survives a crash): the `sub` frames
+ *   each attached client sent, the last cursor sent per `alo` subscription, and the interest each
+ *   peer station announced. The journal restores at once, with no window, and an `alo`
+ *   subscription resumes after the last cursor sent (the client sees a `station_restart` gap and
+ *   no cursor is reused); the replays on `resync` then land on the same `sid`s and correct
+ *   anything the journal missed (RoutingSupervisor says why both). The journal's replay is
+ *   answered to nobody.
  *
  * @since 0.1.0
  */
@@ -135,6 +139,11 @@ export interface Options {
   /** Ed25519 verification. @default strict Ed25519 (§2.1) */
   readonly verify?: Signed.Verify
   readonly journal: Journal
+  /**
+   * Whether a restarted router restores its tables from `journal` before asking for `resync`
+   * (see "Restart" above). `false` leaves the restore to `resync` alone (tests). @default true
+   */
+  readonly replayJournal?: boolean
   readonly inbox: Inbox
   /** How often the registry is scanned for new connections. @default 1_000 */
   readonly scanIntervalMs?: number
@@ -183,6 +192,9 @@ interface Peer {
   draining: boolean
 }
 
+/** Frames queued before `flush` starts the drainers even while messages still wait. */
+const flushEvery = 64
+
 /** DIDs already parsed (base58), newest last: every inbound frame names its sender's. */
 const hexOfDidCache = new Map<string, string | undefined>()
 const hexOfDidCacheMax = 4_096
@@ -218,6 +230,9 @@ class Driver {
   readonly pendingFlushed = new Map<string, number>()
   /** The clients with a `Flushed` message in the mailbox. */
   readonly flushMessages = new Set<string>()
+  /** Peers whose outbox waits for `flush`, and how many frames were queued since the last one. */
+  readonly waiting = new Set<Peer>()
+  waitingFrames = 0
   /** The peer whose journalled state is being replayed: its answers are not sent. */
   replaying: string | undefined = undefined
   ref!: Actor.ActorRef<Msg>
@@ -294,9 +309,29 @@ class Driver {
     }
     if (frame.t === "event" || frame.t === "gap") this.noteSent(to, frame)
     peer.outbox.push(frame)
-    if (peer.draining) return Effect.void
-    peer.draining = true
-    return this.fork(this.drain(peer))
+    if (!peer.draining) {
+      this.waiting.add(peer)
+      this.waitingFrames++
+    }
+    return Effect.void
+  }
+
+  /**
+   * Starts a drainer for every peer with frames waiting, once no message waits behind the one
+   * just handled (or a burst has piled up, or `force`): the frames of a burst of publishes leave
+   * from one fiber per peer and in one batch, not one fiber per frame.
+   */
+  flush(force = false): Effect.Effect<void> {
+    if (this.waiting.size === 0) return Effect.void
+    if (!force && this.waitingFrames < flushEvery && this.ref.stats().queued > 0) return Effect.void
+    const peers = Array.from(this.waiting)
+    this.waiting.clear()
+    this.waitingFrames = 0
+    return Effect.forEach(peers, (peer) => {
+      if (peer.draining || peer.outbox.length === 0) return Effect.void
+      peer.draining = true
+      return this.fork(this.drain(peer))
+    }, { discard: true })
   }
 
   /**
@@ -439,7 +474,8 @@ class Driver {
 
   onFrame(peer: Peer, inbound: Inbound, now: number): Effect.Effect<void> {
     const driver = this
-    if (inbound.opener === "peer") peer.answer = inbound.reply
+    // Answers go back on the peer's lane; never on the control stream (a `resync` came on it).
+    if (inbound.opener === "peer" && inbound.channel !== "control") peer.answer = inbound.reply
     const f = inbound.frame
     const client = peer.role === "client"
     switch (f.t) {
@@ -500,6 +536,11 @@ class Driver {
       case "ok":
         if (client) return Effect.void
         return driver.feed(PubSub.RouterEvent.PeerOkReceived({ now, peer: peer.id, frame: f }))
+      case "resync":
+        // A peer station's router restarted (§15.2): announce our interest again, in full, as
+        // on link-up (`PeerUp` of a known peer is exactly that full `interest.sync`).
+        if (client || !f.what.includes("interest")) return Effect.void
+        return driver.feed(PubSub.RouterEvent.PeerUp({ now, peer: peer.id }))
       default:
         return Effect.void
     }
@@ -590,7 +631,15 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         driver.core = PubSub.initialRouter(options.config, restarted ? { self: driver.self, restartedAt: now } : { self: driver.self })
         options.inbox.current = ctx.self
         yield* driver.scan(now)
-        if (restarted) yield* driver.replay(now)
+        if (restarted && options.replayJournal !== false) yield* driver.replay(now)
+        // §15.2: the tables are soft state; every client and peer station adopted now replays
+        // its own (`sub`, `interest`) on `resync`. Connections that become ready later replay on
+        // their own link-up. Forked: a slow control stream must not hold up the start.
+        if (restarted) {
+          for (const peer of driver.peers.values()) {
+            yield* driver.fork(peer.handle.resync?.(peer.role === "client" ? ["sub"] : ["interest"]) ?? Effect.void)
+          }
+        }
         else {
           options.journal.subs.clear()
           options.journal.interest.clear()
@@ -601,6 +650,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
           driver.scope,
           { startImmediately: true }
         )
+        yield* driver.flush(true)
         return driver
       }),
     // Plain `flatMap` steps, not a generator: this runs for every message.
@@ -623,11 +673,15 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             case "Scan":
               return driver.scan(now)
             case "Stats":
-              // Held write counts first, so the sizes are those of a quiet core.
-              return Effect.map(driver.flushPending(now), () => message.reply.succeed(driver.stats()))
+              // Waiting frames written and held write counts first: the sizes of a quiet core.
+              return Effect.andThen(driver.flush(true), Effect.map(Effect.suspend(() => driver.flushPending(now)), () => message.reply.succeed(driver.stats())))
           }
         })()
-        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
+        if (handled === Effect.void) {
+          const flushed = driver.flush()
+          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
+        }
+        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

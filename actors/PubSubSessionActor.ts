@@ -315,6 +315,9 @@ class Driver {
       case "err":
         if (f.id !== undefined) this.link.presenter?.answered(f.id, f.t === "err")
         return this.feed(PubSub.SessionEvent.ReplyReceived({ now, frame: f }))
+      case "resync":
+        // The home station's router restarted (§15.2, control stream): the core replays `sub`.
+        return this.feed(PubSub.SessionEvent.ResyncReceived({ now, what: f.what }))
       default:
         return Effect.void
     }

@@ -18,9 +18,11 @@
  *   (Ed25519 over the exact bytes, `provider` type, derived key, not expired) before the core
  *   sees them; a bad one from a client costs a major penalty (§14 row 17).
  * - **Grants.** `adv` and a client's `call` get the authorisation port's verdict.
- * - **Restart (§15.2).** The supervisor's `Journal` keeps each attached client's accepted
- *   `adv` frames; a restarted dispatcher replays them (storing the records again) without
- *   answering, so providers stay callable with no action from their clients.
+ * - **Restart (§15.2).** A restarted dispatcher sends `resync {what: [adv]}` to every attached
+ *   client, which re-sends its advertisements. Before that, the supervisor's `Journal` keeps
+ *   each attached client's accepted `adv` frames; a restarted dispatcher replays them (storing
+ *   the records again) without answering, so providers stay callable at once (RoutingSupervisor
+ *   says why both).
  *
  * - **Call streams (§9.5).** A streaming `call` arrives on a stream its sender opened; the core
  *   names the stream by (peer, call id), and the next hop's stream is opened here when the
@@ -151,6 +153,11 @@ export interface Options {
   /** @default the platform's SHA-256 */
   readonly sha256?: (bytes: Uint8Array) => Uint8Array
   readonly journal: Journal
+  /**
+   * Whether a restarted dispatcher restores advertisements from `journal` before asking its
+   * clients for `resync`. `false` leaves the restore to `resync` alone (tests). @default true
+   */
+  readonly replayJournal?: boolean
   readonly inbox: Inbox
   /** PRNG seed of the core (provider choice). @default drawn at each start */
   readonly seed?: number
@@ -233,6 +240,9 @@ const streamKey = (on: Rpc.StreamSide, id: number): string => `${on}/${id}`
 
 const allowed: Rpc.Verdict = { _tag: "Allowed" }
 
+/** Frames queued before `flush` starts the drainers even while messages still wait. */
+const flushEvery = 64
+
 const platformSha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sha256").update(bytes).digest())
 
 class Driver {
@@ -247,6 +257,11 @@ class Driver {
   readonly suppressed = new Set<string>()
   badRecords = 0
   streamFramesDropped = 0
+  /** The `call` whose event the core is handling (a `RejectFrame` resets its stream). */
+  calling: Inbound | undefined = undefined
+  /** Peers whose outbox waits for `flush`, and how many frames were queued since the last one. */
+  readonly waiting = new Set<Peer>()
+  waitingFrames = 0
   ref!: Actor.ActorRef<Msg>
   scope!: Scope.Scope
 
@@ -310,6 +325,12 @@ class Driver {
         const peer = driver.peers.get(command.peer)
         return peer === undefined ? Effect.void : driver.fork(peer.handle.penalize(command.severity, command.reason))
       }
+      case "RejectFrame": {
+        // The frame the core refused is the `call` being handled: its stream is reset.
+        const inbound = driver.calling
+        if (inbound === undefined || hexOfDid(inbound.peerDid) !== command.to || inbound.reset === undefined) return Effect.void
+        return driver.fork(inbound.reset(command.code))
+      }
     }
   }
 
@@ -350,30 +371,66 @@ class Driver {
       return Effect.void
     }
     peer.outbox.push(frame)
-    if (peer.draining) return Effect.void
-    peer.draining = true
-    return this.fork(this.drain(peer))
+    if (!peer.draining) {
+      this.waiting.add(peer)
+      this.waitingFrames++
+    }
+    return Effect.void
   }
 
+  /**
+   * Starts a drainer for every peer with frames waiting, once no message waits behind the one
+   * just handled (or a burst has piled up): the frames a burst of inbound frames produced leave
+   * from one fiber per peer, not one per frame.
+   */
+  flush(): Effect.Effect<void> {
+    if (this.waiting.size === 0 || (this.waitingFrames < flushEvery && this.ref.stats().queued > 0)) return Effect.void
+    const peers = Array.from(this.waiting)
+    this.waiting.clear()
+    this.waitingFrames = 0
+    return Effect.forEach(peers, (peer) => {
+      if (peer.draining || peer.outbox.length === 0) return Effect.void
+      peer.draining = true
+      return this.fork(this.drain(peer))
+    }, { discard: true })
+  }
+
+  /** Writes the peer's outbox in order until it is empty. */
   drain(peer: Peer): Effect.Effect<void> {
-    const driver = this
-    return Effect.gen(function*() {
-      while (peer.outbox.length > 0) {
-        const frame = peer.outbox.shift()!
+    const next = (): Effect.Effect<void> => {
+      for (;;) {
+        const frame = peer.outbox.shift()
+        if (frame === undefined) {
+          peer.draining = false
+          return Effect.void
+        }
         if (frame.t === "ok" || frame.t === "err") {
           // An answer goes back on the lane its request came on; without one it cannot be sent.
-          if (peer.answer !== undefined) yield* Effect.ignore(peer.answer(frame))
-          continue
+          if (peer.answer === undefined) continue
+          return Effect.flatMap(Effect.ignore(peer.answer(frame)), next)
         }
-        if (peer.lane === undefined) {
-          const lane = yield* Effect.result(peer.handle.openLane("rpc"))
+        if (peer.lane !== undefined) return this.sendOnLane(peer, peer.lane, frame, next)
+        return Effect.flatMap(Effect.result(peer.handle.openLane("rpc")), (lane) => {
           if (Result.isSuccess(lane)) peer.lane = lane.success
-        }
-        const sent = peer.lane === undefined ? false : Result.isSuccess(yield* Effect.result(peer.lane.send(frame)))
-        if (!sent && frame.t === "call" && peer.role === "station") driver.tell({ _tag: "Unreachable", peer: peer.id })
+          if (peer.lane !== undefined) return this.sendOnLane(peer, peer.lane, frame, next)
+          this.notSent(peer, frame)
+          return next()
+        })
       }
-      peer.draining = false
+    }
+    return Effect.suspend(next)
+  }
+
+  sendOnLane(peer: Peer, lane: Lane, frame: Frame.Frame, next: () => Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.flatMap(Effect.result(lane.send(frame)), (sent) => {
+      if (Result.isFailure(sent)) this.notSent(peer, frame)
+      return next()
     })
+  }
+
+  /** A call that could not leave for a station: that route is dead for now. */
+  notSent(peer: Peer, frame: Frame.Frame): void {
+    if (frame.t === "call" && peer.role === "station") this.tell({ _tag: "Unreachable", peer: peer.id })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -524,8 +581,10 @@ class Driver {
   }
 
   onCall(peer: Peer, inbound: Inbound, f: Frame.Call, now: number): Effect.Effect<void> {
-    const received = (verdict: Rpc.Verdict) =>
-      this.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
+    const received = (verdict: Rpc.Verdict) => {
+      this.calling = inbound
+      return this.feed(Rpc.DispatcherEvent.CallReceived({ now, from: peer.id, role: peer.role, frame: f, verdict }))
+    }
     // An open realm (no port) and a station's relay need no verdict effect.
     if (peer.role !== "client" || this.options.authorise === undefined) return received(allowed)
     return Effect.flatMap(
@@ -709,7 +768,16 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         driver.core = Rpc.initialDispatcher({ self: driver.self, seed })
         options.inbox.current = ctx.self
         yield* driver.scan(now)
-        if (restarted) yield* driver.replay(now)
+        if (restarted && options.replayJournal !== false) yield* driver.replay(now)
+        // §15.2: the provider table is soft state; every client adopted now re-sends its `adv`
+        // on `resync` (re-signed records, re-checked grants). Stations hold no advertisements of
+        // each other (§9.1), so they are not asked. Forked: a slow control stream must not hold
+        // up the start.
+        if (restarted) {
+          for (const peer of driver.peers.values()) {
+            if (peer.role === "client") yield* driver.fork(peer.handle.resync?.(["adv"]) ?? Effect.void)
+          }
+        }
         else options.journal.ads.clear()
         const every = options.scanIntervalMs ?? 1_000
         yield* Effect.forkIn(
@@ -717,6 +785,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
           driver.scope,
           { startImmediately: true }
         )
+        yield* driver.flush()
         return driver
       }),
     receive: (message, driver) =>
@@ -751,7 +820,11 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
               return Effect.void
           }
         })()
-        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
+        if (handled === Effect.void) {
+          const flushed = driver.flush()
+          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
+        }
+        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

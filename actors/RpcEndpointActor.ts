@@ -221,6 +221,9 @@ export interface Stats {
 
 const platformSha256 = (bytes: Uint8Array): Uint8Array => Uint8Array.from(createHash("sha256").update(bytes).digest())
 
+/** Frames queued before `flush` starts the drainer even while messages still wait. */
+const flushEvery = 64
+
 const failureOf = (error: unknown): { message?: string; data?: Frame.Any } => {
   if (typeof error === "object" && error !== null) {
     const out: { message?: string; data?: Frame.Any } = {}
@@ -263,6 +266,8 @@ class Driver {
   } | undefined
   linkUps = 0
   handlersRun = 0
+  /** Frames queued on the home link since the last `flush`. */
+  waitingFrames = 0
   streamFramesDropped = 0
   /** Call streams by handle, and their handle by `connectionId|stream`. */
   readonly streams = new Map<Rpc.Handle, StreamLink>()
@@ -282,6 +287,18 @@ class Driver {
   constructor(readonly options: Options) {
     this.step = Rpc.makeEndpointStep(options.config)
     this.sha256 = options.sha256 ?? platformSha256
+  }
+
+  /** The last caller key and its DID: a provider's calls mostly come from one caller at a time. */
+  lastCaller: { readonly key: Uint8Array; readonly did: string } | undefined = undefined
+
+  /** The DID of caller key `key`, memoised for the last one. */
+  didOf(key: Uint8Array): string {
+    const last = this.lastCaller
+    if (last !== undefined && last.key.length === key.length && last.key.every((b, i) => b === key[i])) return last.did
+    const did = Did.fromPublicKeyUnsafe(key)
+    this.lastCaller = { key: Uint8Array.from(key), did }
+    return did
   }
 
   fork<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<void> {
@@ -316,10 +333,19 @@ class Driver {
         return driver.signAndSend(command.id, command.draft)
       case "RunHandler": {
         const handler = driver.options.registry.handlerOf(command.proc)
-        const caller = command.from === undefined ? undefined : Did.fromPublicKeyUnsafe(command.from)
+        const from = command.from
+        // The caller's DID is built only when the handler asks for it (most never do).
+        const context: HandlerContext = {
+          get caller() {
+            return from === undefined ? undefined : driver.didOf(from)
+          },
+          procedure: command.proc,
+          mode: command.mode,
+          handle: command.handle
+        }
         const run: Effect.Effect<Frame.Any, unknown> = handler === undefined
           ? Effect.fail({ message: "no handler" })
-          : Effect.suspend(() => handler(command.args, { caller, procedure: command.proc, mode: command.mode, handle: command.handle }))
+          : Effect.suspend(() => handler(command.args, context))
         driver.handlersRun++
         return Effect.map(
           Effect.forkIn(
@@ -405,19 +431,33 @@ class Driver {
     const link = this.link
     if (link === undefined) return Effect.void
     link.outbox.push(this.withAu(frame))
-    if (link.draining) return Effect.void
+    if (!link.draining) this.waitingFrames++
+    return Effect.void
+  }
+
+  /**
+   * Starts the home link's drainer once no message waits behind the one just handled (or a
+   * burst has piled up): a burst of calls and replies leaves from one fiber, not one per frame.
+   */
+  flush(): Effect.Effect<void> {
+    const link = this.link
+    if (this.waitingFrames === 0 || (this.waitingFrames < flushEvery && this.ref.stats().queued > 0)) return Effect.void
+    this.waitingFrames = 0
+    if (link === undefined || link.draining || link.outbox.length === 0) return Effect.void
     link.draining = true
-    return this.fork(Effect.gen(function*() {
-      while (link.outbox.length > 0) {
-        const next = link.outbox.shift()!
-        if (link.lane === undefined) {
-          const lane = yield* Effect.result(link.handle.openLane("rpc"))
-          if (Result.isSuccess(lane)) link.lane = lane.success
-        }
-        if (link.lane !== undefined) yield* Effect.ignore(link.lane.send(next))
+    const next = (): Effect.Effect<void> => {
+      const frame = link.outbox.shift()
+      if (frame === undefined) {
+        link.draining = false
+        return Effect.void
       }
-      link.draining = false
-    }))
+      if (link.lane !== undefined) return Effect.flatMap(Effect.ignore(link.lane.send(frame)), next)
+      return Effect.flatMap(Effect.result(link.handle.openLane("rpc")), (lane) => {
+        if (Result.isSuccess(lane)) link.lane = lane.success
+        return link.lane === undefined ? next() : Effect.flatMap(Effect.ignore(link.lane.send(frame)), next)
+      })
+    }
+    return this.fork(Effect.suspend(next))
   }
 
   /**
@@ -669,6 +709,9 @@ class Driver {
         return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
       case "cancel":
         return this.feed(Rpc.EndpointEvent.CancelReceived({ now, id: f.id }))
+      case "resync":
+        // The home station's dispatcher restarted (§15.2, control stream): the core replays `adv`.
+        return this.feed(Rpc.EndpointEvent.ResyncReceived({ now, wall: now, what: f.what }))
       default:
         return Effect.void
     }
@@ -733,6 +776,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
           driver.scope,
           { startImmediately: true }
         )
+        yield* driver.flush()
         return driver
       }),
     receive: (message, driver) =>
@@ -796,7 +840,11 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
               return Effect.void
           }
         })()
-        return handled === Effect.void ? Effect.succeed(driver) : Effect.as(handled, driver)
+        if (handled === Effect.void) {
+          const flushed = driver.flush()
+          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
+        }
+        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.gen(function*() {

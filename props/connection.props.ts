@@ -6,6 +6,9 @@
  * - liveness closes `liveness_lost` exactly `appPingIntervalMs + appPingMaxMisses ×
  *   appPingTimeoutMs` after the peer fell silent, and never while it answers in time;
  * - the score never leaves [banScore, 0] and the ban comes exactly when it reaches banScore;
+ * - peer-caused stream resets (the core's own and a subsystem's `flow_control`, never a
+ *   `cancelled`) close `protocol_violation` exactly when more than `maxStreamErrorsPerMin` fall
+ *   within 60 s;
  * - the station duplicate rule picks the same connection on both sides.
  */
 import fc from "fast-check"
@@ -346,6 +349,55 @@ describe("the peer score", () => {
           }
           expect(banned).toBeLessThanOrEqual(1)
           expect(banned === 1).toBe(state.ending?.code === "banned")
+        }
+      ),
+      { numRuns: 400 }
+    )
+  })
+})
+
+describe("peer-caused stream resets", () => {
+  it("close protocol_violation exactly when more than maxStreamErrorsPerMin fall within 60 s", () => {
+    const call = (id: number): Frame => ({
+      t: "call", id, cid: new Uint8Array(16), realm: new Uint8Array(32), proc: "a", a: null, ttl: 1_000, idem: true, hop: 0, mode: "bidi"
+    })
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(
+          fc.record({ dt: fc.nat({ max: 30_000 }), kind: fc.constantFrom("rejected", "flow_control", "cancelled") }),
+          { maxLength: 40 }
+        ),
+        (max, resets) => {
+          // A score that cannot reach the ban, so only the stream-error rule can close.
+          const config = Connection.Config.make("station", placement, { maxStreamErrorsPerMin: max, banScore: -1_000_000 })
+          const step = Connection.makeStep(config)
+          let state = Connection.initial(config, "inbound")
+          ;[state] = step(state, E.Started({ now: 0, wallNow: 0, peerPowBits: 0 }))
+          ;[state] = step(state, E.FrameReceived({ now: 0, stream: 0, frame: hello("client", [1]) }))
+          // The model: instants of the peer-caused resets; `cancelled` is ours and never counts.
+          const counted: Array<number> = []
+          let expectedAt: number | undefined
+          let closedAt: number | undefined
+          let now = 0
+          resets.forEach((r, i) => {
+            if (closedAt !== undefined) return
+            now += r.dt
+            const stream = 4 + 4 * i
+            let commands: ReadonlyArray<Command>
+            if (r.kind === "rejected") {
+              ;[state, commands] = step(state, E.FrameRejected({ now, stream, code: "malformed_frame", detail: "x" }))
+            } else {
+              ;[state] = step(state, E.FrameReceived({ now, stream, frame: call(i + 1) }))
+              ;[state, commands] = step(state, E.StreamResetLocally({ now, stream, code: r.kind }))
+            }
+            if (r.kind !== "cancelled" && expectedAt === undefined) {
+              counted.push(now)
+              if (counted.filter((t) => t > now - 60_000).length > max) expectedAt = i
+            }
+            if (commands.some((c) => c._tag === "CloseConnection" && c.code === "protocol_violation")) closedAt = i
+          })
+          expect(closedAt).toBe(expectedAt)
         }
       ),
       { numRuns: 400 }

@@ -5,8 +5,10 @@
  * ```
  * DhtSupervisor (one_for_one, dhtIntensity / dhtPeriodMs)
  * ├─ store        DhtRecordStoreActor    permanent   records, TTL, expiry, size limits; serves dht.* requests
- * ├─ republisher  DhtRepublisherActor    permanent   renews own records, replicates and hands off held ones, self-lookup
  * ├─ lookups      simple_one_for_one     permanent   DhtLookupActor × n, temporary (one lookup each)
+ * ├─ republisher  DhtRepublisherActor    permanent   renews own records (the station record among them), replicates
+ * │                                                  and hands off held ones, self-lookup; after `lookups`, so the
+ * │                                                  station record it stores at start finds them running
  * └─ bucket-NNN   DhtBucketActor         permanent   one per non-empty bucket, started lazily
  * ```
  *
@@ -83,6 +85,15 @@ export interface Deps {
   readonly workerShutdownMs?: number
   /** Every bucket and store event (logs, metrics, tests). */
   readonly onEvent?: (event: Event) => void
+  /**
+   * Stations: what their own `station` record says (§10.3) and how it is signed. The republisher
+   * publishes it at start, renews it, and publishes it again when `content` changes; the node
+   * publishes it again once it joined (its first contact's self-lookup).
+   */
+  readonly station?: {
+    readonly content: DhtRepublisherActor.StationOptions["content"]
+    readonly sign: DhtRepublisherActor.StationOptions["sign"]
+  }
 }
 
 /**
@@ -182,6 +193,8 @@ export interface Dht {
   readonly putRecord: (signed: DhtRpc.Signed) => Effect.Effect<StoreResult, LookupFailed | InvalidRecord>
   /** Stops renewing our record under `key`. */
   readonly unpublish: (key: Uint8Array) => Effect.Effect<void>
+  /** Stations: publishes our `station` record now (re-signed), e.g. after our addresses changed. */
+  readonly publishStation: Effect.Effect<void>
   /** A station seen over an authenticated connection (its key, hello addresses, observed IP). */
   readonly addContact: (contact: Info, ip: string) => Effect.Effect<void>
   /** `addContact` from a connection's status: ignores clients and connections not ready. */
@@ -344,7 +357,8 @@ export const make = (deps: Deps): {
       // Bootstrap (Kademlia §2.3): the first contact of an unjoined node starts the self-lookup.
       if (!wiring.joined && wiring.scope !== undefined) {
         wiring.joined = true
-        yield* Effect.forkIn(Effect.ignore(dht.lookup(selfId)), wiring.scope)
+        // Once joined, our station record goes to the stations closest to its key.
+        yield* Effect.forkIn(Effect.andThen(Effect.ignore(dht.lookup(selfId)), dht.publishStation), wiring.scope)
       }
     })
 
@@ -487,6 +501,21 @@ export const make = (deps: Deps): {
       )
     },
     {
+      id: "lookups",
+      kind: "supervisor",
+      start: Effect.tap(
+        Supervisor.startDynamic<DhtLookupActor.Options, Scope.Scope>({
+          label: "dht-lookups",
+          strategy: "simple_one_for_one",
+          intensity: deps.intensity ?? 5,
+          periodMs: deps.periodMs ?? 10_000,
+          maxChildren: config.maxConcurrentLookups,
+          template: { label: "dht-lookup", restart: "temporary", shutdown: 1_000, start: (o) => DhtLookupActor.start(o) }
+        }),
+        (ref) => Effect.sync(() => void (wiring.lookups = ref))
+      )
+    },
+    {
       id: "republisher",
       shutdown,
       start: Effect.tap(
@@ -526,24 +555,10 @@ export const make = (deps: Deps): {
               }
               return records.length
             }),
-          selfLookup: Effect.suspend(() => (liveBuckets().length === 0 ? Effect.void : Effect.asVoid(dht.lookup(selfId))))
+          selfLookup: Effect.suspend(() => (liveBuckets().length === 0 ? Effect.void : Effect.asVoid(dht.lookup(selfId)))),
+          ...(deps.station === undefined ? {} : { station: { publicKey: deps.publicKey, ...deps.station } })
         })),
         (ref) => Effect.sync(() => void (wiring.republisher = ref))
-      )
-    },
-    {
-      id: "lookups",
-      kind: "supervisor",
-      start: Effect.tap(
-        Supervisor.startDynamic<DhtLookupActor.Options, Scope.Scope>({
-          label: "dht-lookups",
-          strategy: "simple_one_for_one",
-          intensity: deps.intensity ?? 5,
-          periodMs: deps.periodMs ?? 10_000,
-          maxChildren: config.maxConcurrentLookups,
-          template: { label: "dht-lookup", restart: "temporary", shutdown: 1_000, start: (o) => DhtLookupActor.start(o) }
-        }),
-        (ref) => Effect.sync(() => void (wiring.lookups = ref))
       )
     }
   ]
@@ -580,6 +595,9 @@ export const make = (deps: Deps): {
       }),
     unpublish: (key) =>
       Effect.suspend(() => (wiring.republisher === undefined ? Effect.void : Effect.ignore(wiring.republisher.cast({ _tag: "Unpublish", key })))),
+    publishStation: Effect.suspend(() =>
+      wiring.republisher === undefined ? Effect.void : Effect.ignore(wiring.republisher.cast({ _tag: "PublishStation", force: true }))
+    ),
     addContact,
     addPeer,
     removeContact: (nodeId) => castTo(nodeId, { _tag: "Remove", key: hex(nodeId) }),

@@ -14,9 +14,25 @@
  * The SessionRegistry of §15.1 is the state this module keeps outside the children: on a
  * client, the application's subscriptions, handlers and advertisements (a restarted session or
  * endpoint replays them into its fresh core); on a station, the journals the router and the
- * dispatcher replay after a crash (clients' subscriptions and advertisements, peers' interest),
- * since the connection handle cannot yet send `resync` on the control stream. The client's
- * StationLink (failover) stays the node's: it is injected as `deps.station`.
+ * dispatcher restore from after a crash (clients' subscriptions and advertisements, peers'
+ * interest). The client's StationLink (failover) stays the node's: it is injected as
+ * `deps.station`.
+ *
+ * **Why a station keeps a journal although `resync` exists (§15.2).** A restarted router or
+ * dispatcher sends `resync` on the control stream of every client and peer station it adopts
+ * (`sub` / `adv` to clients, `interest` to stations), and they replay: that is the spec's
+ * restore, and it alone repairs what the journal cannot know (frames that arrived while no actor
+ * ran are dropped by the inbox; grants are re-presented with the replayed `au`). The journal stays
+ * as the first, local restore for two reasons `resync` cannot cover. (1) No window: the tables
+ * are back before the first new frame is handled, instead of a round trip later, so an
+ * at-most-once subscriber loses nothing published meanwhile. (2) Cursor continuity for `alo`: the
+ * restarted router resumes each subscription after the last cursor it *sent*, so it never
+ * numbers a new event with a cursor the client still holds in flight; a replay alone resumes
+ * after the client's last *processed* cursor, and in-flight cursors would be reused (their acks
+ * would then acknowledge events not yet handled). The two restores agree: a replayed `sub` with
+ * the same `sid` resumes the journalled one, an `interest.sync` replaces the journalled interest,
+ * a replayed `adv` re-registers the provider. `config.replayJournal: false` leaves the restore to
+ * `resync` alone.
  *
  * **How the node wires it.**
  *
@@ -30,24 +46,25 @@
  *   authorise,                                   // stations: realm → UCAN verdict; open when absent
  *   config: { pubsub: {...}, rpc: {...} }
  * })
- * // 1. the transport takes `routing.sinks` (`sinks: { pubsub, rpc }`), so nothing arriving
+ * // 1. the transport takes `routing.sinks` (`sinks: { pubsub, rpc, call, control }`), so nothing arriving
  * //    before the actors subscribe a connection is lost;
  * // 2. the root lists `routing.child` in the routing slot;
  * // 3. the facade calls routing.publish / subscribe / advertise / call, and for streaming
  * //    calls (§9.5) advertiseStream / callStream (clients).
  * ```
  *
- * **Restarts.** One-for-one: a crashed router restarts alone, adopts the live connections and
- * replays the journal (an `alo` subscription sees one `station_restart` gap); a crashed
- * dispatcher replays the advertisements (in-flight calls are lost: callers time out or retry if
- * idempotent); a crashed session or endpoint replays the registry (publishes and calls in
- * flight fail). Beyond the budget the subtree escalates to the root.
+ * **Restarts.** One-for-one: a crashed router restarts alone, adopts the live connections,
+ * replays the journal (an `alo` subscription sees one `station_restart` gap) and sends `resync`;
+ * a crashed dispatcher replays the advertisements and sends `resync` (in-flight calls are lost:
+ * callers time out or retry if idempotent); a crashed session or endpoint replays the registry
+ * (publishes and calls in flight fail). Beyond the budget the subtree escalates to the root.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as PubSubRouterActor from "../actors/PubSubRouterActor.ts"
 import * as PubSubSessionActor from "../actors/PubSubSessionActor.ts"
 import * as RpcDispatcherActor from "../actors/RpcDispatcherActor.ts"
@@ -61,6 +78,7 @@ import type { SubscriptionCursors } from "../src/node/SubscriptionCursors.ts"
 import type { StreamCall, StreamChannel, StreamMode } from "../src/node/RpcStream.ts"
 import type { Handle, Sink } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
+import * as CoreTimers from "../src/runtime/CoreTimers.ts"
 import type { ChildSpec } from "../src/runtime/ChildSpec.ts"
 import type { ConfigError, NameTaken, StartFailed } from "../src/runtime/Errors.ts"
 import * as Supervisor from "../src/runtime/Supervisor.ts"
@@ -124,6 +142,11 @@ export interface Config {
   readonly confirmTimeoutMs?: number
   /** PRNG seed of the RPC cores (tests). @default from the clock */
   readonly seed?: number
+  /**
+   * Stations: whether a restarted router or dispatcher restores from the journal before its
+   * `resync` (see the module comment); `false` restores through `resync` alone. @default true
+   */
+  readonly replayJournal?: boolean
 }
 
 /**
@@ -232,8 +255,12 @@ export type CallError = TopicError | Unauthorized | CallTimeout | NoProvider | R
 export interface Routing {
   /** The child for the node's root: id `routing`, a supervisor, permanent. */
   readonly child: ChildSpec<Scope.Scope>
-  /** Give them to the transport as node-wide sinks (`sinks: { pubsub, rpc, call }`). */
-  readonly sinks: { readonly pubsub: Sink; readonly rpc: Sink; readonly call: Sink }
+  /**
+   * Give them to the transport as node-wide sinks (`sinks: { pubsub, rpc, call, control }`).
+   * `control` takes `resync` (§15.2): on a station to the router (a peer's `interest`), on a
+   * client to both the session (`sub`) and the endpoint (`adv`).
+   */
+  readonly sinks: { readonly pubsub: Sink; readonly rpc: Sink; readonly call: Sink; readonly control: Sink }
   /** Publishes; resolves once the home station accepted the event. Clients. */
   readonly publish: (topic: string, payload: Frame.Any) => Effect.Effect<void, PublishError>
   /** Subscribes to a topic or pattern; resolves once the station accepted it. Clients. */
@@ -327,6 +354,48 @@ const didOfKeyString = boundedMemo(4_096, (key: string): string => Did.fromPubli
 const publisherDid = (pk: Uint8Array): string =>
   didOfKeyString(Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString("latin1"))
 
+/**
+ * Runs a unary handler as an effect; interrupting it aborts the handler's `signal`. Every call a
+ * provider serves runs through here, so the context is built lazily: the `AbortController` only
+ * when the handler reads `signal`, the caller's DID only when it reads `caller`.
+ */
+const runUnary = (
+  handler: (args: unknown, ctx: CallContext) => unknown,
+  args: Frame.Any,
+  procedure: string,
+  from: RpcEndpointActor.HandlerContext
+): Effect.Effect<Frame.Any, unknown> =>
+  Effect.callback<Frame.Any, unknown>((resume) => {
+    let controller: AbortController | undefined
+    let aborted = false
+    const ctx: CallContext = {
+      procedure,
+      get caller() {
+        return from.caller
+      },
+      get signal() {
+        if (controller === undefined) {
+          controller = new AbortController()
+          // Read only after the call was over: the signal is born aborted.
+          if (aborted) controller.abort()
+        }
+        return controller.signal
+      }
+    }
+    try {
+      Promise.resolve(handler(args, ctx)).then(
+        (result) => resume(Effect.succeed(result as Frame.Any)),
+        (error) => resume(Effect.fail(error))
+      )
+    } catch (error) {
+      resume(Effect.fail(error))
+    }
+    return Effect.sync(() => {
+      aborted = true
+      controller?.abort()
+    })
+  })
+
 /** The grammar check of the API (§7.4), as a typed failure. */
 const checkTopic = (topic: string, allowPattern: boolean): Effect.Effect<void, TopicError> =>
   Effect.try({
@@ -397,6 +466,18 @@ export const make = (deps: Deps): Routing => {
   const handlers = new Map<string, RpcEndpointActor.Handler>()
   const ads = new Map<number, { readonly ad: RpcEndpointActor.Advertisement; readonly done: Deferred.Deferred<void, SubscribeError> }>()
   const calls = new Map<number, { readonly procedure: string; readonly timeoutMs: number; readonly done: Deferred.Deferred<unknown, CallError> }>()
+  /**
+   * The facade's bound on each unary call (its timeout and a second more), for an endpoint that
+   * is down: otherwise the endpoint core's own deadline answers first. One timer table for every
+   * call — one sleeping fiber at most, none while no call is pending — instead of a race of two
+   * fibers and a sleep per call. Its fiber lives as long as a call is pending, as the race did.
+   */
+  const callBounds = CoreTimers.make<number>(Scope.makeUnsafe(), (fired) => {
+    const c = calls.get(fired.timer)
+    if (c === undefined) return
+    calls.delete(fired.timer)
+    Deferred.doneUnsafe(c.done, Effect.fail(new CallTimeout({ procedure: c.procedure, timeoutMs: c.timeoutMs })))
+  }, { stopWhenIdle: true })
   /** Streaming calls and handlers: one pipe per call stream, by its endpoint handle. */
   const pipes = new Map<RpcEndpointActor.Rpc.Handle, Pipe>()
   const pipeIo = (handle: RpcEndpointActor.Rpc.Handle) => ({
@@ -507,6 +588,7 @@ export const make = (deps: Deps): Routing => {
       const c = calls.get(ref)
       if (c === undefined) return
       calls.delete(ref)
+      callBounds.cancelUnsafe(ref)
       const exit = Rpc.Outcome.$match(outcome, {
         Ok: ({ result }) => Effect.succeed(result as unknown),
         CallTimeout: () => Effect.fail(new CallTimeout({ procedure: c.procedure, timeoutMs: c.timeoutMs })),
@@ -550,6 +632,7 @@ export const make = (deps: Deps): Routing => {
       if (!restart) return
       for (const [ref, c] of calls) {
         calls.delete(ref)
+        callBounds.cancelUnsafe(ref)
         Deferred.doneUnsafe(c.done, Effect.fail(new RemoteError({ code: "relay_failed", message: "endpoint restarted" })))
       }
       for (const [handle, pipe] of pipes) {
@@ -578,6 +661,7 @@ export const make = (deps: Deps): Routing => {
         connections,
         journal: routerJournal,
         inbox: routerInbox,
+        ...(config.replayJournal === undefined ? {} : { replayJournal: config.replayJournal }),
         ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
         ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
       }), (ref) => void (wiring.router = ref))
@@ -592,6 +676,7 @@ export const make = (deps: Deps): Routing => {
         directory,
         journal: dispatcherJournal,
         inbox: dispatcherInbox,
+        ...(config.replayJournal === undefined ? {} : { replayJournal: config.replayJournal }),
         ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
         ...(config.seed === undefined ? {} : { seed: config.seed }),
         ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
@@ -646,9 +731,16 @@ export const make = (deps: Deps): Routing => {
       if (channel === "pubsub") alive(wiring.session)?.tell({ _tag: "Inbound", inbound })
       else alive(wiring.endpoint)?.tell({ _tag: "Inbound", inbound })
     })
+  // `resync` on the control stream: one sink per connection channel, so a client's reaches both
+  // of its actors (each replays its own half) and a station's reaches its router.
+  const clientControl: Sink = (inbound) =>
+    Effect.sync(() => {
+      alive(wiring.session)?.tell({ _tag: "Inbound", inbound })
+      alive(wiring.endpoint)?.tell({ _tag: "Inbound", inbound })
+    })
   const sinks = deps.role === "station"
-    ? { pubsub: routerInbox.sink, rpc: dispatcherInbox.sink, call: dispatcherInbox.sink }
-    : { pubsub: clientSink("pubsub"), rpc: clientSink("rpc"), call: clientSink("call") }
+    ? { pubsub: routerInbox.sink, rpc: dispatcherInbox.sink, call: dispatcherInbox.sink, control: routerInbox.sink }
+    : { pubsub: clientSink("pubsub"), rpc: clientSink("rpc"), call: clientSink("call"), control: clientControl }
 
   // ---------------------------------------------------------------------------------------------
   // API (clients)
@@ -741,11 +833,7 @@ export const make = (deps: Deps): Routing => {
       yield* checkTopic(procedure, false)
       const ref = nextRef++
       const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure }
-      return yield* register(ad, (args, ctx) =>
-        Effect.tryPromise({
-          try: async (signal) => (await handler(args, { procedure, caller: ctx.caller, signal })) as Frame.Any,
-          catch: (e) => e
-        }))
+      return yield* register(ad, (args, ctx) => runUnary(handler, args, procedure, ctx))
     })
 
   const call = (
@@ -765,19 +853,13 @@ export const make = (deps: Deps): Routing => {
         ...(options?.direct === undefined ? {} : { direct: options.direct })
       })
       // The core's own timer answers; this bound only covers an endpoint that is down.
-      return Effect.flatMap(
-        Effect.onInterrupt(
-          Effect.timeoutOption(Deferred.await(done), timeoutMs + 1_000),
-          () => Effect.sync(() => {
-            calls.delete(ref)
-            alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
-          })
-        ),
-        (answer) => {
-          if (answer._tag === "Some") return Effect.succeed(answer.value)
-          calls.delete(ref)
-          return Effect.fail(new CallTimeout({ procedure, timeoutMs }))
-        }
+      return Effect.andThen(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => callBounds.set(ref, now + timeoutMs + 1_000, 0)),
+        Effect.onInterrupt(Deferred.await(done), () =>
+          Effect.sync(() => {
+            callBounds.cancelUnsafe(ref)
+            if (calls.delete(ref)) alive(wiring.endpoint)?.tell({ _tag: "CancelCall", ref })
+          }))
       )
     })
   }

@@ -53,9 +53,9 @@ import * as Did from "../identity/Did.ts"
 import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
 import type { ContentStoreError } from "../platform/content/Errors.ts"
 import type { Frame } from "../wire/Frame.ts"
-import * as SignedObjects from "../wire/Signed.ts"
 import * as ContentRelay from "./ContentRelay.ts"
 import { ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
+import { signedRecord } from "./SignedRecord.ts"
 
 type Handle = ConnectionActor.Handle
 type Sink = ConnectionActor.Sink
@@ -189,6 +189,11 @@ export interface Content {
   readonly api: ContentSupervisor.Api
   /** The DHT port given to the subtree (tests). */
   readonly dhtPort: ContentSupervisor.DhtPort
+  /**
+   * The valid records under `key` (of type `ty`): a value lookup on a station, a `dht.get` through
+   * the home station's proxy on a client (§10.5). Also used by direct-mode calls (`./DirectCall.ts`).
+   */
+  readonly findRecords: (key: Uint8Array, ty?: DhtRpc.RecordType) => Effect.Effect<ReadonlyArray<DhtRpc.SignedRecord>, unknown>
 }
 
 /**
@@ -232,8 +237,7 @@ export const providerRecord = (input: {
     exp: input.now + input.ttlMs,
     d: { m: Mcid.bytes(input.mcid), sz: input.size, n: input.chunks, st: input.station, a: [...input.addresses] }
   }
-  const signed = SignedObjects.signRecord(body, input.sign)
-  return "b" in signed ? { body, signed } : signed
+  return signedRecord(body, input.sign)
 }
 
 /**
@@ -327,6 +331,16 @@ export const make = (options: Options): Content => {
     return home === undefined ? undefined : { pk: Did.toPublicKey(home.did), addrs: [] }
   }
 
+  const findRecords = (key: Uint8Array, ty?: DhtRpc.RecordType): Effect.Effect<ReadonlyArray<DhtRpc.SignedRecord>, unknown> =>
+    Effect.gen(function*() {
+      const dht = options.dht
+      if (dht !== undefined) return (yield* dht.findValue(key, ty)).records
+      const to = homeInfo()
+      if (to === undefined) return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no home station" }))
+      const answer = yield* proxy.request(to, ty === undefined ? { _tag: "Get", key } : { _tag: "Get", key, ty })
+      return answer.response._tag === "Value" ? answer.response.records : []
+    })
+
   /** Clients: (re)publishes our endpoint record (`st` = home) unless a fresh one is out. */
   const publishEndpoint = (to: DhtRpc.Info) =>
     Effect.gen(function*() {
@@ -400,16 +414,8 @@ export const make = (options: Options): Content => {
       })),
     findProviders: (mcid) =>
       guarded(Effect.gen(function*() {
-        const key = providerKey(mcid)
-        const dht = options.dht
-        let records: ReadonlyArray<DhtRpc.SignedRecord>
-        if (dht !== undefined) records = (yield* dht.findValue(key, "content-provider")).records
-        else {
-          const to = homeInfo()
-          if (to === undefined) return []
-          const answer = yield* proxy.request(to, { _tag: "Get", key, ty: "content-provider" })
-          records = answer.response._tag === "Value" ? answer.response.records : []
-        }
+        if (options.dht === undefined && homeInfo() === undefined) return []
+        const records = yield* findRecords(providerKey(mcid), "content-provider")
         const found = providersOf(records, self, reachableClient)
         for (const record of records) {
           if (record.body.ty === "content-provider" && record.body.d.a.length === 0) {
@@ -582,7 +588,8 @@ export const make = (options: Options): Content => {
     getToFile: (mcid, path, getOptions = {}) =>
       notFound(subtree.api.getToFile(mcid, path, getOptions.onProgress === undefined ? {} : { onProgress: getOptions.onProgress })),
     api: subtree.api,
-    dhtPort
+    dhtPort,
+    findRecords
   }
   return content
 }

@@ -25,7 +25,7 @@ import * as Did from "../identity/Did.ts"
 import type { Handle, Session } from "../platform/transport/ConnectionHandle.ts"
 import * as Relay from "../protocols/content/Relay.ts"
 import type { Frame } from "../wire/Frame.ts"
-import * as SignedObjects from "../wire/Signed.ts"
+import { signedRecord } from "./SignedRecord.ts"
 
 /**
  * The DHT key of `pk`'s endpoint record: SHA-256(`endpoint` 0x00 ‖ pk).
@@ -65,8 +65,7 @@ export const endpointRecord = (input: {
     exp: input.now + input.ttlMs,
     d: { st: [...input.stations], a: [] as Array<string> }
   }
-  const signed = SignedObjects.signRecord(body, input.sign)
-  return "b" in signed ? { body, signed } : signed
+  return signedRecord(body, input.sign)
 }
 
 /**

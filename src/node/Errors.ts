@@ -123,16 +123,18 @@ export class CallTimeout extends Data.TaggedError("CallTimeout")<{
 }
 
 /**
- * Nobody advertises the procedure called.
+ * Nobody advertises the procedure called, or (direct mode) the station serving it cannot be
+ * found; `detail` then says which.
  *
  * @since 0.1.0
  * @category errors
  */
 export class NoProvider extends Data.TaggedError("NoProvider")<{
   readonly procedure: string
+  readonly detail?: string
 }> {
   override get message(): string {
-    return `${this.procedure}: no provider`
+    return `${this.procedure}: no provider${this.detail === undefined ? "" : ` (${this.detail})`}`
   }
 }
 

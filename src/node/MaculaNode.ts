@@ -16,11 +16,12 @@
  * registry, so several nodes can share one JavaScript process.
  *
  * What is wired: identity, transport (listener, registry, connections, dialer), SWIM membership
- * and the DHT (stations), routing (stations: the pub/sub router and the RPC dispatcher, with
- * provider records in the DHT and the realm authorisation of `Authorisation`; clients: the
- * station link with fail-over, the pub/sub session and the RPC endpoint, which replay
- * subscriptions and advertisements on every new link), and the application supervisor for user
- * actors, and content transfer (`./Content.ts`: the ContentSupervisor, content-provider records
+ * and the DHT (stations, each publishing its own `station` record), routing (stations: the
+ * pub/sub router and the RPC dispatcher, with provider records in the DHT and the realm
+ * authorisation of `Authorisation`; clients: the station link with fail-over, the pub/sub
+ * session and the RPC endpoint, which replay subscriptions and advertisements on every new link,
+ * and resolve `direct: true` calls through the DHT: `./DirectCall.ts`), and the application
+ * supervisor for user actors, and content transfer (`./Content.ts`: the ContentSupervisor, content-provider records
  * in the DHT, uploads from clients to their station).
  *
  * @since 0.1.0
@@ -79,6 +80,8 @@ import type {
 } from "./Mesh.ts"
 import type { Mcid } from "../content/Mcid.ts"
 import * as Content from "./Content.ts"
+import * as DirectCall from "./DirectCall.ts"
+import * as SignedRecord from "./SignedRecord.ts"
 import type { GetContentOptions } from "./Content.ts"
 import * as Messaging from "./Messaging.ts"
 import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
@@ -149,6 +152,13 @@ export interface Hooks {
    * `uploadToStation`, and a view of the frames it serves.
    */
   readonly content?: Content.Overrides
+  /** Stations: called once with the node's DHT handle (tests and tools: look records up). */
+  readonly onDht?: (dht: DhtSupervisor.Dht) => void
+  /**
+   * Called once with the node's record lookup: a value lookup on a station, `dht.get` through the
+   * home station's proxy on a client (§10.5). Tools (`macula status`) look records up with it.
+   */
+  readonly onRecords?: (find: Content.Content["findRecords"]) => void
 }
 
 const describeCause = (cause: Cause.Cause<unknown>): string => ExitReason.describe(ExitReason.ExitReason.Failure({ cause }))
@@ -207,6 +217,7 @@ const homeOf = (home: StationLink.Home | undefined, failovers: number): HomeStat
     addresses: hello?.addrs ?? [],
     realms: (hello?.realms ?? []).map((r) => Realm.toHex(r)),
     offeredPeers: hello?.peers?.length ?? 0,
+    peers: (hello?.peers ?? []).map((p) => ({ did: Did.fromPublicKeyUnsafe(p.pk), addresses: p.a })),
     impl: hello?.impl,
     failovers
   }
@@ -331,6 +342,7 @@ export const make = (
         pubsub: routing.sinks.pubsub,
         rpc: routing.sinks.rpc,
         call: routing.sinks.call,
+        control: routing.sinks.control,
         content: content.sink
       },
       intensity: knobs.transportIntensity,
@@ -380,6 +392,15 @@ export const make = (
             )
         },
         workerShutdownMs: knobs.workerShutdownMs,
+        // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), all realms.
+        station: {
+          content: Effect.suspend(() =>
+            live.transportTree === undefined || unspecified
+              ? Effect.succeed({ a: [], realms: [], feat: [] })
+              : Effect.map(live.transportTree.listenAddress, (a) => ({ a: [a], realms: [], feat: [] }))
+          ),
+          sign: SignedRecord.signer((message) => identity.sign(message))
+        },
         // acceptPrivateAddrs `auto` (§3.2): private peers count as diverse only when we are private too.
         config: { stationPowBits: knobs.stationPowBits, acceptPrivateAddrs: Config.isPrivateHost(host) },
         onEvent: (event) => {
@@ -395,6 +416,7 @@ export const make = (
         }
       })
       : undefined
+    if (dht !== undefined) hooks.onDht?.(dht.dht)
 
     // Stations: SWIM membership and the links between stations (PROTOCOL.md §11).
     const membership = role === "station"
@@ -533,6 +555,7 @@ export const make = (
       ...hooks.content,
       config: { workerShutdownMs: knobs.workerShutdownMs, ...hooks.content?.config }
     })
+    hooks.onRecords?.(content.findRecords)
 
     const registry = Registry.make()
     const inNode = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -599,7 +622,20 @@ export const make = (
     const startChild = (spec: ChildSpec<never>): Effect.Effect<Process, SpawnError> =>
       Effect.flatMap(application("startChild"), (app) =>
         Effect.catchTag(inNode(app.startChild(spec)), "SupervisorStopped", () => Effect.fail(new NodeStopped({ operation: "startChild" }))))
-    const messaging = Messaging.operations(routing, role, () => stopped)
+    const operations = Messaging.operations(routing, role, () => stopped)
+    // Clients: `direct: true` finds the serving station through the DHT, via the home station.
+    const messaging = role === "client"
+      ? {
+        ...operations,
+        ...DirectCall.wrap(
+          DirectCall.make({
+            findRecords: content.findRecords,
+            home: () => (view.home === undefined ? undefined : { did: view.home.did, rttMs: view.home.handle.status().rttMs })
+          }),
+          operations
+        )
+      }
+      : operations
     const live$ = <A>(operation: string, effect: Effect.Effect<A, never>): Effect.Effect<A, NodeStopped> =>
       Effect.suspend(() => (stopped ? Effect.fail(new NodeStopped({ operation })) : effect))
 

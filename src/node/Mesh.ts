@@ -53,6 +53,11 @@ export interface HomeStation {
   readonly realms: ReadonlyArray<string>
   /** Alternative stations it offered for failover. */
   readonly offeredPeers: number
+  /**
+   * Those stations (its `hello.peers`, §3.4): the alive SWIM members it chose to offer, at most
+   * `helloPeersMax`, each with the addresses it gave.
+   */
+  readonly peers: ReadonlyArray<{ readonly did: string; readonly addresses: ReadonlyArray<string> }>
   /** Its implementation string, if it sent one. */
   readonly impl: string | undefined
   /** Times this client changed home station since it started. */
@@ -247,11 +252,15 @@ export interface CallOptions {
    */
   readonly idempotent?: boolean
   /**
-   * Direct mode (PROTOCOL.md §9.2): the address of the station serving the provider
-   * (`quic://host:port#did:key:…`). The call goes there on a connection of its own, and that
-   * station acts as home for it, so it neither passes through nor depends on the home station.
+   * Direct mode (PROTOCOL.md §9.2): the call goes to the station serving the provider on a
+   * connection of its own, and that station acts as home for it, so it does not pass through the
+   * home station. Either that station's address (`quic://host:port#did:key:…`), or `true`: the
+   * client finds it itself, through the DHT (via its home station): the procedure's provider
+   * records name the serving station, whose `station` record gives its address (cached for
+   * `providerCacheMs`; the lookups spend the call's budget). With `true`, `NoProvider` when no
+   * provider record or no station record with an address is found (`detail` says which).
    */
-  readonly direct?: string
+  readonly direct?: string | true
 }
 
 /**

@@ -89,6 +89,36 @@ export const payloadProblem = (value: unknown): string | undefined =>
 export const maxValueBytes = { publish: 262_144, call: CodecConfig.defaults.maxFrameBytes - 4_096 } as const
 
 /**
+ * An upper bound of the plain msgpack size of `value` (one `payloadProblem` accepts), counting
+ * a string as 3 bytes per UTF-16 unit and every header at its widest; any bound above `budget`
+ * once it is passed (the walk stops there). Pure.
+ */
+const packedBound = (value: unknown, budget: number): number => {
+  switch (typeof value) {
+    case "string":
+      return 5 + 3 * value.length
+    case "object": {
+      if (value === null) return 1
+      if (value instanceof Uint8Array) return 5 + value.byteLength
+      let total = 5
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && total <= budget; i++) total += packedBound(value[i], budget - total)
+        return total
+      }
+      for (const key in value) {
+        if (total > budget) break
+        if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+        total += 5 + 3 * key.length
+        total += packedBound((value as Record<string, unknown>)[key], budget - total)
+      }
+      return total
+    }
+    default:
+      return 9
+  }
+}
+
+/**
  * What is wrong with `value` as the payload of `operation`, including its encoded size, or
  * `undefined`. Pure.
  *
@@ -98,8 +128,10 @@ export const maxValueBytes = { publish: 262_144, call: CodecConfig.defaults.maxF
 export const valueProblem = (operation: "publish" | "call", value: unknown): EncodeError.EncodeError | undefined => {
   const problem = payloadProblem(value)
   if (problem !== undefined) return EncodeError.make("invalid_frame", `${operation}: the value cannot travel: ${problem}`)
-  const size = Msgpack.packr.pack(value).length
   const limit = maxValueBytes[operation]
+  // Every call and publish comes through here: encode only a value that might be too big.
+  if (packedBound(value, limit) <= limit) return undefined
+  const size = Msgpack.packr.pack(value).length
   return size > limit
     ? EncodeError.make("payload_too_large", `${operation}: the value is ${size} bytes encoded, above the limit of ${limit}`)
     : undefined
@@ -175,7 +207,8 @@ export const operations = (
         routing.call(procedure, value, {
           ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
           ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent }),
-          ...(options?.direct === undefined ? {} : { direct: options.direct })
+          // `direct: true` is resolved to an address before this (`./DirectCall.ts`).
+          ...(typeof options?.direct !== "string" ? {} : { direct: options.direct })
         })))
 
   /** Each stream message is checked as call arguments are: nothing unencodable or oversized is sent. */
@@ -200,7 +233,7 @@ export const operations = (
       return yield* routing.callStream(procedure, value, {
         mode: options.mode,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(options.direct === undefined ? {} : { direct: options.direct })
+        ...(typeof options.direct !== "string" ? {} : { direct: options.direct })
       }, checkMessage)
     })
 

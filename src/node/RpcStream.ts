@@ -78,8 +78,8 @@ export interface StreamCallOptions {
   readonly mode: StreamMode
   /** The call's whole budget, ms (at most `maxCallTtlMs`). @default callTimeoutMs */
   readonly timeoutMs?: number
-  /** Direct mode (§9.2): the serving station's address; see `CallOptions.direct`. */
-  readonly direct?: string
+  /** Direct mode (§9.2): the serving station's address, or `true` to find it; see `CallOptions.direct`. */
+  readonly direct?: string | true
 }
 
 /**

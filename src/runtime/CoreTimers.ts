@@ -2,15 +2,16 @@
  * A keyed table of one-shot timers for an actor that drives a pure step-core.
  *
  * A core asks for time as data (`SetTimer { timer, at, generation }`, `CancelTimer { timer }`);
- * the actor hands those to this table. Each armed key owns one sleeping fiber, forked in the
- * actor's scope, that reads `Clock` (so `TestClock` drives it) and, once `at` is due, calls
- * `fire` with the key, the generation it was armed with and the firing time. The actor's
- * `fire` usually turns that into an urgent `TimerFired` message to itself.
+ * the actor hands those to this table. The table keeps its deadlines in a min-heap and has at
+ * most one sleeping fiber, forked in the actor's scope, waiting for the earliest of them; it
+ * reads `Clock` (so `TestClock` drives it) and, once a deadline is due, calls `fire` with the
+ * key, the generation it was armed with and the firing time. The actor's `fire` usually turns
+ * that into an urgent `TimerFired` message to itself.
  *
  * - Arming a key that is already armed disarms the previous timer first: one live timer per key.
  * - `cancel` disarms the key's timer, if any (it will not fire); an unknown key does nothing.
- * - The fibers live in the scope given to `make`, so the actor's terminate (its scope closing)
- *   interrupts every timer still armed.
+ * - The sleeping fiber lives in the scope given to `make`, so the actor's terminate (its scope
+ *   closing) interrupts every timer still armed.
  * - The reported time is never earlier than `at`: a clock at a fractional millisecond can wake
  *   a hair early, and a core told "not yet" would re-arm for ~0 ms and spin until the clock moves.
  *
@@ -42,59 +43,183 @@ export interface Fired<K> {
  * @category models
  */
 export interface CoreTimers<K> {
-  /** Arms `timer` to fire at `at` (epoch ms, `Clock` time), replacing any armed fiber for it. */
+  /** Arms `timer` to fire at `at` (epoch ms, `Clock` time), replacing any timer armed for it. */
   readonly set: (timer: K, at: number, generation: number) => Effect.Effect<void>
-  /** Disarms `timer`, interrupting its fiber; nothing if it is not armed. */
+  /** Disarms `timer`; nothing if it is not armed. */
   readonly cancel: (timer: K) => Effect.Effect<void>
+  /** `cancel`, synchronously, for callbacks outside Effect. */
+  readonly cancelUnsafe: (timer: K) => void
   /** How many timers are armed. */
   readonly size: () => number
 }
 
-/** One armed timer: its fiber fires only while this entry is still its key's. */
+/** One armed timer; a heap slot fires only while this entry is still its key's. */
 interface Armed {
-  fiber: Fiber.Fiber<void, never> | undefined
+  readonly at: number
+  readonly generation: number
+}
+
+/** A heap slot: deadline, arming order (ties fire in the order they were armed), key, entry. */
+interface Slot<K> {
+  readonly at: number
+  readonly seq: number
+  readonly timer: K
+  readonly entry: Armed
+}
+
+const before = <K>(a: Slot<K>, b: Slot<K>): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+
+const push = <K>(heap: Array<Slot<K>>, slot: Slot<K>): void => {
+  let i = heap.length
+  heap.push(slot)
+  while (i > 0) {
+    const parent = (i - 1) >>> 1
+    if (!before(slot, heap[parent]!)) break
+    heap[i] = heap[parent]!
+    i = parent
+  }
+  heap[i] = slot
+}
+
+const pop = <K>(heap: Array<Slot<K>>): void => {
+  const last = heap.pop()!
+  if (heap.length === 0) return
+  let i = 0
+  for (;;) {
+    const l = 2 * i + 1
+    if (l >= heap.length) break
+    const r = l + 1
+    const child = r < heap.length && before(heap[r]!, heap[l]!) ? r : l
+    if (!before(heap[child]!, last)) break
+    heap[i] = heap[child]!
+    i = child
+  }
+  heap[i] = last
 }
 
 /**
- * A table whose fibers are forked in `scope` and which reports each firing to `fire`.
- * `fire` runs synchronously in the timer's fiber after the key has left the table, so a
- * `set` made from it (or from the message it sends) arms afresh.
+ * A table whose one sleeping fiber is forked in `scope` and which reports each firing to
+ * `fire`. `fire` runs synchronously in that fiber after the key has left the table, so a `set`
+ * made from it (or from the message it sends) arms afresh.
  *
- * Disarming (by `cancel` or a new `set`) takes the key out of the table at once and interrupts
- * its fiber without awaiting the interruption; a timer whose entry is no longer its key's never
- * fires, however late the interruption lands. A request/reply protocol arms and cancels a
- * deadline per request, so both paths are plain `flatMap` chains, not generators.
+ * A request/reply protocol arms and cancels a deadline per request, so both are plain map and
+ * heap operations: disarming (by `cancel` or a new `set`) only takes the key out of the table
+ * (its heap slot, now stale, is skipped when it comes up, and the heap is rebuilt once stale
+ * slots outnumber live ones); arming starts a fiber only when the new deadline is earlier than
+ * the one the sleeping fiber waits for (or none sleeps). Per request that is no fiber, no
+ * `setTimeout` and no interruption, where a fiber per timer cost all three.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <K>(scope: Scope.Scope, fire: (fired: Fired<K>) => void): CoreTimers<K> => {
-  const armed = new Map<K, Armed>()
-  const disarm = (timer: K): void => {
-    const entry = armed.get(timer)
-    if (entry === undefined) return
-    armed.delete(timer)
-    entry.fiber?.interruptUnsafe()
+export const make = <K>(
+  scope: Scope.Scope,
+  fire: (fired: Fired<K>) => void,
+  options?: {
+    /**
+     * Interrupt the sleeping fiber as soon as no timer is armed, rather than letting it wake at
+     * its (now stale) deadline and end. For a table whose scope never closes: a pending
+     * `setTimeout` keeps the process alive. @default false
+     */
+    readonly stopWhenIdle?: boolean
   }
-  const wait = (timer: K, at: number, generation: number, entry: Armed): Effect.Effect<void> =>
+): CoreTimers<K> => {
+  const stopWhenIdle = options?.stopWhenIdle === true
+  const armed = new Map<K, Armed>()
+  let heap: Array<Slot<K>> = []
+  let seq = 0
+  /** The sleeping fiber and the deadline it waits for (`Infinity`: none). */
+  let sleeper: Fiber.Fiber<void, never> | undefined
+  let sleepingUntil = Infinity
+  /** Counts sleepers, so an interrupted one that still wakes does nothing. */
+  let runs = 0
+  /** While due timers fire: a `set` from `fire` must not start a second sleeper. */
+  let sweeping = false
+
+  const compact = (): void => {
+    if (heap.length <= 2 * armed.size + 64) return
+    const live: Array<Slot<K>> = []
+    for (const slot of heap) if (armed.get(slot.timer) === slot.entry) live.push(slot)
+    heap = []
+    for (const slot of live) push(heap, slot)
+  }
+
+  /** Drops stale slots from the top; the earliest live deadline, or `Infinity`. */
+  const earliest = (): number => {
+    while (heap.length > 0 && armed.get(heap[0]!.timer) !== heap[0]!.entry) pop(heap)
+    return heap.length > 0 ? heap[0]!.at : Infinity
+  }
+
+  /** Fires every due timer, in deadline order; answers the next deadline. */
+  const sweep = (now: number): number => {
+    sweeping = true
+    try {
+      for (;;) {
+        const at = earliest()
+        if (at > now) return at
+        const slot = heap[0]!
+        pop(heap)
+        armed.delete(slot.timer)
+        fire({ timer: slot.timer, generation: slot.entry.generation, now: Math.max(now, slot.at) })
+      }
+    } finally {
+      sweeping = false
+    }
+  }
+
+  /** Sleeps until `at`, fires what is due, and goes on while deadlines remain. */
+  const wait = (run: number, at: number): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (start) =>
       Effect.flatMap(Effect.sleep(Math.max(0, at - start)), () =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          if (armed.get(timer) !== entry) return
-          armed.delete(timer)
-          fire({ timer, generation, now: Math.max(now, at) })
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (run !== runs) return Effect.void
+          const next = sweep(now)
+          if (run !== runs) return Effect.void
+          if (next === Infinity) {
+            sleeper = undefined
+            sleepingUntil = Infinity
+            return Effect.void
+          }
+          sleepingUntil = next
+          return wait(run, next)
         })))
-  const cancel = (timer: K): Effect.Effect<void> => Effect.sync(() => disarm(timer))
+
+  /** Makes sure a fiber sleeps until `at` at the latest. */
+  const schedule = (at: number): Effect.Effect<void> => {
+    if (sweeping || at >= sleepingUntil) return Effect.void
+    const previous = sleeper
+    const run = ++runs
+    sleepingUntil = at
+    sleeper = undefined
+    previous?.interruptUnsafe()
+    return Effect.map(
+      Effect.forkIn(wait(run, at), scope, { startImmediately: true }),
+      (fiber) => {
+        if (run === runs && fiber.pollUnsafe() === undefined) sleeper = fiber
+      }
+    )
+  }
+
+  const cancelUnsafe = (timer: K): void => {
+    if (!armed.delete(timer) || armed.size > 0 || sweeping || !stopWhenIdle) return
+    // Nothing left to wait for: the sleeper stops, so an idle table holds no fiber and no
+    // pending `setTimeout` (which would keep the process alive for a deadline that is gone).
+    runs++
+    heap = []
+    sleepingUntil = Infinity
+    const previous = sleeper
+    sleeper = undefined
+    previous?.interruptUnsafe()
+  }
+  const cancel = (timer: K): Effect.Effect<void> => Effect.sync(() => cancelUnsafe(timer))
   const set = (timer: K, at: number, generation: number): Effect.Effect<void> =>
     Effect.suspend(() => {
-      disarm(timer)
-      // In the table before the fiber starts, so a deadline already due finds its entry.
-      const entry: Armed = { fiber: undefined }
+      // In the table before any fiber starts, so a deadline already due finds its entry.
+      const entry: Armed = { at, generation }
       armed.set(timer, entry)
-      return Effect.map(
-        Effect.forkIn(wait(timer, at, generation, entry), scope, { startImmediately: true }),
-        (fiber) => void (entry.fiber = fiber)
-      )
+      compact()
+      push(heap, { at, seq: seq++, timer, entry })
+      return schedule(at)
     })
-  return { set, cancel, size: () => armed.size }
+  return { set, cancel, cancelUnsafe, size: () => armed.size }
 }

@@ -4,7 +4,9 @@
  *
  * It starts a node on loopback QUIC with an in-memory store (`quicContentNode`), puts the
  * SIZE bytes every provider of the bench holds (`filled(SIZE, 7)`), prints one JSON line
- * `{did, address, mcid}` and serves until its stdin closes, then exits. Providers in their own
+ * `{did, address, mcid}` and serves until its stdin closes, then prints `{blocksServed,
+ * bytesServed}` (blocks served beyond the content's chunk count are end-game duplicates) and
+ * exits. Providers in their own
  * processes each have an event loop (and a core) to themselves, so fetching from three of
  * them measures the fetch, not one loop shared by four nodes.
  */
@@ -29,5 +31,7 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   yield* Effect.promise(() => new Promise<void>((done) => {
     process.stdin.on("end", done).on("close", done).resume()
   }))
+  const served = (yield* node.api.stats()).serve
+  process.stdout.write(`${JSON.stringify({ blocksServed: served?.blocksServed, bytesServed: served?.bytesServed })}\n`)
 }) as Effect.Effect<void, unknown, Scope>))
 process.exit(0)

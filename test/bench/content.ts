@@ -132,13 +132,15 @@ const DATAGRAM = 65_527
 
 /**
  * A node on loopback QUIC: transport subtree and content subtree, in the current scope. Its
- * store is in memory, or on disk under `store.dir` (the 1 GiB run).
+ * store is in memory, or on disk under `store.dir` (the 1 GiB run); `knobs` override the
+ * content defaults (a window experiment).
  */
 export const quicContentNode = (
   seed: number,
   providers: Map<string, Set<string>>,
   addresses: Map<string, string>,
-  store?: ContentSupervisor.StoreDeps
+  store?: ContentSupervisor.StoreDeps,
+  knobs?: ContentSupervisor.Deps["config"]
 ) =>
   Effect.gen(function*() {
     const seedBytes = new Uint8Array(32).fill(seed)
@@ -164,7 +166,7 @@ export const quicContentNode = (
           })
       },
       ...(store === undefined ? {} : { store }),
-      config: { announceFetched: false }
+      config: { ...knobs, announceFetched: false }
     })
     let sink: ContentSupervisor.Api["sink"] = () => Effect.void
     tree = yield* Effect.provideService(

@@ -12,6 +12,8 @@
  *   and delivered to each of 10 subscribers of one station.
  * - `rpc_throughput`: calls per second with a fixed window of calls in flight (caller and
  *   provider are clients of one station; the handler echoes its arguments).
+ * - `rpc_calls_per_cpu_s`: the `rpc_throughput` rounds as calls per CPU-second of this process
+ *   (every end lives here), which a loaded machine distorts less than calls per second.
  * - `rpc_latency_p50_us` / `rpc_latency_p99_us`: one call at a time.
  *
  * Baselines, all over the same `Transport` (QUIC with the node's defaults, the node's framing):
@@ -458,13 +460,21 @@ const rpcResults = async (a: MaculaNode, sizes: Sizes, log: SuiteOptions["log"])
     const direct = rawStart(raw.value.direct)
     const relayed = rawStart(raw.value.relayed)
     log(`rpc: ${sizes.rpcCalls} calls per round, ${sizes.rpcWindow} in flight; ${sizes.rpcSequential} one at a time`)
-    const rate = (start: () => Promise<unknown>, scale = 1) => async () =>
-      (await windowed(sizes.rpcCalls * scale, sizes.rpcWindow, start)).rate
-    const loaded = medians(await interleaved({
+    // Each round also reports its calls per CPU-second of this process (every end lives here):
+    // waiting for a core someone else holds costs no CPU, so this moves less with the load.
+    const rate = (start: () => Promise<unknown>, scale = 1) => async () => {
+      const before = process.cpuUsage()
+      const { rate } = await windowed(sizes.rpcCalls * scale, sizes.rpcWindow, start)
+      const cpu = process.cpuUsage(before)
+      return { rate, perCpu: (sizes.rpcCalls * scale) / ((cpu.user + cpu.system) / 1e6) }
+    }
+    const rounds = await interleaved({
       node: rate(nodeStart),
       raw: rate(direct, 4),
       relay: rate(relayed, 4)
-    }, sizes.rounds))
+    }, sizes.rounds)
+    const loaded = medians({ node: rounds.node.map((r) => r.rate), raw: rounds.raw.map((r) => r.rate), relay: rounds.relay.map((r) => r.rate) })
+    const perCpu = medians({ node: rounds.node.map((r) => r.perCpu), raw: rounds.raw.map((r) => r.perCpu), relay: rounds.relay.map((r) => r.perCpu) })
     const one = (start: () => Promise<unknown>) => async () => (await windowed(sizes.rpcSequential, 1, start)).latencies
     const seq = await interleaved({ node: one(nodeStart), raw: one(direct), relay: one(relayed) }, sizes.rounds)
     const at = (k: keyof typeof seq, p: number) => round1(percentile(seq[k].flat(), p))
@@ -476,6 +486,13 @@ const rpcResults = async (a: MaculaNode, sizes: Sizes, log: SuiteOptions["log"])
         value: Math.round(loaded.node),
         baselines: { raw_quic_roundtrip: Math.round(loaded.raw), raw_quic_relay_roundtrip: Math.round(loaded.relay) },
         note: `caller and provider on one station, ${sizes.rpcWindow} calls in flight, ${failures.call} calls failed; raw = ${RAW_BYTES}-byte request echoed on one stream (direct, or through a relay), same window`
+      },
+      {
+        name: "rpc_calls_per_cpu_s",
+        unit: "calls/s",
+        value: Math.round(perCpu.node),
+        baselines: { raw_quic_roundtrip: Math.round(perCpu.raw), raw_quic_relay_roundtrip: Math.round(perCpu.relay) },
+        note: `the rpc_throughput rounds: calls per second of this process's CPU (user + system), every end in this process`
       },
       { name: "rpc_latency_p50_us", unit: "µs", value: at("node", 50), baselines: base(50), note: `one call at a time, ${seq.node.flat().length} calls` },
       { name: "rpc_latency_p99_us", unit: "µs", value: at("node", 99), baselines: base(99) }
@@ -493,6 +510,7 @@ const RATIOS: ReadonlyArray<readonly [string, string]> = [
   ["pubsub_latency_two_stations_p50_us", "raw_quic_oneway"],
   ["pubsub_throughput", "raw_quic_fanout"],
   ["rpc_throughput", "raw_quic_roundtrip"],
+  ["rpc_calls_per_cpu_s", "raw_quic_roundtrip"],
   ["rpc_latency_p99_us", "raw_quic_roundtrip"]
 ]
 

@@ -317,9 +317,10 @@ describe("bad input at a station, from a raw client (PROTOCOL.md §14)", () => {
     await stillServes(peer)
   })
 
-  it("#9 reused in-flight id: the repeat is not run, only penalised (no reset: see operating-a-station.md)", async () => {
-    // The same request id twice while the first call is still in flight. The dispatcher drops
-    // the repeat and penalises the lane (minor) but does not reset it as §14 row 9 asks.
+  it("#9 reused in-flight id: invalid_field, the lane reset; the repeat is not run, the first call answered", async () => {
+    // The same request id twice while the first call is still in flight: the dispatcher refuses
+    // the repeat (its lane is reset `invalid_field`, the peer penalised minor); the call in
+    // flight is still answered, on the station's own lane.
     const peer = await client()
     const rpc = rpcOf(peer)
     let runs = 0
@@ -332,10 +333,13 @@ describe("bad input at a station, from a raw client (PROTOCOL.md §14)", () => {
     await rpc.lane.send(call(7, counted))
     await sleep(300)
     await rpc.lane.send(call(7, counted))
+    await expectReset(rpc.lane, "invalid_field")
     await rpc.reply({ t: "reply", id: 7, r: 1 })
     await sleep(1_500)
     expect(runs).toBe(1)
-    await rpc.lane.send(call(8, `${realm}/acme/calc/math/echo_v1`))
+    // A new lane serves the next call.
+    const lane = peer.open()
+    await lane.send(call(8, `${realm}/acme/calc/math/echo_v1`))
     await rpc.reply({ t: "reply", id: 8, r: { x: 1 } })
   })
 

@@ -33,6 +33,19 @@ export interface Entry {
 }
 
 /**
+ * How a caller uses the bytes of one read or write; both only spare a copy in memory.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AccessOptions {
+  /** Read: the caller will not modify the bytes returned. */
+  readonly shared?: boolean
+  /** Write: the caller will not use or modify the bytes given. */
+  readonly owned?: boolean
+}
+
+/**
  * Storage under a content store.
  *
  * @since 0.1.0
@@ -43,10 +56,16 @@ export interface Backend {
   readonly open: Effect.Effect<void, ContentStoreError>
   /** Every complete entry of a kind. */
   readonly list: (kind: Kind) => Effect.Effect<ReadonlyArray<Entry>, ContentStoreError>
-  /** An entry's bytes, or `undefined` if absent. */
-  readonly read: (kind: Kind, name: string) => Effect.Effect<Uint8Array | undefined, ContentStoreError>
-  /** Writes an entry atomically (replacing any entry of that name). */
-  readonly write: (kind: Kind, name: string, bytes: Uint8Array) => Effect.Effect<void, ContentStoreError>
+  /**
+   * An entry's bytes, or `undefined` if absent. With `shared` a backend may return bytes it
+   * keeps (no copy): the caller only reads them and never modifies them.
+   */
+  readonly read: (kind: Kind, name: string, options?: AccessOptions) => Effect.Effect<Uint8Array | undefined, ContentStoreError>
+  /**
+   * Writes an entry atomically (replacing any entry of that name). With `owned` the caller hands
+   * the bytes over and never touches them again, so a backend may keep them without a copy.
+   */
+  readonly write: (kind: Kind, name: string, bytes: Uint8Array, options?: AccessOptions) => Effect.Effect<void, ContentStoreError>
   /** Removes an entry; absent is fine. */
   readonly remove: (kind: Kind, name: string) => Effect.Effect<void, ContentStoreError>
   /**
@@ -71,13 +90,19 @@ export const memory = (now: () => number = () => 0): Backend & {
   const entries: Record<Kind, Map<string, { bytes: Uint8Array; mtimeMs: number }>> = { block: new Map(), pin: new Map() }
   return {
     entries,
-    // Private copies in, copies out: nothing but the test hook above can change an entry.
+    // Private copies in, copies out, except where the caller promises not to modify (`shared`)
+    // or hands the bytes over (`owned`): nothing but the test hook above can change an entry.
     stable: true,
     open: Effect.void,
     list: (kind) =>
       Effect.sync(() => [...entries[kind]].map(([name, e]) => ({ name, size: e.bytes.length, mtimeMs: e.mtimeMs }))),
-    read: (kind, name) => Effect.sync(() => entries[kind].get(name)?.bytes.slice()),
-    write: (kind, name, bytes) => Effect.sync(() => void entries[kind].set(name, { bytes: bytes.slice(), mtimeMs: now() })),
+    read: (kind, name, options) =>
+      Effect.sync(() => {
+        const bytes = entries[kind].get(name)?.bytes
+        return options?.shared === true ? bytes : bytes?.slice()
+      }),
+    write: (kind, name, bytes, options) =>
+      Effect.sync(() => void entries[kind].set(name, { bytes: options?.owned === true ? bytes : bytes.slice(), mtimeMs: now() })),
     remove: (kind, name) => Effect.sync(() => void entries[kind].delete(name))
   }
 }

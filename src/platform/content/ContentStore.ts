@@ -20,13 +20,14 @@
  * fetch in progress pins its root so its chunks survive a collection; `cancel` unpins it and
  * leaves the verified chunks to the next `gc` (§12.4).
  *
- * Driving it from an actor: every operation is an `Effect` with typed errors; mutations are
- * serialised inside the store, reads run concurrently. It does not fetch, announce or talk to
- * peers.
+ * Driving it from an actor: every operation is an `Effect` with typed errors; the bookkeeping
+ * of mutations (quota, pins, collection) is serialised inside the store, while block writes
+ * and reads run concurrently. It does not fetch, announce or talk to peers.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option } from "effect"
+import * as Deferred from "effect/Deferred"
 import * as Semaphore from "effect/Semaphore"
 import { open as openFile } from "node:fs/promises"
 import * as Blake3 from "../../content/Blake3.ts"
@@ -167,16 +168,25 @@ export interface ContentStoreShape {
   readonly config: ContentStoreConfig
   /** Whether the block (raw block or manifest bytes) is stored. */
   readonly has: (mcid: Mcid.Mcid) => Effect.Effect<boolean>
-  /** A block's bytes (verified again with `verifyOnRead`, unless the backend is `stable`). */
-  readonly getBlock: (mcid: Mcid.Mcid) => Effect.Effect<Option.Option<Uint8Array>, ContentStoreError>
+  /**
+   * A block's bytes (verified again with `verifyOnRead`, unless the backend is `stable`). With
+   * `shared: true` they may be the store's own bytes, not a copy: for a caller that only reads
+   * them (sends them, copies them out) and never modifies them.
+   */
+  readonly getBlock: (mcid: Mcid.Mcid, options?: { readonly shared?: boolean }) => Effect.Effect<Option.Option<Uint8Array>, ContentStoreError>
   /**
    * Verifies then stores one block: a raw block must hash to `mcid`; for a manifest MCID the
    * bytes must open as its manifest. Storing a block already held only refreshes its LRU age.
    * `verified: true` skips hashing a raw block again: for a caller that has just checked the
    * bytes against `mcid` itself (the fetch core verifies every block before `StoreBlock`), so
-   * each block of a download is hashed once, not twice.
+   * each block of a download is hashed once, not twice. `owned: true` hands the bytes over: the
+   * caller never uses or modifies them again, so the in-memory store keeps them without a copy.
    */
-  readonly putBlock: (mcid: Mcid.Mcid, bytes: Uint8Array, options?: { readonly verified?: boolean }) => Effect.Effect<void, WriteError>
+  readonly putBlock: (
+    mcid: Mcid.Mcid,
+    bytes: Uint8Array,
+    options?: { readonly verified?: boolean; readonly owned?: boolean }
+  ) => Effect.Effect<void, WriteError>
   /** `putBlock` for a manifest, returning it decoded. */
   readonly putManifest: (mcid: Mcid.Mcid, bytes: Uint8Array) => Effect.Effect<Manifest.Manifest, WriteError>
   /** The stored manifest of a manifest MCID. */
@@ -258,6 +268,8 @@ export const make = (
     // once the last chunk is hashed): a collection must not take them meanwhile. Counted,
     // since two puts may share chunks.
     const guarded = new Map<string, number>()
+    // Blocks being written (outside the lock, see `storeChecked`), so a second write waits.
+    const writing = new Map<string, Deferred.Deferred<void>>()
 
     // Index: names that are not MCIDs are not ours and are left alone.
     const listed = [...(yield* backend.list("block"))].sort((a, b) => a.mtimeMs - b.mtimeMs)
@@ -295,11 +307,11 @@ export const make = (
       manifests.set(key, manifest)
     }
 
-    const getBlock = (mcid: Mcid.Mcid): Effect.Effect<Option.Option<Uint8Array>, ContentStoreError> =>
+    const getBlock = (mcid: Mcid.Mcid, options?: { readonly shared?: boolean }): Effect.Effect<Option.Option<Uint8Array>, ContentStoreError> =>
       Effect.gen(function*() {
         const key = Mcid.key(mcid)
         if (!blocks.has(key)) return Option.none()
-        const bytes = yield* backend.read("block", key)
+        const bytes = yield* backend.read("block", key, options)
         if (bytes === undefined) {
           forget(key)
           return Option.none()
@@ -375,27 +387,51 @@ export const make = (
       return Manifest.isError(manifest) ? new IntegrityError({ mcid: Mcid.key(mcid), message: manifest.message }) : manifest
     }
 
-    const store = (mcid: Mcid.Mcid, bytes: Uint8Array): Effect.Effect<Manifest.Manifest | undefined, WriteError> =>
+    const store = (mcid: Mcid.Mcid, bytes: Uint8Array, owned = false): Effect.Effect<Manifest.Manifest | undefined, WriteError> =>
       Effect.gen(function*() {
         const checked = check(mcid, bytes)
         if (checked instanceof IntegrityError) return yield* Effect.fail(checked)
         const key = Mcid.key(mcid)
         if (checked !== undefined) cacheManifest(key, checked)
-        yield* storeChecked(key, bytes)
+        yield* storeChecked(key, bytes, owned)
         return checked
       })
 
-    /** Writes a block whose bytes are known to match `key` (or only refreshes its age). */
-    const storeChecked = (key: string, bytes: Uint8Array): Effect.Effect<void, WriteError> => {
-      if (blocks.has(key)) return Effect.sync(() => touch(key))
-      return mutex.withPermit(Effect.gen(function*() {
-        if (blocks.has(key)) return
-        yield* ensureRoom(bytes.length)
-        yield* backend.write("block", key, bytes)
-        blocks.set(key, { size: bytes.length, used: ++tick })
-        usedBytes += bytes.length
-      }))
-    }
+    /**
+     * Writes a block whose bytes are known to match `key` (or only refreshes its age). Only the
+     * quota check and the reservation of its bytes hold the lock; the write itself (a file,
+     * its flush and its rename on disk) runs outside it, so the blocks of a fetch reach the
+     * disk side by side and their flushes overlap instead of queueing one behind the other. The
+     * block joins the index once written. A second write of a block being written waits for
+     * the first, and tries again only if that one failed.
+     */
+    const storeChecked = (key: string, bytes: Uint8Array, owned = false): Effect.Effect<void, WriteError> =>
+      Effect.suspend(() => {
+        if (blocks.has(key)) return Effect.sync(() => touch(key))
+        const pending = writing.get(key)
+        if (pending !== undefined) {
+          return Effect.flatMap(Effect.exit(Deferred.await(pending)), () => storeChecked(key, bytes, owned))
+        }
+        const size = bytes.length
+        const done = Deferred.makeUnsafe<void>()
+        writing.set(key, done)
+        const reserve = mutex.withPermit(Effect.gen(function*() {
+          yield* ensureRoom(size)
+          usedBytes += size
+        }))
+        const write = Effect.andThen(
+          reserve,
+          Effect.onExit(backend.write("block", key, bytes, { owned }), (exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Success") blocks.set(key, { size, used: ++tick })
+              else usedBytes -= size
+            }))
+        )
+        return Effect.ensuring(write, Effect.sync(() => {
+          writing.delete(key)
+          Deferred.doneUnsafe(done, Effect.void)
+        }))
+      })
 
     const progress = (mcid: Mcid.Mcid): Effect.Effect<Progress, ContentStoreError> =>
       Effect.gen(function*() {
@@ -442,9 +478,12 @@ export const make = (
         const manifest = yield* getManifest(mcid)
         if (Option.isNone(manifest)) return Option.none()
         const m = manifest.value
-        const out = new Uint8Array(m.size)
+        // Not zero-filled: every byte is overwritten by a chunk, or `out` is dropped unreturned.
+        const unfilled = Buffer.allocUnsafe(m.size)
+        const out = new Uint8Array(unfilled.buffer, unfilled.byteOffset, m.size)
         for (let i = 0; i < m.chunkCount; i++) {
-          const chunk = yield* getBlock(Content.chunkMcid(m, i))
+          // Copied into `out` at once, so the store's own bytes do.
+          const chunk = yield* getBlock(Content.chunkMcid(m, i), { shared: true })
           if (Option.isNone(chunk)) return Option.none()
           out.set(chunk.value, Chunker.range(m.size, i)[0])
         }
@@ -532,7 +571,9 @@ export const make = (
       has: (mcid) => Effect.sync(() => blocks.has(Mcid.key(mcid))),
       getBlock,
       putBlock: (mcid, bytes, options) =>
-        options?.verified === true && mcid.codec === "raw" ? storeChecked(Mcid.key(mcid), bytes) : Effect.asVoid(store(mcid, bytes)),
+        options?.verified === true && mcid.codec === "raw"
+          ? storeChecked(Mcid.key(mcid), bytes, options.owned === true)
+          : Effect.asVoid(store(mcid, bytes, options?.owned === true)),
       putManifest: (mcid, bytes) =>
         Effect.flatMap(store(mcid, bytes), (m) =>
           m === undefined

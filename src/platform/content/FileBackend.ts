@@ -112,7 +112,9 @@ export const make = (options: FileBackendOptions): Backend => {
     read: (kind, name) =>
       io("read", name, async () => {
         try {
-          return new Uint8Array(await readFile(pathOf(kind, name)))
+          // A view of the buffer read, not `new Uint8Array(buffer)`, which would copy it.
+          const bytes = await readFile(pathOf(kind, name))
+          return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         } catch (e) {
           if (isMissing(e)) return undefined
           throw e

@@ -12,6 +12,8 @@
  *   A slow sink slows only its own stream: QUIC flow control pushes back on the sender.
  * - `openCallStream()` opens a streaming call's own stream (§9.5); frames on call streams reach
  *   the `call` subscriber, with `end` / `reset` for the stream they came on.
+ * - `resync(what)` (stations): sends `resync` on the control stream, asking the peer to replay
+ *   its soft state (§15.2); the peer's `resync` reaches the `control` subscriber.
  * - `status()` / `watch(listener)`: phase, peer role, negotiated version, RTT, score.
  * - `ready` waits for both hellos; `closed` for the end (the owner then redials).
  *
@@ -19,7 +21,7 @@
  */
 import * as Data from "effect/Data"
 import type { Effect } from "effect/Effect"
-import type { Frame, Hello, Role } from "../../wire/Frame.ts"
+import type { Frame, Hello, ResyncWhat, Role } from "../../wire/Frame.ts"
 import type { Family } from "../../wire/Streams.ts"
 import type { CloseName, ResetName } from "../../protocols/connection/Codes.ts"
 import type { Severity } from "../../protocols/connection/Score.ts"
@@ -93,15 +95,16 @@ export class LaneUnavailable extends Data.TaggedError("LaneUnavailable")<{
 }> {}
 
 /**
- * A frame was not sent: it does not belong on that stream (`wrong_stream`), the peer would
- * refuse it (`invalid_frame`, `payload_too_large`: nothing was sent), or the stream or
- * connection is gone.
+ * A frame was not sent: it does not belong on that stream or may not be sent by this side
+ * (`wrong_stream`, e.g. `resync` from a client), the peer would refuse it (`invalid_frame`,
+ * `payload_too_large`: nothing was sent), the hellos are not exchanged yet (`not_ready`), or the
+ * stream or connection is gone.
  *
  * @since 0.1.0
  * @category errors
  */
 export class SendFailed extends Data.TaggedError("SendFailed")<{
-  readonly reason: "wrong_stream" | "invalid_frame" | "payload_too_large" | "stream_reset" | "connection_lost"
+  readonly reason: "wrong_stream" | "invalid_frame" | "payload_too_large" | "not_ready" | "stream_reset" | "connection_lost"
   readonly detail: string
 }> {}
 
@@ -126,7 +129,11 @@ export interface Inbound {
    * frames already sent. Optional so that stand-ins for a connection need not provide it.
    */
   readonly end?: Effect<void>
-  /** Call streams only: resets the stream the frame came on with a §3.7 code (e.g. `flow_control`). */
+  /**
+   * Call streams and lanes the peer opened: resets the stream the frame came on with a §3.7 code
+   * (e.g. `flow_control`; `invalid_field` for a refused frame, §14 row 9). A code that blames
+   * the peer counts towards `maxStreamErrorsPerMin` (§3.7); it costs no penalty by itself.
+   */
   readonly reset?: (code: ResetName) => Effect<void>
 }
 
@@ -241,6 +248,15 @@ export interface Handle {
    * `openCallStream`.
    */
   readonly onCallStreamReset?: (listener: (stream: number, code: string) => void) => () => void
+  /**
+   * Sends `resync {what}` on the control stream (§6, §15.2: S→any, whichever side dialled),
+   * asking the peer to replay that soft state: a client its subscriptions (`sub`) and
+   * advertisements (`adv`), a peer station its interest (`interest`). Resolves once the frame is
+   * queued. Fails `wrong_stream` on a client (only stations send it), `invalid_frame` for an empty
+   * or unknown `what`, `not_ready` before both hellos and `connection_lost` once closing.
+   * Optional as `openCallStream`.
+   */
+  readonly resync?: (what: ReadonlyArray<ResyncWhat>) => Effect<void, SendFailed>
   /** Routes `channel`'s frames to `sink` (replacing any earlier sink); returns the unsubscribe. */
   readonly subscribe: (channel: Channel, sink: Sink) => () => void
   /** Closes the connection (gracefully by default). Returns at once; await `closed` to wait. */

@@ -39,3 +39,25 @@ export const isCloseName: (s: unknown) => s is CloseName = Codes.isConnectionClo
  * @category models
  */
 export type ResetName = Codes.StreamResetName
+
+/**
+ * Reset names that blame the peer: what it sent could not be framed, decoded or placed, or broke
+ * the call stream's credit (§4.1–§4.4, §9.5, §14 rows 1–9 and 25). The others (`no_error`,
+ * `cancelled`, `deadline_exceeded`, `overloaded`, `internal`) are this side's own decisions, and
+ * never count towards `maxStreamErrorsPerMin` (§3.7).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPeerFault = (code: ResetName): boolean => peerFaults.has(code)
+
+const peerFaults: ReadonlySet<ResetName> = new Set<ResetName>([
+  "frame_too_large",
+  "truncated_frame",
+  "malformed_frame",
+  "unknown_type",
+  "unsupported_version",
+  "invalid_field",
+  "wrong_stream",
+  "flow_control"
+])

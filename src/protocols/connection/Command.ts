@@ -63,8 +63,11 @@ export type Notice = Data.TaggedEnum<{
   LaneClosed: { readonly family: Family; readonly opener: "local" | "peer" }
   /** The connection is closing with `code`; `by` says who decided. */
   Closing: { readonly code: CloseName; readonly by: "local" | "peer"; readonly message?: string }
-  /** The connection is gone. */
-  Closed: { readonly code: string; readonly by: string; readonly message?: string }
+  /**
+   * The connection is gone. `score`: the peer's score at that moment, recovery since the last
+   * penalty included, so the node-wide book carries over exactly what the peer has (§3.7).
+   */
+  Closed: { readonly code: string; readonly by: string; readonly message?: string; readonly score: number }
 }>
 
 /**

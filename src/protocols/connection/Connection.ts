@@ -46,6 +46,14 @@ export * as Handshake from "./Handshake.ts"
 export * as Score from "./Score.ts"
 
 /**
+ * Who may send `resync` and what it may ask for.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Resync from "./Resync.ts"
+
+/**
  * The node-wide connection book: admission, duplicates, bans, dials.
  *
  * @since 0.1.0

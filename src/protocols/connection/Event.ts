@@ -14,7 +14,7 @@
  */
 import * as Data from "effect/Data"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
-import type { Frame } from "../../wire/Frame.ts"
+import type { Frame, ResyncWhat } from "../../wire/Frame.ts"
 import type { Stream } from "../../wire/Streams.ts"
 import type { CloseName, ResetName } from "./Codes.ts"
 import type { Severity } from "./Score.ts"
@@ -68,6 +68,18 @@ export type Event = Data.TaggedEnum<{
   }
   /** Local: another subsystem caught the peer misbehaving (§14), e.g. a bad signature (major). */
   Penalized: { readonly now: Millis; readonly severity: Severity; readonly reason: string }
+  /**
+   * Local: send `resync {what}` on the control stream (§15.2). A station only, once ready
+   * (`Resync.refusal` says why not otherwise; the core then sends nothing).
+   */
+  ResyncRequested: { readonly now: Millis; readonly what: ReadonlyArray<ResyncWhat> }
+  /**
+   * Local: a subsystem reset `stream` with `code` (the actor already reset it), e.g. a call
+   * stream whose peer sent `s.data` beyond its credit (`flow_control`, §9.5, §14 row 25). The
+   * core forgets the stream; a code that blames the peer (`Codes.isPeerFault`) counts towards
+   * `maxStreamErrorsPerMin` like the core's own resets (§3.7).
+   */
+  StreamResetLocally: { readonly now: Millis; readonly stream: number; readonly code: ResetName }
   /** The transport connection is gone. `by` and `code` as the transport reports them. */
   ConnectionLost: {
     readonly now: Millis

@@ -19,8 +19,14 @@
  *   answers by finishing its control stream, upon which the closer closes at once. A receiver of
  *   `goodbye` finishes its control stream and closes at the end of its own drain if the sender
  *   has not closed first.
- * - Every peer-caused reset costs `penaltyMinor`; at `banScore` the connection closes `banned`;
- *   more than `maxStreamErrorsPerMin` resets in a minute close `protocol_violation`.
+ * - Every reset the core makes because of what the peer sent costs `penaltyMinor`; at `banScore`
+ *   the connection closes `banned` (the registry then refuses the DID for `banDurationMs`). More
+ *   than `maxStreamErrorsPerMin` peer-caused resets within any 60 s window close
+ *   `protocol_violation`: the core's own resets and those a subsystem makes for a peer fault
+ *   (`StreamResetLocally` with a `Codes.isPeerFault` code, e.g. `flow_control`) both count.
+ * - `resync` (§15.2) is S→any on the control stream: a station sends it when asked
+ *   (`ResyncRequested`, checked by `Resync.refusal`); one received from a station is delivered
+ *   to the control route, one from a client is dropped and costs it `penaltyMinor`.
  *
  * @since 0.1.0
  */
@@ -28,11 +34,12 @@ import type { Millis } from "../../core/Millis.ts"
 import * as Step from "../../core/Step.ts"
 import type { Frame, Goodbye, Hello } from "../../wire/Frame.ts"
 import type { Stream } from "../../wire/Streams.ts"
-import { type CloseName, isCloseName, type ResetName } from "./Codes.ts"
+import { type CloseName, isCloseName, isPeerFault, type ResetName } from "./Codes.ts"
 import { Command, Notice, type Route } from "./Command.ts"
 import type { Config } from "./Config.ts"
 import type { Event } from "./Event.ts"
 import * as Handshake from "./Handshake.ts"
+import * as Resync from "./Resync.ts"
 import * as Score from "./Score.ts"
 import type { State, StreamInfo } from "./State.ts"
 import type { Timer } from "./Timer.ts"
@@ -390,6 +397,9 @@ const onControlFrame = (config: Config, d: Draft, now: Millis, stream: number, f
       return onPong(config, d, now, frame.n)
     case "resync":
       if (!live) return reject(config, d, now, stream, "wrong_stream", "resync before both hellos")
+      // S→any (§6): a client has no station state to ask for. Its control stream stays up (the
+      // frame is well-formed and harmless), but the misuse costs it a minor penalty.
+      if (d.s.peerRole !== "station") return penalize(config, d, now, config.penaltyMinor, "resync from a client (S→any)")
       d.out.push(Command.Deliver({ stream, route: { kind: "control" }, frame }))
       return
     default:
@@ -526,6 +536,22 @@ export const makeStep = (config: Config): Step.Step<State, Event, Command> => (s
         event.reason
       )
       break
+    case "ResyncRequested": {
+      if (Resync.refusal(config, d.s, event.what) !== undefined) return Step.unchanged(state)
+      send(d, d.s.control!, { t: "resync", what: Resync.normalise(event.what) })
+      break
+    }
+    case "StreamResetLocally": {
+      // Subsystems reset only streams they were given (calls, sessions); never the control stream.
+      if (event.stream === d.s.control) break
+      const info = forget(d, event.stream)
+      if (info === undefined || !isPeerFault(event.code)) break
+      // The subsystem already penalised or answered as §14 says; here it only counts (§3.7).
+      d.s = { ...d.s, rejected: d.s.rejected + 1 }
+      emit(d, Notice.StreamRejected({ stream: event.stream, code: event.code, detail: "reset by a subsystem" }))
+      countStreamError(config, d, event.now)
+      break
+    }
     case "ConnectionLost": {
       cancelAll(d)
       const ending = d.s.ending
@@ -534,7 +560,8 @@ export const makeStep = (config: Config): Step.Step<State, Event, Command> => (s
       emit(d, Notice.Closed({
         code: ending?.code ?? event.code,
         by: ending?.by ?? event.by,
-        ...(message === "" ? {} : { message })
+        ...(message === "" ? {} : { message }),
+        score: Score.valueAt(d.s.score, event.now, config)
       }))
       break
     }

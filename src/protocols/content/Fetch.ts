@@ -14,7 +14,12 @@
  * 3. Missing chunks are assigned in order to providers with a free window
  *    (`fetchWindowPerProvider`), fastest measured throughput first. When nothing is left to
  *    assign, the end game duplicates outstanding wants to up to `endgameDuplicates` other
- *    providers, and the losers get `content.cancel` once the block arrives.
+ *    providers, and the losers get `content.cancel` once the block arrives. A want is
+ *    duplicated only when that can pay: its provider has no measured throughput yet, it is
+ *    overdue (twice its provider's smoothed latency), or its provider is expected to take
+ *    more than twice as long as the free one would; otherwise an `Endgame` timer looks again
+ *    when it becomes overdue. Equal providers thus finish their own wants instead of each
+ *    receiving the last window two or three times.
  * 4. Every block is verified (BLAKE3 and length) **before** `StoreBlock` is emitted. A good
  *    block earns `goodBlockReward`; a bad one costs `badBlockPenalty` and the chunk is asked
  *    elsewhere; a want unanswered within `blockRequestTimeoutMs` costs `timeoutPenalty` and
@@ -86,6 +91,8 @@ export type Timer =
   | { readonly _tag: "Manifest"; readonly request: number }
   /** A lost provider is taken back. */
   | { readonly _tag: "Retry"; readonly provider: ProviderId }
+  /** An end-game straggler becomes overdue: look again whether to duplicate it. */
+  | { readonly _tag: "Endgame" }
 
 /**
  * A timer's key: one armed timer per key.
@@ -94,7 +101,13 @@ export type Timer =
  * @category getters
  */
 export const timerKey = (t: Timer): string =>
-  t._tag === "Want" ? `want:${t.index}:${t.provider}` : t._tag === "Manifest" ? `manifest:${t.request}` : `retry:${t.provider}`
+  t._tag === "Want"
+    ? `want:${t.index}:${t.provider}`
+    : t._tag === "Manifest"
+    ? `manifest:${t.request}`
+    : t._tag === "Retry"
+    ? `retry:${t.provider}`
+    : "endgame"
 
 /**
  * Frames a provider sends to a fetch.
@@ -621,19 +634,50 @@ const pump = (tx: Tx, config: Config, now: Millis): void => {
   tx.s.hint = i
   if (i >= n && order.length > 0 && config.endgameDuplicates > 0) {
     const stragglers = [...tx.outstanding.keys()].sort((a, b) => a - b)
+    let recheckAt = Infinity
     for (const index of stragglers) {
       const asked = tx.outstanding.get(index)!
       if (asked.length >= 1 + config.endgameDuplicates) continue
       for (const p of ranked(tx)) {
         if ((tx.outstanding.get(index)?.length ?? 0) >= 1 + config.endgameDuplicates) break
         if (p.inFlight.size >= windowOf(config, p) || p.inFlight.has(index)) continue
+        const due = duplicateDue(tx, index, p, now)
+        if (due > now) {
+          recheckAt = Math.min(recheckAt, due)
+          continue
+        }
         ask(tx, config, p, index, now)
         tx.s.counters = { ...tx.s.counters, duplicates: tx.s.counters.duplicates + 1 }
       }
     }
+    if (recheckAt < Infinity && !tx.timers.has(timerKey({ _tag: "Endgame" }))) {
+      setTimer(tx, config, { _tag: "Endgame" }, now, recheckAt - now)
+    }
   }
   const work = tx.s.storedChunks < n && missingUnverified(tx) > 0
   if (work && tx.providers.size === 0) needProviders(tx)
+}
+
+/**
+ * When chunk `index` should be duplicated to the free provider `p` (at or before `now`: at
+ * once). Latencies come from the smoothed rates, which are bytes per ms of one want's round
+ * trip: a provider without one is duplicated at once; otherwise a want is duplicated when its
+ * holder is expected to take more than twice what `p` would, or once it is overdue (twice its
+ * holder's expected latency).
+ */
+const duplicateDue = (tx: Tx, index: number, p: Provider, now: Millis): Millis => {
+  const bytes = chunkLength(tx.s, index) ?? 262_144
+  if (p.rate === undefined || p.rate <= 0) return now
+  let due = Infinity
+  for (const id of tx.outstanding.get(index) ?? []) {
+    const holder = tx.providers.get(id)
+    const sentAt = holder?.inFlight.get(index)
+    if (holder === undefined || sentAt === undefined || holder.rate === undefined || holder.rate <= 0) return now
+    const latency = bytes / holder.rate
+    if (sentAt + latency - now > 2 * (bytes / p.rate)) return now
+    due = Math.min(due, sentAt + 2 * latency)
+  }
+  return due === Infinity ? now : Math.ceil(due)
 }
 
 const missingUnverified = (tx: Tx): number => {
@@ -859,6 +903,8 @@ const onTimer = (tx: Tx, config: Config, timer: Timer, now: Millis): void => {
     takeBack(tx, config, timer.provider)
     return
   }
+  // The pump that follows every timer looks at the stragglers again.
+  if (timer._tag === "Endgame") return
   const { provider, index } = timer
   const p = tx.providers.get(provider)
   if (p === undefined || !p.inFlight.has(index)) return

@@ -439,7 +439,9 @@ const cancelLeg = (t: Turn, s: S, call: PendingCall): void => {
 const onCall = (t: Turn, s: S, from: PeerId, role: "client" | "station", f: Frame.Call, verdict: Verdict): void => {
   const key = `${from}|${f.id}`
   if (s.calls.has(key)) {
-    // §14 row 9: a reused in-flight id; the lane is at fault, not this call.
+    // §14 row 9: a reused in-flight id is `invalid_field`: the stream it came on is reset and
+    // the sender penalised (minor); the call in flight under that id goes on.
+    t.out.push(Cmd.RejectFrame({ to: from, code: "invalid_field", reason: "call_id_reused" }))
     t.out.push(Cmd.Penalise({ peer: from, severity: "minor", reason: "call_id_reused" }))
     return void s.counters.ignored++
   }

@@ -40,6 +40,11 @@ export type DispatcherCommand = Data.TaggedEnum<{
   CancelTimer: { readonly timer: string }
   /** Lower `peer`'s score (§14). */
   Penalise: { readonly peer: PeerId; readonly severity: "minor" | "major"; readonly reason: string }
+  /**
+   * Refuse the frame just received from `to` (§14): reset the stream it came on (its lane, or
+   * its call stream) with `code`; `reason` says why.
+   */
+  RejectFrame: { readonly to: PeerId; readonly code: "invalid_field"; readonly reason: string }
 }>
 
 /**
@@ -49,11 +54,14 @@ export type DispatcherCommand = Data.TaggedEnum<{
  * @category constructors
  */
 export const DispatcherCommand = {
-  Send: spread<DispatcherCommand, "Send">("Send"),
+  // The hot one (a call and its reply are two): a literal when the optional fields are absent.
+  Send: (a: Args<DispatcherCommand, "Send">): Variant<DispatcherCommand, "Send"> =>
+    a.stream === undefined && a.on === undefined ? { _tag: "Send", to: a.to, frame: a.frame } : spread<DispatcherCommand, "Send">("Send")(a),
   ResetStream: spread<DispatcherCommand, "ResetStream">("ResetStream"),
   StoreRecord: spread<DispatcherCommand, "StoreRecord">("StoreRecord"),
   ResolveProviders: spread<DispatcherCommand, "ResolveProviders">("ResolveProviders"),
   Penalise: spread<DispatcherCommand, "Penalise">("Penalise"),
+  RejectFrame: spread<DispatcherCommand, "RejectFrame">("RejectFrame"),
   SetTimer: (a: Args<DispatcherCommand, "SetTimer">): Variant<DispatcherCommand, "SetTimer"> => ({
     _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
   }),

@@ -272,6 +272,14 @@ export const makeEndpointStep = (config: Config): Step.Step<S, EndpointEvent, En
       if (Keys.fire(state.timers, event.timer, event.generation)) onTimer(t, state, event.timer)
       else state.counters.staleTimers++
       break
+    case "ResyncReceived":
+      // §15.2: the station's provider table is soft state; replay as after a (re)attachment,
+      // advertisements only (calls in flight are the station's to fail or retry).
+      state.wallOffset = event.wall - event.now
+      if (event.what.includes("adv") && state.station !== undefined) {
+        for (const [key, ad] of state.ads) sendAdvertisement(t, state, key, ad, false)
+      }
+      break
   }
   return Step.next(state, t.out)
 }

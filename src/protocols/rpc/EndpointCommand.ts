@@ -116,7 +116,9 @@ export type EndpointCommand = Data.TaggedEnum<{
  * @category constructors
  */
 export const EndpointCommand = {
-  Send: spread<EndpointCommand, "Send">("Send"),
+  // The hot one (every call and reply): a literal when the optional fields are absent.
+  Send: (a: Args<EndpointCommand, "Send">): Variant<EndpointCommand, "Send"> =>
+    a.stream === undefined && a.via === undefined ? { _tag: "Send", frame: a.frame } : spread<EndpointCommand, "Send">("Send")(a),
   SignAdvertisement: spread<EndpointCommand, "SignAdvertisement">("SignAdvertisement"),
   RunHandler: spread<EndpointCommand, "RunHandler">("RunHandler"),
   AbortHandler: spread<EndpointCommand, "AbortHandler">("AbortHandler"),

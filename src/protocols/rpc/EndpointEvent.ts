@@ -100,6 +100,11 @@ export type EndpointEvent = Data.TaggedEnum<{
   }
   /** A timer set by `SetTimer` fired. */
   TimerFired: { readonly now: Millis; readonly timer: string; readonly generation: number }
+  /**
+   * `resync` from the home station (§15.2): with `adv` in `what`, every advertisement is sent
+   * again, re-signed (the station's restarted dispatcher lost its provider table).
+   */
+  ResyncReceived: { readonly now: Millis; readonly wall: UnixMillis; readonly what: ReadonlyArray<Frame.ResyncWhat> }
 }>
 
 /**
@@ -136,6 +141,7 @@ export const EndpointEvent = {
   HandlerReturned: (a: Args<EndpointEvent, "HandlerReturned">): Variant<EndpointEvent, "HandlerReturned"> => ({
     _tag: "HandlerReturned", now: a.now, id: a.id, result: a.result
   }),
+  ResyncReceived: spread<EndpointEvent, "ResyncReceived">("ResyncReceived"),
   TimerFired: (a: Args<EndpointEvent, "TimerFired">): Variant<EndpointEvent, "TimerFired"> => ({
     _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
   })

@@ -28,6 +28,20 @@ describe("Blake3", () => {
     }
   })
 
+  it("hashes views at every offset alike: unaligned inputs (copied to aligned scratch) and the largest", () => {
+    const backing = input(262_144 + 8 + 600_000)
+    for (const offset of [0, 1, 2, 3, 5]) {
+      for (const n of [4_095, 4_096, 65_537, 262_144, 600_000]) {
+        const view = backing.subarray(offset, offset + n)
+        const out = new Uint8Array(32)
+        Blake3.hashInto(view, out)
+        expect([offset, n, hex(Blake3.hash(view)), hex(out)]).toEqual([offset, n, hex(nobleBlake3(view)), hex(nobleBlake3(view))])
+      }
+    }
+    // The scratch copy never leaks into the input.
+    expect(hex(backing)).toBe(hex(input(262_144 + 8 + 600_000)))
+  })
+
   it("returns a fresh 32-byte array each call", () => {
     const a = Blake3.hash(input(5_000))
     const copy = hex(a)

@@ -86,6 +86,20 @@ describe("FramedStream", () => {
     expect(ab.writes.count).toBe(1)
   })
 
+  it("writes large bodies as they are, between batches of small ones, in order", async () => {
+    const { a, b, ab } = pair({ maxFrameBytes: 100_000, sendBufferBytes: 1_000_000 })
+    const big = (seed: number) => Uint8Array.from({ length: 40_000 }, (_, i) => (i * seed) & 0xff)
+    const bodies = [Uint8Array.of(1), big(3), big(5), Uint8Array.of(2), Uint8Array.of(3), big(7)]
+    await run(Effect.gen(function*() {
+      yield* a.sendAll(bodies)
+      const got: Array<Uint8Array> = []
+      while (got.length < bodies.length) got.push(...(yield* b.receiveMany))
+      expect(got.map((x) => Buffer.from(x).toString("hex"))).toEqual(bodies.map((x) => Buffer.from(x).toString("hex")))
+    }))
+    // [1 + prefix of big 3], big 3, [prefix of big 5], big 5, [2, 3 + prefix of big 7], big 7
+    expect(ab.writes.count).toBe(6)
+  })
+
   it("makes send wait while more than sendBufferBytes are queued, and resumes when drained", async () => {
     const { a, b, ab } = pair({ maxFrameBytes: 1024, sendBufferBytes: 2048 })
     ab.stall()

@@ -59,6 +59,45 @@ describe("CoreTimers", () => {
       expect(fired).toEqual([{ timer: 7, generation: 4, now: 10 }])
     }))
 
+  effect("many deadlines, armed in any order, fire in deadline order (ties in arming order)", () =>
+    Effect.gen(function*() {
+      const fired: Array<string> = []
+      const timers = CoreTimers.make<string>(yield* Effect.scope, (f) => fired.push(`${f.timer}@${f.now}`))
+      yield* timers.set("late", 90, 1)
+      yield* timers.set("early", 20, 2)
+      yield* timers.set("tie1", 50, 3)
+      yield* timers.set("tie2", 50, 4)
+      yield* timers.set("gone", 30, 5)
+      yield* timers.cancel("gone")
+      yield* TestClock.adjust(50)
+      expect(fired).toEqual(["early@20", "tie1@50", "tie2@50"])
+      yield* timers.set("sooner", 60, 6)
+      yield* TestClock.adjust(50)
+      expect(fired).toEqual(["early@20", "tie1@50", "tie2@50", "sooner@60", "late@90"])
+      expect(timers.size()).toBe(0)
+    }))
+
+  effect("a timer armed from fire (a core re-arming) fires in its turn; churn leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const fired: Array<number> = []
+      let timers: CoreTimers.CoreTimers<string> | undefined
+      timers = CoreTimers.make<string>(yield* Effect.scope, (f) => {
+        fired.push(f.now)
+        if (fired.length < 3) Effect.runSync(timers!.set("tick", f.now + 10, f.generation + 1))
+      })
+      // A request/reply pattern: thousands of deadlines armed and cancelled before any is due.
+      for (let i = 0; i < 5_000; i++) {
+        yield* timers.set(`call${i}`, 1_000 + i, i)
+        yield* timers.cancel(`call${i}`)
+      }
+      yield* timers.set("tick", 10, 1)
+      yield* TestClock.adjust(100)
+      expect(fired).toEqual([10, 20, 30])
+      expect(timers.size()).toBe(0)
+      yield* TestClock.adjust(10_000)
+      expect(fired).toEqual([10, 20, 30])
+    }))
+
   effect("closing the scope interrupts every armed timer", () =>
     Effect.gen(function*() {
       const fired: Array<CoreTimers.Fired<string>> = []

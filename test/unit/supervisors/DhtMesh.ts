@@ -48,7 +48,12 @@ export interface Node {
   readonly tree: TransportSupervisor.TransportTree
 }
 
-export const startNode = (net: SimNetwork.SimNetwork, n: number, overrides: Partial<Config.Knobs> = {}) =>
+export const startNode = (
+  net: SimNetwork.SimNetwork,
+  n: number,
+  overrides: Partial<Config.Knobs> = {},
+  station?: (address: string, who: Identity) => NonNullable<DhtSupervisor.Deps["station"]>
+) =>
   Effect.gen(function*() {
     const who = identity(n)
     const address = `quic://10.0.0.${n + 1}:4433`
@@ -62,7 +67,8 @@ export const startNode = (net: SimNetwork.SimNetwork, n: number, overrides: Part
         dial: (a, o) => (tree === undefined ? Effect.fail("transport down") : tree.dialer.dial(a, o))
       },
       base: Config.local,
-      config: { ...knobs, ...overrides }
+      config: { ...knobs, ...overrides },
+      ...(station === undefined ? {} : { station: station(address, who) })
     })
     tree = yield* Effect.provideService(
       TransportSupervisor.start({
@@ -77,11 +83,16 @@ export const startNode = (net: SimNetwork.SimNetwork, n: number, overrides: Part
   })
 
 /** `n` stations; every one but the first dials the first and attaches the connection. */
-export const mesh = (n: number, seed = 7, overrides: Partial<Config.Knobs> = {}) =>
+export const mesh = (
+  n: number,
+  seed = 7,
+  overrides: Partial<Config.Knobs> = {},
+  station?: (address: string, who: Identity) => NonNullable<DhtSupervisor.Deps["station"]>
+) =>
   Effect.gen(function*() {
     const net = yield* SimNetwork.make({ seed })
     const nodes: Array<Node> = []
-    for (let i = 0; i < n; i++) nodes.push(yield* startNode(net, i, overrides))
+    for (let i = 0; i < n; i++) nodes.push(yield* startNode(net, i, overrides, station))
     yield* settle
     const seedNode = nodes[0]!
     for (const node of nodes.slice(1)) {

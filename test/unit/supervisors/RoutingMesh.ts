@@ -81,7 +81,12 @@ export interface Client {
   home: Handle | undefined
 }
 
-export const startStation = (net: SimNetwork.SimNetwork, n: number, dir: ReturnType<typeof directory>) =>
+export const startStation = (
+  net: SimNetwork.SimNetwork,
+  n: number,
+  dir: ReturnType<typeof directory>,
+  extra: Partial<RoutingSupervisor.Config> = {}
+) =>
   Effect.gen(function*() {
     const who = identity(n)
     const address = `quic://10.0.0.${n + 1}:4433`
@@ -92,7 +97,7 @@ export const startStation = (net: SimNetwork.SimNetwork, n: number, dir: ReturnT
       identity: who,
       transport: () => tree,
       directory: dir,
-      config: { pubsub, rpc, seed: n + 1, scanIntervalMs: 200 }
+      config: { pubsub, rpc, seed: n + 1, scanIntervalMs: 200, ...extra }
     })
     tree = yield* Effect.provideService(
       TransportSupervisor.start({
@@ -139,13 +144,16 @@ export const attach = (client: Client, station: Station) =>
     yield* run(200)
   })
 
-/** Two stations linked to each other and three clients: c0, c1 at s0; c2 at s1. */
-export const mesh = (seed = 11) =>
+/**
+ * Two stations linked to each other and three clients: c0, c1 at s0; c2 at s1. `stationConfig`
+ * adds to both stations' routing config.
+ */
+export const mesh = (seed = 11, stationConfig: Partial<RoutingSupervisor.Config> = {}) =>
   Effect.gen(function*() {
     const net = yield* SimNetwork.make({ seed })
     const dir = directory()
-    const s0 = yield* startStation(net, 0, dir)
-    const s1 = yield* startStation(net, 1, dir)
+    const s0 = yield* startStation(net, 0, dir, stationConfig)
+    const s1 = yield* startStation(net, 1, dir, stationConfig)
     yield* settle
     const linked = yield* drive(s1.tree.dialer.dial(s0.address, { expectedDid: s0.who.did }))
     if (linked._tag !== "Success") throw new Error("station dial failed")

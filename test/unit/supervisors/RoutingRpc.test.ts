@@ -14,6 +14,7 @@ import { drive, mesh, run, settle } from "./RoutingMesh.ts"
 
 const add = "io.macula/acme/app/math/add_v1"
 const slow = "io.macula/acme/app/math/slow_v1"
+const slowLate = "io.macula/acme/app/math/slow_late_v1"
 const echo = "io.macula/acme/app/math/echo_v1"
 
 const valueOf = <A>(exit: { readonly _tag: "Success"; readonly value: A } | { readonly _tag: "Failure"; readonly cause: unknown }): A => {
@@ -47,10 +48,27 @@ describe("RoutingSupervisor RPC over the simulated network", () => {
   effect("fails with CallTimeout past the timeout and NoProvider when nobody serves", () =>
     Effect.gen(function*() {
       const { clients: [c0, , c2] } = yield* mesh()
-      valueOf(yield* drive(c2.routing.advertise(slow, () => new Promise(() => undefined))))
+      const eager: Array<AbortSignal> = []
+      const held: Array<{ readonly signal: AbortSignal }> = []
+      valueOf(yield* drive(c2.routing.advertise(slow, (_args, ctx) => {
+        eager.push(ctx.signal)
+        held.push(ctx)
+        return new Promise(() => undefined)
+      })))
       yield* run(100)
       const late = yield* drive(c0.routing.call(slow, null, { timeoutMs: 500 }))
       expect(errorOf(late)._tag).toBe("CallTimeout")
+      // Past the deadline the handler's signal is aborted, also when first read only afterwards.
+      yield* run(2_000)
+      expect(eager.map((signal) => signal.aborted)).toEqual([true])
+      valueOf(yield* drive(c2.routing.advertise(slowLate, (_args, ctx) => {
+        held.push(ctx) // the signal is not read while the call runs
+        return new Promise(() => undefined)
+      })))
+      yield* run(100)
+      expect(errorOf(yield* drive(c0.routing.call(slowLate, null, { timeoutMs: 500 })))._tag).toBe("CallTimeout")
+      yield* run(2_000)
+      expect(held[1]!.signal.aborted).toBe(true)
       const nobody = yield* drive(c0.routing.call("io.macula/acme/app/math/nobody_v1", null))
       expect(errorOf(nobody)._tag).toBe("NoProvider")
       const invalid = yield* drive(c0.routing.call("io.macula/acme/app/math/*", null))

@@ -178,6 +178,21 @@ for (const [name, makeOpen] of backends) {
       expect((await run(store.usage)).blocks).toBe(0)
     })
 
+    it("writes blocks concurrently: each counted once, the quota held, a failed write leaves nothing", async () => {
+      const store = await makeOpen()({ quotaBytes: 5 * 1000 })
+      const blocks = [1, 2, 3, 4].map((s) => contentOf(1000, s))
+      // Eight writes at once, every block twice: four blocks stored, 4000 bytes.
+      await run(Effect.forEach([...blocks, ...blocks], (b) => store.putBlock(Mcid.ofBytes(b), b, { verified: true }), { concurrency: "unbounded" }))
+      expect(await run(store.usage)).toMatchObject({ blocks: 4, bytes: 4000 })
+      for (const b of blocks) expect(same(Option.getOrThrow(await run(store.getBlock(Mcid.ofBytes(b)))), b)).toBe(true)
+      // Two more at once, both pinned (so nothing is evictable): one fits, the other is refused.
+      const more = [5, 6].map((s) => contentOf(1000, s))
+      for (const b of [...blocks, ...more]) await run(store.pin(Mcid.ofBytes(b)))
+      const results = await run(Effect.forEach(more, (b) => Effect.result(store.putBlock(Mcid.ofBytes(b), b, { verified: true })), { concurrency: "unbounded" }))
+      expect(results.map((r) => r._tag).sort()).toEqual(["Failure", "Success"])
+      expect(await run(store.usage)).toMatchObject({ blocks: 5, bytes: 5000 })
+    })
+
     it("fails QuotaExceeded rather than evict pinned content", async () => {
       const store = await makeOpen()({ quotaBytes: 2 * 1000 })
       await run(store.put(contentOf(1000, 1)))

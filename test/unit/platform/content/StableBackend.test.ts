@@ -42,6 +42,24 @@ describe("ContentStore over a stable backend", () => {
     expect((await run(store.usage)).corruptDropped).toBe(0)
   })
 
+  it("copies in and out, except for a shared read or an owned write", async () => {
+    const memory = Backend.memory()
+    const store = await run(ContentStore.make(memory))
+    const mcid = Mcid.ofBytes(block)
+    const mine = block.slice()
+    await run(store.putBlock(mcid, mine, { verified: true }))
+    const stored = memory.entries.block.get(Mcid.key(mcid))!.bytes
+    expect(stored).not.toBe(mine)
+    const copy = Option.getOrThrow(await run(store.getBlock(mcid)))
+    expect(copy).not.toBe(stored)
+    expect(Option.getOrThrow(await run(store.getBlock(mcid, { shared: true })))).toBe(stored)
+
+    const other = Uint8Array.from({ length: 3_000 }, (_, i) => i & 255)
+    const handed = other.slice()
+    await run(store.putBlock(Mcid.ofBytes(other), handed, { verified: true, owned: true }))
+    expect(memory.entries.block.get(Mcid.key(Mcid.ofBytes(other)))!.bytes).toBe(handed)
+  })
+
   it("still verifies every block before it is written", async () => {
     const store = await run(ContentStore.make(Backend.memory()))
     const wrong = block.slice()

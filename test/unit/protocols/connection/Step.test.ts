@@ -183,11 +183,21 @@ describe("FrameReceived: lanes and the control stream once ready", () => {
     expect(c2[0]).toMatchObject({ _tag: "Deliver", route: { kind: "content", opener: "peer" } })
   })
 
-  it("answers ping with pong and delivers resync to the control route", () => {
+  it("answers ping with pong and delivers a station's resync to the control route", () => {
     const [, ping] = step(ready, Event.FrameReceived({ now: 20, stream: CONTROL, frame: { t: "ping", n: 9 } }))
     expect(sent(ping)).toEqual([{ t: "pong", n: 9 }])
-    const [, resync] = step(ready, Event.FrameReceived({ now: 20, stream: CONTROL, frame: { t: "resync", what: ["sub"] } }))
+    const [fromStation] = readyListener(station, "station")
+    const [, resync] = step(fromStation, Event.FrameReceived({ now: 20, stream: CONTROL, frame: { t: "resync", what: ["interest"] } }))
     expect(resync[0]).toMatchObject({ _tag: "Deliver", route: { kind: "control" } })
+    const [, onDialer] = stepOf(client)(readyDialer()[0], Event.FrameReceived({ now: 20, stream: CONTROL, frame: { t: "resync", what: ["sub", "adv"] } }))
+    expect(onDialer[0]).toMatchObject({ _tag: "Deliver", route: { kind: "control" } })
+  })
+
+  it("drops a client's resync (S→any) with a minor penalty, keeping the control stream", () => {
+    const [state, commands] = step(ready, Event.FrameReceived({ now: 20, stream: CONTROL, frame: { t: "resync", what: ["sub"] } }))
+    expect(tags(commands)).toEqual(["Emit:ScoreChanged"])
+    expect(state.phase).toBe("ready")
+    expect(state.score.value).toBe(-station.penaltyMinor)
   })
 
   it("closes protocol_violation for a lane frame on the control stream", () => {
@@ -414,7 +424,7 @@ describe("ConnectionLost", () => {
     const [closing] = step(ready, Event.CloseRequested({ now: 20, code: "going_away", graceful: true }))
     const [closed, commands] = step(closing, Event.ConnectionLost({ now: 30, by: "peer", code: "normal", message: "" }))
     expect(closed.phase).toBe("closed")
-    expect(commands).toContainEqual(Connection.Command.Emit({ notice: Connection.Notice.Closed({ code: "going_away", by: "local" }) }))
+    expect(commands).toContainEqual(Connection.Command.Emit({ notice: Connection.Notice.Closed({ code: "going_away", by: "local", score: 0 }) }))
     expect(step(closed, Event.Penalized({ now: 31, severity: "major", reason: "late" }))).toEqual(Step.unchanged(closed))
   })
 
@@ -422,8 +432,17 @@ describe("ConnectionLost", () => {
     const [ready] = readyListener()
     const [, commands] = stepOf(station)(ready, Event.ConnectionLost({ now: 30, by: "idle_timeout", code: "idle_timeout", message: "silence" }))
     expect(commands).toContainEqual(Connection.Command.Emit({
-      notice: Connection.Notice.Closed({ code: "idle_timeout", by: "idle_timeout", message: "silence" })
+      notice: Connection.Notice.Closed({ code: "idle_timeout", by: "idle_timeout", message: "silence", score: 0 })
     }))
+  })
+
+  it("reports the score at the close, recovery since the last penalty included", () => {
+    const [ready] = readyListener()
+    const step = stepOf(station)
+    const [penalised] = step(ready, Event.Penalized({ now: 0, severity: "major", reason: "bad signature" }))
+    // −25 at t = 0, +5 per minute: −15 two minutes later.
+    const [, commands] = step(penalised, Event.ConnectionLost({ now: 120_000, by: "peer", code: "normal", message: "" }))
+    expect(commands).toContainEqual(Connection.Command.Emit({ notice: Connection.Notice.Closed({ code: "normal", by: "peer", score: -15 }) }))
   })
 })
 
@@ -434,5 +453,83 @@ describe("the dialer's ready state", () => {
     const [s1] = Step.run(step, started(cfg, "outbound"), [Event.StreamOpened({ now: 1, stream: 0, as: { kind: "control" } })])
     const [, commands] = step(s1, Event.FrameReceived({ now: 10, stream: 0, frame: hello("station", { ts: wall0 + 10 + 120_000 }) }))
     expect(tags(commands)).toContain("Emit:ClockSkew")
+  })
+})
+
+describe("ResyncRequested", () => {
+  it("a station sends resync on the control stream to a client that dialled it, what in catalogue order", () => {
+    const [ready] = readyListener(station, "client")
+    const [, commands] = stepOf(station)(ready, Event.ResyncRequested({ now: 20, what: ["adv", "sub", "adv"] }))
+    expect(commands).toEqual([Connection.Command.Send({ stream: CONTROL, frame: { t: "resync", what: ["sub", "adv"] } })])
+  })
+
+  it("a station sends it on a control stream it opened, to a peer station", () => {
+    const cfg = config("station")
+    const step = stepOf(cfg)
+    const [ready] = Step.run(step, Connection.initial(cfg, "outbound"), [
+      Event.Started({ now: 0, wallNow: wall0, peerPowBits: pow }),
+      Event.StreamOpened({ now: 1, stream: CONTROL, as: { kind: "control" } }),
+      Event.FrameReceived({ now: 10, stream: CONTROL, frame: hello("station") })
+    ])
+    expect(ready.phase).toBe("ready")
+    expect(sent(step(ready, Event.ResyncRequested({ now: 20, what: ["interest"] }))[1])).toEqual([{ t: "resync", what: ["interest"] }])
+  })
+
+  it("sends nothing from a client, before the hellos, after a goodbye or for an empty what, and says why", () => {
+    const [dialer] = readyDialer()
+    expect(stepOf(client)(dialer, Event.ResyncRequested({ now: 20, what: ["sub"] }))).toEqual(Step.unchanged(dialer))
+    expect(Connection.Resync.refusal(client, dialer, ["sub"])?.reason).toBe("not_station")
+    const early = started(station, "inbound")
+    expect(stepOf(station)(early, Event.ResyncRequested({ now: 20, what: ["sub"] }))).toEqual(Step.unchanged(early))
+    expect(Connection.Resync.refusal(station, early, ["sub"])?.reason).toBe("not_ready")
+    const [ready] = readyListener()
+    const [closing] = stepOf(station)(ready, Event.CloseRequested({ now: 20, code: "normal", graceful: true }))
+    expect(sent(stepOf(station)(closing, Event.ResyncRequested({ now: 21, what: ["sub"] }))[1])).toEqual([])
+    expect(Connection.Resync.refusal(station, ready, [])?.reason).toBe("invalid_what")
+    expect(Connection.Resync.refusal(station, ready, ["sub"])).toBeUndefined()
+  })
+})
+
+describe("StreamResetLocally", () => {
+  const call = { t: "call" as const, id: 1, cid: new Uint8Array(16), realm: new Uint8Array(32), proc: "a", a: null, ttl: 1_000, idem: true, hop: 0, mode: "bidi" as const }
+
+  it("forgets a call stream a subsystem reset; flow_control counts as a peer-caused reset, cancelled does not", () => {
+    const [ready] = readyListener()
+    const step = stepOf(station)
+    const [s1] = step(ready, Event.FrameReceived({ now: 20, stream: 4, frame: call }))
+    const [s2, faulted] = step(s1, Event.StreamResetLocally({ now: 21, stream: 4, code: "flow_control" }))
+    expect(s2.streams.has(4)).toBe(false)
+    expect(s2.streamErrors).toEqual([21])
+    expect(s2.rejected).toBe(1)
+    expect(tags(faulted)).toEqual(["Emit:StreamRejected"])
+    const [s3] = step(s2, Event.FrameReceived({ now: 22, stream: 8, frame: { ...call, id: 2 } }))
+    const [s4, cancelled] = step(s3, Event.StreamResetLocally({ now: 23, stream: 8, code: "cancelled" }))
+    expect(s4.streams.has(8)).toBe(false)
+    expect(s4.streamErrors).toEqual([21])
+    expect(cancelled).toEqual([])
+  })
+
+  it("closes protocol_violation after more than maxStreamErrorsPerMin, mixing its own and subsystem resets", () => {
+    const cfg = config("station", { maxStreamErrorsPerMin: 2, banScore: -1_000 })
+    const step = stepOf(cfg)
+    let [state] = readyListener(cfg)
+    const codes: Array<string | undefined> = []
+    for (let i = 0; i < 3; i++) {
+      const stream = 4 + 4 * i
+      ;[state] = step(state, Event.FrameReceived({ now: 100 + i, stream, frame: { ...call, id: i + 1 } }))
+      const [next, commands] = i === 1
+        ? step(state, Event.FrameRejected({ now: 100 + i, stream, code: "malformed_frame", detail: "x" }))
+        : step(state, Event.StreamResetLocally({ now: 100 + i, stream, code: "flow_control" }))
+      state = next
+      codes.push(closeCode(commands))
+    }
+    expect(codes).toEqual([undefined, undefined, "protocol_violation"])
+  })
+
+  it("never forgets the control stream", () => {
+    const [ready] = readyListener()
+    const [state] = stepOf(station)(ready, Event.StreamResetLocally({ now: 20, stream: CONTROL, code: "invalid_field" }))
+    expect(state.control).toBe(CONTROL)
+    expect(state.streams.has(CONTROL)).toBe(true)
   })
 })

@@ -290,6 +290,36 @@ describe("Fetch: blocks", () => {
     expect(cancelledAt(out, first)).toEqual([chunkHex(s, 3)])
   })
 
+  it("duplicates no straggler of an equally fast provider until it is overdue, then on an Endgame timer", () => {
+    const { step, s: start } = started(config({ fetchWindowPerProvider: 4, endgameDuplicates: 1 }), ["a", "b"])
+    let s = start
+    let now = 2
+    // Every want is answered 10 ms after it went out, the oldest first: both providers measure
+    // the same rate, and the chunks run out while both still hold wants.
+    let out: ReadonlyArray<Fetch.Command> = []
+    const endgameArmed = () => out.some((c) => c._tag === "SetTimer" && c.timer._tag === "Endgame")
+    while (s.counters.duplicates === 0 && !endgameArmed()) {
+      let next: { from: string; index: number; at: number } | undefined
+      for (const p of s.providers.values()) {
+        for (const [index, at] of p.inFlight) if (next === undefined || at < next.at) next = { from: p.id, index, at }
+      }
+      if (next === undefined) break
+      now = Math.max(now, next.at + 10)
+      ;[s, out] = step(s, Event.FrameReceived({ now, from: next.from, frame: blockFrame(s, next.index) }))
+    }
+    expect(s.hint).toBe(s.chunks.length)
+    expect(s.counters.duplicates).toBe(0)
+    // A window has room, every chunk is asked: the end game is on, but nothing is late yet.
+    const armed = out.find((c) => c._tag === "SetTimer" && c.timer._tag === "Endgame")
+    expect(armed).toBeDefined()
+    const { at, generation } = armed as Extract<Fetch.Command, { _tag: "SetTimer" }>
+    expect(at).toBeGreaterThan(now)
+    // Past the due time the wants are overdue and go to the free provider too.
+    ;[s, out] = step(s, Event.TimerFired({ now: at + 1, timer: { _tag: "Endgame" }, generation }))
+    expect(s.counters.duplicates).toBeGreaterThan(0)
+    expect(sends(out).some((c) => c.frame.t === "content.want")).toBe(true)
+  })
+
   it("completes once every chunk is stored, with progress on the way", () => {
     const { step, s } = started(config({ fetchWindowPerProvider: 30, endgameDuplicates: 0 }), ["a"])
     let state = s

@@ -150,6 +150,23 @@ describe("Dispatcher: CallReceived (home station)", () => {
     const out = s.call(caller, B.callFrame(1), "client", { _tag: "Denied", reason: "Expired" })
     expect(replies(out, caller)[0]?.e).toEqual({ c: "unauthorized", m: "Expired" })
   })
+  it("a reused in-flight id is invalid_field: its stream reset, the sender penalised minor, the first call goes on (§14 row 9)", () => {
+    const s = station()
+    s.attach(prov)
+    s.attach(caller)
+    s.advertise(2)
+    const first = s.call(caller, B.callFrame(1))
+    expect(calls(first)).toHaveLength(1)
+    const again = s.call(caller, B.callFrame(1))
+    expect(again).toEqual([
+      { _tag: "RejectFrame", to: caller, code: "invalid_field", reason: "call_id_reused" },
+      { _tag: "Penalise", peer: caller, severity: "minor", reason: "call_id_reused" }
+    ])
+    // The call in flight under that id is still answered; the id is free again afterwards.
+    const forwarded = calls(first)[0]!.frame as Frame.Call
+    expect(replies(s.reply(prov, forwarded.id, { r: 7 }), caller)).toEqual([{ t: "reply", id: 1, r: 7 }])
+    expect(calls(s.call(caller, B.callFrame(1)))).toHaveLength(1)
+  })
   it("refuses past maxInFlightCallsPerConn with overloaded", () => {
     const s = station({ ...Rpc.local, maxInFlightCallsPerConn: 1 })
     s.attach(caller)

@@ -160,6 +160,15 @@ describe("Endpoint: Advertise / AnswerReceived / Unadvertise", () => {
     e.run(E.Advertise({ now: 0, wall: WALL, ref: 1, realm: B.realm, proc: B.proc, modes: [], req: false }))
     expect(B.ofTag(e.up(), "SignAdvertisement")).toHaveLength(1)
   })
+  it("replays advertisements on a resync naming adv (§15.2), and nothing for sub or while unlinked", () => {
+    const e = endpoint()
+    e.run(E.Advertise({ now: 0, wall: WALL, ref: 1, realm: B.realm, proc: B.proc, modes: [], req: false }))
+    expect(B.ofTag(e.run(E.ResyncReceived({ now: 0, wall: WALL, what: ["adv"] })), "SignAdvertisement")).toHaveLength(0)
+    e.up()
+    expect(B.ofTag(e.run(E.ResyncReceived({ now: 5, wall: WALL + 5, what: ["sub"] })), "SignAdvertisement")).toHaveLength(0)
+    const [again] = B.ofTag(e.run(E.ResyncReceived({ now: 5, wall: WALL + 5, what: ["sub", "adv"] })), "SignAdvertisement")
+    expect(again?.draft).toMatchObject({ gone: false })
+  })
 })
 
 describe("Endpoint: CallReceived / HandlerReturned / HandlerFailed / CancelReceived", () => {
