@@ -4,7 +4,9 @@
  *
  * It answers the listener's admission question (bans, `maxConnections`, `maxConnectionsPerIp`,
  * `maxHandshakesInFlight`), applies the duplicate rule when a connection becomes ready (the
- * loser is closed `replaced`), remembers scores and bans across connections, keeps at most one
+ * loser is closed `replaced`; a banned peer's connection is closed `banned`, whichever side
+ * dialled), remembers scores and bans across connections, answers whether a DID is banned (so
+ * our own dials to it fail at once), keeps at most one
  * dial per peer in flight (a second caller waits for the first's result), and finds the ready
  * connection to a DID for the owners of links.
  *
@@ -68,6 +70,15 @@ export type DialTicket =
   | { readonly lead: false; readonly wait: Deferred.Deferred<Handle, unknown> }
 
 /**
+ * What the registry says of a connection that just became ready: keep it, close it `replaced`
+ * (a duplicate lost) or close it `banned` (its peer is banned).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReadyVerdict = "keep" | "replaced" | "banned"
+
+/**
  * The registry's messages.
  *
  * @since 0.1.0
@@ -77,12 +88,13 @@ export type Msg =
   | { readonly _tag: "Admit"; readonly id: string; readonly did: string; readonly ip: string | undefined; readonly reply: Actor.Reply<Admission> }
   | { readonly _tag: "AddOutbound"; readonly id: string; readonly did: string }
   | { readonly _tag: "Attach"; readonly process: Process; readonly handle: Handle }
-  | { readonly _tag: "Ready"; readonly status: Status; readonly handle: Handle; readonly reply: Actor.Reply<"keep" | "replaced"> }
+  | { readonly _tag: "Ready"; readonly status: Status; readonly handle: Handle; readonly reply: Actor.Reply<ReadyVerdict> }
   | { readonly _tag: "Exited"; readonly id: string }
   | { readonly _tag: "Noticed"; readonly did: string; readonly notice: Notice; readonly status: Status }
   | { readonly _tag: "Lookup"; readonly did: string; readonly reply: Actor.Reply<Handle | undefined> }
   | { readonly _tag: "List"; readonly reply: Actor.Reply<ReadonlyArray<Handle>> }
   | { readonly _tag: "ScoreOf"; readonly did: string; readonly reply: Actor.Reply<number> }
+  | { readonly _tag: "IsBanned"; readonly did: string; readonly reply: Actor.Reply<boolean> }
   | { readonly _tag: "BeginDial"; readonly key: string; readonly reply: Actor.Reply<DialTicket> }
   | { readonly _tag: "EndDial"; readonly key: string; readonly exit: Exit.Exit<Handle, unknown> }
   | { readonly _tag: "Snapshot"; readonly reply: Actor.Reply<Peers.Peers> }
@@ -194,7 +206,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
               const old = state.handles.get(id)
               if (old !== undefined) yield* old.close({ code: "replaced", message: "a newer connection to this peer" })
             }
-            message.reply.succeed(verdict.keep ? "keep" : "replaced")
+            message.reply.succeed(verdict.banned === true ? "banned" : verdict.keep ? "keep" : "replaced")
             break
           }
           case "Exited":
@@ -223,6 +235,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
             break
           case "ScoreOf":
             message.reply.succeed(Peers.scoreOf(state.peers, message.did, now, options.score))
+            break
+          case "IsBanned":
+            message.reply.succeed(Peers.isBanned(state.peers, message.did, now))
             break
           case "BeginDial": {
             const [peers, lead] = Peers.beginDial(state.peers, message.key)
@@ -264,11 +279,13 @@ export interface Client {
   readonly admit: (c: { readonly id: string; readonly did: string; readonly remoteAddress: string }) => Effect.Effect<Admission>
   readonly addOutbound: (id: string, did: string) => Effect.Effect<void>
   readonly attach: (process: Process, handle: Handle) => Effect.Effect<void>
-  readonly ready: (status: Status, handle: Handle) => Effect.Effect<"keep" | "replaced">
+  readonly ready: (status: Status, handle: Handle) => Effect.Effect<ReadyVerdict>
   readonly noticed: (did: string, notice: Notice, status: Status) => void
   readonly lookup: (did: string) => Effect.Effect<Handle | undefined>
   readonly list: Effect.Effect<ReadonlyArray<Handle>>
   readonly scoreOf: (did: string) => Effect.Effect<number>
+  /** Whether `did` is banned now (`false` while the registry is down). */
+  readonly isBanned: (did: string) => Effect.Effect<boolean>
   readonly beginDial: (key: string) => Effect.Effect<DialTicket>
   readonly endDial: (key: string, exit: Exit.Exit<Handle, unknown>) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<Peers.Peers | undefined>
@@ -295,7 +312,7 @@ export const client = (ref: () => Actor.ActorRef<Msg> | undefined, timeoutMs = 5
     admit: (c) => ask<Admission>((reply) => ({ _tag: "Admit", id: c.id, did: c.did, ip: ipOf(c.remoteAddress), reply }), { ok: true }),
     addOutbound: (id, did) => tell({ _tag: "AddOutbound", id, did }),
     attach: (process, handle) => tell({ _tag: "Attach", process, handle }),
-    ready: (status, handle) => ask<"keep" | "replaced">((reply) => ({ _tag: "Ready", status, handle, reply }), "keep"),
+    ready: (status, handle) => ask<ReadyVerdict>((reply) => ({ _tag: "Ready", status, handle, reply }), "keep"),
     noticed: (did, notice, status) => {
       if (notice._tag !== "ScoreChanged" && notice._tag !== "Banned" && notice._tag !== "Closed") return
       const r = ref()
@@ -304,6 +321,7 @@ export const client = (ref: () => Actor.ActorRef<Msg> | undefined, timeoutMs = 5
     lookup: (did) => ask<Handle | undefined>((reply) => ({ _tag: "Lookup", did, reply }), undefined),
     list: ask<ReadonlyArray<Handle>>((reply) => ({ _tag: "List", reply }), []),
     scoreOf: (did) => ask<number>((reply) => ({ _tag: "ScoreOf", did, reply }), 0),
+    isBanned: (did) => ask<boolean>((reply) => ({ _tag: "IsBanned", did, reply }), false),
     beginDial: (key) => ask<DialTicket>((reply) => ({ _tag: "BeginDial", key, reply }), { lead: true }),
     endDial: (key, exit) => tell({ _tag: "EndDial", key, exit }),
     snapshot: ask<Peers.Peers | undefined>((reply) => ({ _tag: "Snapshot", reply }), undefined)

@@ -108,12 +108,22 @@ export const redialDelayMs = (config: DialerConfig, attempt: number, random: num
 export class DialerUnavailable extends Data.TaggedError("DialerUnavailable")<{ readonly reason: string }> {}
 
 /**
+ * The peer is banned (PROTOCOL.md §3.7): a dial to a DID known to be banned fails at once,
+ * without touching the network, and a connection whose authenticated peer turns out to be
+ * banned is closed `banned`. Callers fail over to another peer instead of redialling this one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PeerBanned extends Data.TaggedError("PeerBanned")<{ readonly peerDid: string; readonly address: string }> {}
+
+/**
  * Why a dial produced no ready connection.
  *
  * @since 0.1.0
  * @category errors
  */
-export type DialFailure = ConnectionActor.DialError | ConnectionActor.ConnectionClosed | DialerUnavailable
+export type DialFailure = ConnectionActor.DialError | ConnectionActor.ConnectionClosed | DialerUnavailable | PeerBanned
 
 /**
  * Options of one dial.
@@ -148,7 +158,9 @@ export type LinkEvent =
 export interface Dialer {
   /**
    * One dial: the ready connection to the peer if there is one, else joins the dial in flight
-   * to it, else dials, starts a connection actor and waits for both hellos.
+   * to it, else dials, starts a connection actor and waits for both hellos. Fails `PeerBanned`
+   * at once when the peer's DID (given or pinned in the address) is banned, and when the peer
+   * that answered turns out to be banned.
    */
   readonly dial: (address: string, options?: DialOptions) => Effect.Effect<Handle, DialFailure>
   /** Dials until it succeeds (or `maxAttempts` fail), waiting a jittered backoff between tries. */
@@ -352,10 +364,20 @@ export const start = (
           ...(did === undefined ? {} : { expectedDid: did }),
           timeoutMs: dialerConfig.dialTimeoutMs
         })
+        // An unpinned address names no DID: the certificate just told us who answered. Refuse a
+        // banned peer here, as the listener refuses a banned DID before any actor starts.
+        if (yield* registry.isBanned(connection.peerDid)) {
+          yield* Effect.forkDetach(connection.close("banned", "peer is banned"))
+          return yield* Effect.fail(new PeerBanned({ peerDid: connection.peerDid, address }))
+        }
         yield* registry.addOutbound(connection.id, connection.peerDid)
         const handle = yield* startConnection(connection)
         const ready = yield* Effect.result(handle.ready)
         if (Result.isSuccess(ready)) return handle
+        // Banned while handshaking: the registry closed it `banned` when it became ready.
+        if (ready.failure.code === "banned" && ready.failure.by === "local") {
+          return yield* Effect.fail(new PeerBanned({ peerDid: connection.peerDid, address }))
+        }
         // Lost the duplicate rule to a connection that already exists: use that one.
         if (ready.failure.code === "replaced") {
           const existing = yield* registry.lookup(connection.peerDid)
@@ -367,6 +389,9 @@ export const start = (
     const dial = (address: string, dialOptions?: DialOptions): Effect.Effect<Handle, DialFailure> =>
       Effect.gen(function*() {
         const did = dialOptions?.expectedDid ?? pinnedDid(address)
+        if (did !== undefined && (yield* registry.isBanned(did))) {
+          return yield* Effect.fail(new PeerBanned({ peerDid: did, address }))
+        }
         if (did !== undefined) {
           const existing = yield* registry.lookup(did)
           if (existing !== undefined) return existing

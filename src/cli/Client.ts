@@ -5,6 +5,7 @@
  * macula sub  --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC_OR_PATTERN
  * macula pub  --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC JSON
  * macula call --seed URL... --realm R [--cap FILE]... [--data DIR] PROCEDURE JSON [--timeout MS]
+ *             [--direct | --direct-to quic://HOST:PORT#did:key:...]
  * ```
  *
  * Each starts a client node (ephemeral unless `--data` is given), attached to the first seed
@@ -17,6 +18,11 @@
  * and one line on stderr saying what, in words (an invalid topic, a timeout, a refused
  * capability, no provider, an unreachable station); a wrong command line exits 2, and so does a
  * `--cap` file that cannot be read, holds no delegation or holds an expired one.
+ *
+ * `call --direct` is direct mode (PROTOCOL.md §9.2, `CallOptions.direct`): the call goes to the
+ * station serving the provider on a connection of its own, found through the DHT;
+ * `--direct-to ADDRESS` names that station instead. (A separate option, because an option's
+ * value here is never optional: `--direct` followed by the procedure must stay unambiguous.)
  *
  * The delegations of `--cap` become the node's `capabilities`: the client presents them to its
  * station with each gated frame that needs them (`ClientCapabilities`).
@@ -58,7 +64,11 @@ const common: ReadonlyArray<Args.OptionSpec> = [
 export const specs: Readonly<Record<Command, Args.CommandSpec>> = {
   sub: { command: "sub", options: common, positional: ["TOPIC_OR_PATTERN"] },
   pub: { command: "pub", options: common, positional: ["TOPIC", "JSON"] },
-  call: { command: "call", options: [...common, { name: "timeout" }], positional: ["PROCEDURE", "JSON"] }
+  call: {
+    command: "call",
+    options: [...common, { name: "timeout" }, { name: "direct", flag: true }, { name: "direct-to" }],
+    positional: ["PROCEDURE", "JSON"]
+  }
 }
 
 /**
@@ -76,8 +86,26 @@ export interface Invocation {
   readonly value?: unknown
   /** `call`: the caller's budget, ms. */
   readonly timeoutMs?: number
+  /** `call`: direct mode, `true` (`--direct`) or the serving station's address (`--direct-to`). */
+  readonly direct?: string | true
   /** `--cap` files to read (read by `run`, so parsing stays pure). */
   readonly capFiles: ReadonlyArray<string>
+}
+
+/** A station address as `CallOptions.direct` takes it: `quic://` or `tls://`, host, port, and optionally its DID. */
+const stationAddress = /^(quic|tls):\/\/(\[[0-9a-fA-F:.]+\]|[^\s#/:\[\]]+):\d{1,5}(#did:key:z[1-9A-HJ-NP-Za-km-z]+)?$/
+
+/** `--direct` / `--direct-to` of `call`: `true`, the address, nothing, or what is wrong. */
+const directOf = (parsed: Args.Parsed): string | true | undefined | UsageError => {
+  const to = Args.one(parsed, "direct-to")
+  if (to === undefined) return parsed.flags.has("direct") ? true : undefined
+  if (parsed.flags.has("direct")) {
+    return new UsageError({ message: "call: --direct (find the station) and --direct-to ADDRESS (name it) exclude each other" })
+  }
+  if (!stationAddress.test(to)) {
+    return new UsageError({ message: `call: --direct-to "${to}" is not a station address (quic://HOST:PORT#did:key:...)` })
+  }
+  return to
 }
 
 /**
@@ -113,6 +141,8 @@ export const parse = (command: Command, args: ReadonlyArray<string>): Invocation
     if (t instanceof UsageError) return t
     timeoutMs = t
   }
+  const direct = command === "call" ? directOf(parsed) : undefined
+  if (direct instanceof UsageError) return direct
   const data = Args.one(parsed, "data")
   return {
     command,
@@ -120,6 +150,7 @@ export const parse = (command: Command, args: ReadonlyArray<string>): Invocation
     capFiles: Args.all(parsed, "cap"),
     ...(command === "sub" ? {} : { value }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(direct === undefined ? {} : { direct }),
     config: {
       role: "client",
       realm,
@@ -174,7 +205,8 @@ export const describeFailure = (target: string, error: unknown, withCaps = false
     case "CallTimeout":
       return `timeout: no reply from ${target} within ${String(e["timeoutMs"])} ms`
     case "NoProvider":
-      return `no provider: nobody advertises ${target}`
+      // Direct mode says which lookup found nothing (no provider record, or no station address).
+      return text("detail") === undefined ? `no provider: nobody advertises ${target}` : `no provider for ${target}: ${text("detail")}`
     case "RemoteError":
       return `${text("code") === "handler_error" ? "the provider's handler failed" : `refused (${text("code")})`}: ${text("message")}`
     case "ConnectionLost":
@@ -239,11 +271,10 @@ export const run = async (
         await node.publish(invocation.target, invocation.value)
         break
       case "call": {
-        const result = await node.call(
-          invocation.target,
-          invocation.value,
-          invocation.timeoutMs === undefined ? {} : { timeoutMs: invocation.timeoutMs }
-        )
+        const result = await node.call(invocation.target, invocation.value, {
+          ...(invocation.timeoutMs === undefined ? {} : { timeoutMs: invocation.timeoutMs }),
+          ...(invocation.direct === undefined ? {} : { direct: invocation.direct })
+        })
         io.out(toJson(result))
         break
       }

@@ -31,7 +31,9 @@ commands:
   pub --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC JSON
       publishes one event; exits once the station accepted it
   call --seed URL... --realm R [--cap FILE]... [--data DIR] PROCEDURE JSON [--timeout MS]
-      calls a procedure; prints the JSON result
+       [--direct | --direct-to quic://HOST:PORT#did:key:...]
+      calls a procedure; prints the JSON result. --direct: straight to the provider's
+      station, found through the DHT; --direct-to: straight to that station
   put --seed URL... --realm R [--cap FILE]... [--data DIR] FILE
       stores, announces and uploads a file to the station; prints its MCID
   get --seed URL... --realm R [--cap FILE]... [--data DIR] MCID -o FILE

@@ -109,6 +109,40 @@ const workers = (root: Supervisor.SupervisorRef, prefix: string) =>
     return out
   }))
 
+/**
+ * One station with a subscriber and a publisher on it: publishes 1…200 and, right after each
+ * number in `killAt`, kills the subscriber's only worker labelled `label`; then checks that
+ * every number arrived exactly once, in order, with no gap.
+ */
+const streamKilling = async (label: string, killAt: ReadonlyArray<number>) => {
+  const s = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
+  let root: Supervisor.SupervisorRef | undefined
+  const subscriber = await client([s.seed], (r) => (root = r))
+  const publisher = await client([s.seed])
+  const { seen, numbers } = await record(subscriber)
+  const last = 200
+  let kills = 0
+  await within("the stream", 45_000, (async () => {
+    for (let n = 1; n <= last; n++) {
+      await publisher.publish(topic, { n })
+      if (killAt.includes(n)) {
+        const targets = await workers(root!, label)
+        expect(targets.length).toBe(1)
+        await Effect.runPromise(targets[0]!.exit(ExitReason.killed))
+        kills++
+      }
+      await sleep(10)
+    }
+  })())
+  expect(kills).toBe(killAt.length)
+  await until("every number arrives", () => numbers().at(-1) === last, 30_000)
+  await sleep(500) // time for a stray redelivery to show up
+  expect(checkCovered(seen, last)).toEqual([])
+  expect(numbers()).toEqual(Array.from({ length: last }, (_, i) => i + 1))
+  expect(seen.filter((x) => x.kind === "gap")).toEqual([])
+  return { s, subscriber }
+}
+
 describe("at-least-once subscriptions under failure", () => {
   it("SIGKILL of the subscriber's home station: every number delivered once or inside a reported gap", async () => {
     const { a, b } = await linkedPair(cli.path, children)
@@ -154,60 +188,14 @@ describe("at-least-once subscriptions under failure", () => {
   }, 90_000)
 
   it("only the subscriber's link dies: the subscription resumes at the same station and nothing is lost", async () => {
-    const s = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
-    let root: Supervisor.SupervisorRef | undefined
-    const subscriber = await client([s.seed], (r) => (root = r))
-    const publisher = await client([s.seed])
-    const { seen, numbers } = await record(subscriber)
-
-    const last = 200
-    let kills = 0
-    await within("the stream", 45_000, (async () => {
-      for (let n = 1; n <= last; n++) {
-        await publisher.publish(topic, { n })
-        if (n === 60 || n === 130) {
-          const links = await workers(root!, "connection")
-          expect(links.length).toBe(1)
-          await Effect.runPromise(links[0]!.exit(ExitReason.killed))
-          kills++
-        }
-        await sleep(10)
-      }
-    })())
-    expect(kills).toBe(2)
-    await until("every number arrives", () => numbers().at(-1) === last, 30_000)
-    await sleep(500)
-    expect(checkCovered(seen, last)).toEqual([])
-    expect(numbers()).toEqual(Array.from({ length: last }, (_, i) => i + 1))
-    expect(seen.filter((x) => x.kind === "gap")).toEqual([])
+    const { s, subscriber } = await streamKilling("connection", [60, 130])
     expect(subscriber.home()?.did).toBe(s.did)
     expect(s.child.exitCode).toBe(null)
   }, 90_000)
 
   it("the subscriber's pub/sub session actor is killed (and restarted): nothing lost, nothing twice", async () => {
-    const s = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
-    let root: Supervisor.SupervisorRef | undefined
-    const subscriber = await client([s.seed], (r) => (root = r))
-    const publisher = await client([s.seed])
-    const { seen, numbers } = await record(subscriber)
-    const last = 200
-    await within("the stream", 45_000, (async () => {
-      for (let n = 1; n <= last; n++) {
-        await publisher.publish(topic, { n })
-        if (n === 70 || n === 140) {
-          const sessions = await workers(root!, "pubsub-session")
-          expect(sessions.length).toBe(1)
-          await Effect.runPromise(sessions[0]!.exit(ExitReason.killed))
-        }
-        await sleep(10)
-      }
-    })())
-    await until("every number arrives", () => numbers().at(-1) === last, 30_000)
-    await sleep(500)
     // The restarted session resumes from the last acknowledged cursor: what was handled but not
     // yet acknowledged comes again from the station and is not handed to the handler twice.
-    expect(checkCovered(seen, last)).toEqual([])
-    expect(numbers()).toEqual(Array.from({ length: last }, (_, i) => i + 1))
-    expect(seen.filter((x) => x.kind === "gap")).toEqual([])
+    await streamKilling("pubsub-session", [70, 140])
   }, 90_000)
 })

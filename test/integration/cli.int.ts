@@ -2,45 +2,37 @@
  * The `macula` command as a process (API.md "CLI"): `realm keygen` / `issue` / `revoke` produce
  * a key, delegations and a revocation that the UCAN library accepts; every failure exits
  * non-zero with one line on stderr; commands that are not wired yet say so instead of
- * pretending. The CLI is bundled once from the sources; every run has a hard timeout.
+ * pretending; `call --direct` and `--direct-to` reach a provider's station across two station
+ * processes. The CLI is bundled once from the sources; every run has a hard timeout.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliBundle, killAll } from "../support/cli.ts"
+import * as Stations from "../support/stations.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import * as Ucan from "../../src/identity/ucan/index.ts"
+import { MaculaNode } from "../../src/node/index.ts"
 
 const cli = cliBundle("cli")
 const bundle = cli.path
 const children: Array<ChildProcessWithoutNullStreams> = []
+const nodes: Array<MaculaNode> = []
 const dir = mkdtempSync(join(tmpdir(), "macula-cli-"))
 
 beforeAll(cli.build, 60_000)
 
-afterAll(() => {
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.stop()))
   killAll(children)
   rmSync(dir, { recursive: true, force: true })
   cli.remove()
 })
 
 /** Runs `macula ARGS…` to completion (killed after `ms`). */
-const macula = (args: ReadonlyArray<string>, ms = 45_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    children.push(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => void (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => void (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolvePromise({ code, stdout, stderr })
-    })
-  })
+const macula = (args: ReadonlyArray<string>, ms = 45_000) => Stations.run(bundle, children, args, ms)
 
 const oneLineError = (result: { code: number | null; stdout: string; stderr: string }) => {
   expect(result.code).not.toBe(0)
@@ -133,4 +125,37 @@ describe("macula", () => {
     expect(oneLineError(result)).toMatch(/^macula: connection lost \(unreachable\): none of the seeds answered within 1500 ms/)
     expect(result.stdout).toBe("")
   }, 60_000)
+})
+
+describe("macula call --direct", () => {
+  it("reaches the provider's station found through the DHT, or the one named, bypassing the seed", async () => {
+    const { a, b } = await Stations.linkedPair(bundle, children)
+    const realm = "io.example"
+    const add = `${realm}/acme/calc/math/add_v1`
+    const provider = await MaculaNode.start({ role: "client", realm, seeds: [a.seed], knobs: { stationPowBits: 8 } })
+    nodes.push(provider)
+    await provider.advertise(add, (args) => {
+      const { a: x, b: y } = args as { a: number; b: number }
+      return { sum: x + y, by: provider.did }
+    })
+    const call = (...extra: Array<string>) =>
+      macula(["call", "--seed", b.seed, "--realm", realm, "--timeout", "20000", ...extra, add, '{"a":2,"b":3}'])
+    // Routed through B first: the provider record is in the DHT once this answers.
+    const routed = await call()
+    expect(routed.stderr).toBe("")
+    expect(JSON.parse(routed.stdout)).toEqual({ sum: 5, by: provider.did })
+
+    const [found, named] = await Promise.all([call("--direct"), call("--direct-to", a.seed)])
+    for (const result of [found, named]) {
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      expect(JSON.parse(result.stdout)).toEqual({ sum: 5, by: provider.did })
+    }
+    // The option is not ignored: a named station that does not exist fails the call, though B
+    // would have routed it.
+    const nowhere = await call("--direct-to", `quic://127.0.0.1:9#${Identity.generate().did}`)
+    expect(nowhere.code).toBe(1)
+    expect(oneLineError(nowhere)).toMatch(/^macula call: /)
+    expect(nowhere.stdout).toBe("")
+  }, 180_000)
 })

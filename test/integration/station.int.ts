@@ -12,7 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliBundle, killAll } from "../support/cli.ts"
-import { processState } from "../support/stations.ts"
+import { processState, run } from "../support/stations.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
 const cli = cliBundle("station")
@@ -90,20 +90,7 @@ const startStation = (args: ReadonlyArray<string>, ms: number): Promise<Running>
   })
 
 /** Runs `macula ARGS…` to completion (killed after `ms`). */
-const macula = (args: ReadonlyArray<string>, ms = 45_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    children.push(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => void (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => void (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolvePromise({ code, stdout, stderr })
-    })
-  })
+const macula = (args: ReadonlyArray<string>, ms = 45_000) => run(bundle, children, args, ms)
 
 const within = <A>(label: string, ms: number, promise: Promise<A>): Promise<A> =>
   Promise.race([promise, new Promise<A>((_, reject) => setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms))])

@@ -8,6 +8,9 @@
  *   banned, and `too_many_connections` beyond `maxConnections` (all connections),
  *   `maxConnectionsPerIp` (inbound, per remote IP) or `maxHandshakesInFlight` (inbound, not yet
  *   ready).
+ * - **Bans at ready**: a connection whose peer is banned by the time it becomes ready (our own
+ *   dial to a peer we learn the DID of only from its certificate, or a ban that arrived during
+ *   the handshake) is closed `banned`, never kept.
  * - **Duplicates**: when a connection becomes ready while another ready one has the same peer,
  *   one must go. Between two stations whose connections were dialled from opposite sides, the
  *   one dialled by the smaller node id is kept (both sides compute the same verdict); in every
@@ -186,7 +189,8 @@ export const addOutbound = (p: Peers, c: { readonly id: string; readonly did: st
 
 /**
  * The verdict on a connection that just became ready: keep it (closing `replace` as
- * `replaced`), or close it `replaced` because an existing one wins.
+ * `replaced`), close it `replaced` because an existing one wins, or close it `banned`
+ * (`banned: true`, `keep: false`) because its peer is banned.
  *
  * @since 0.1.0
  * @category models
@@ -194,6 +198,8 @@ export const addOutbound = (p: Peers, c: { readonly id: string; readonly did: st
 export interface ReadyVerdict {
   readonly keep: boolean
   readonly replace: ReadonlyArray<string>
+  /** Present (and `true`) only when the peer is banned. */
+  readonly banned?: true
 }
 
 /**
@@ -226,7 +232,8 @@ export const survivor = (input: {
 
 /**
  * Marks connection `id` ready and applies the duplicate rule against the other ready
- * connections to the same DID.
+ * connections to the same DID; a banned peer's connection is refused instead (and not marked
+ * ready, so it never shadows a lookup).
  *
  * @since 0.1.0
  * @category duplicates
@@ -244,6 +251,7 @@ export const ready = (
   }
 ): readonly [Peers, ReadyVerdict] => {
   const current = p.entries.get(c.id) ?? { id: c.id, did: c.did, direction: c.direction, ip: undefined, ready: false, since: c.now }
+  if (isBanned(p, c.did, c.now)) return [withEntry(p, current), { keep: false, replace: [], banned: true }]
   const replace: Array<string> = []
   for (const other of p.entries.values()) {
     if (other.id === c.id || other.did !== c.did || !other.ready) continue

@@ -30,6 +30,27 @@ describe("macula sub|pub|call", () => {
     })
   })
 
+  it("parses call --direct (find the station) and --direct-to ADDRESS (name it)", () => {
+    const call = (...extra: Array<string>) => Client.parse("call", ["--seed", seed, "--realm", "io.example", ...extra, topic, "{}"])
+    const station = "quic://127.0.0.1:4433#did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+    expect(call()).not.toHaveProperty("direct")
+    expect(call("--direct")).toMatchObject({ direct: true, target: topic, value: {} })
+    expect(call("--direct-to", station)).toMatchObject({ direct: station })
+    expect(call(`--direct-to=tls://[::1]:9000`)).toMatchObject({ direct: "tls://[::1]:9000" })
+    const message = (...extra: Array<string>) => {
+      const r = call(...extra)
+      return r instanceof UsageError ? r.message : "parsed"
+    }
+    expect(message("--direct", "--direct-to", station)).toMatch(/^call: --direct .* exclude each other$/)
+    expect(message("--direct-to", "station-b")).toMatch(/^call: --direct-to "station-b" is not a station address/)
+    expect(message("--direct-to", "http://h:1")).toMatch(/is not a station address/)
+    const trailing = Client.parse("call", ["--seed", seed, "--realm", "io.example", topic, "{}", "--direct-to"])
+    expect(trailing instanceof UsageError ? trailing.message : "parsed").toMatch(/--direct-to needs a value/)
+    expect(message("--direct=yes")).toBe("call: --direct takes no value")
+    const pub = Client.parse("pub", ["--seed", seed, "--realm", "io.example", "--direct", topic, "{}"])
+    expect(pub instanceof UsageError ? pub.message : "parsed").toMatch(/unknown option --direct/)
+  })
+
   it("refuses a wrong command line with a UsageError", () => {
     const message = (command: Client.Command, args: Array<string>) => {
       const r = Client.parse(command, args)
@@ -55,6 +76,8 @@ describe("macula sub|pub|call", () => {
     expect(Client.describeFailure("x/#/y", new TopicError({ reason: "invalid_pattern", detail: "d" }))).toMatch(/^invalid pattern/)
     expect(Client.describeFailure("p", new CallTimeout({ procedure: "p", timeoutMs: 500 }))).toBe("timeout: no reply from p within 500 ms")
     expect(Client.describeFailure("p", new NoProvider({ procedure: "p" }))).toBe("no provider: nobody advertises p")
+    expect(Client.describeFailure("p", new NoProvider({ procedure: "p", detail: "no station record with an address" })))
+      .toBe("no provider for p: no station record with an address")
     expect(Client.describeFailure("t", new Unauthorized({ operation: "publish", reason: "Expired" })))
       .toBe("refused by the station: unauthorized (Expired); the capability does not allow it")
     expect(Client.describeFailure("p", new RemoteError({ code: "handler_error", message: "boom" }))).toBe("the provider's handler failed: boom")

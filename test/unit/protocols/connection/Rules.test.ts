@@ -75,6 +75,16 @@ describe("Peers", () => {
     expect(Peers.admit(p, { id: "1", did: "did:x", ip: "1", now: 1_000 }, limits)[1]).toEqual({ ok: true })
   })
 
+  it("refuses a banned peer's connection when it becomes ready, and never marks it ready", () => {
+    const p = Peers.addOutbound(Peers.ban(Peers.empty, "did:s", 1_000, limits), { id: "o", did: "did:s", now: 0 })
+    const at = (now: number) =>
+      Peers.ready(p, { id: "o", did: "did:s", direction: "outbound", now, localRole: "client", peerRole: "station", localIdSmaller: false })
+    const [during, refused] = at(999)
+    expect(refused).toEqual({ keep: false, replace: [], banned: true })
+    expect(Peers.readyFor(during, "did:s")).toBeUndefined()
+    expect(at(1_000)[1]).toEqual({ keep: true, replace: [] })
+  })
+
   it("for a client, the newer connection replaces the older", () => {
     let p = Peers.addOutbound(Peers.empty, { id: "old", did: "did:s", now: 0 })
     p = Peers.ready(p, { id: "old", did: "did:s", direction: "outbound", now: 1, localRole: "client", peerRole: "station", localIdSmaller: false })[0]
