@@ -42,6 +42,7 @@ import { PubSub } from "../src/protocols/pubsub/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
+import * as Outboxes from "../src/runtime/Outboxes.ts"
 import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
@@ -230,9 +231,8 @@ class Driver {
   readonly pendingFlushed = new Map<string, number>()
   /** The clients with a `Flushed` message in the mailbox. */
   readonly flushMessages = new Set<string>()
-  /** Peers whose outbox waits for `flush`, and how many frames were queued since the last one. */
-  readonly waiting = new Set<Peer>()
-  waitingFrames = 0
+  /** Peers whose outbox waits for `flush`. */
+  readonly waiting = new Outboxes.Outboxes<Peer>(flushEvery)
   /** The peer whose journalled state is being replayed: its answers are not sent. */
   replaying: string | undefined = undefined
   ref!: Actor.ActorRef<Msg>
@@ -309,10 +309,7 @@ class Driver {
     }
     if (frame.t === "event" || frame.t === "gap") this.noteSent(to, frame)
     peer.outbox.push(frame)
-    if (!peer.draining) {
-      this.waiting.add(peer)
-      this.waitingFrames++
-    }
+    this.waiting.queued(peer)
     return Effect.void
   }
 
@@ -322,16 +319,7 @@ class Driver {
    * from one fiber per peer and in one batch, not one fiber per frame.
    */
   flush(force = false): Effect.Effect<void> {
-    if (this.waiting.size === 0) return Effect.void
-    if (!force && this.waitingFrames < flushEvery && this.ref.stats().queued > 0) return Effect.void
-    const peers = Array.from(this.waiting)
-    this.waiting.clear()
-    this.waitingFrames = 0
-    return Effect.forEach(peers, (peer) => {
-      if (peer.draining || peer.outbox.length === 0) return Effect.void
-      peer.draining = true
-      return this.fork(this.drain(peer))
-    }, { discard: true })
+    return this.waiting.flush(this.ref.stats().queued, (peer) => this.fork(this.drain(peer)), force)
   }
 
   /**

@@ -46,6 +46,7 @@ import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
+import * as Outboxes from "../src/runtime/Outboxes.ts"
 import * as RuntimeInbox from "../src/runtime/Inbox.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
@@ -259,9 +260,8 @@ class Driver {
   streamFramesDropped = 0
   /** The `call` whose event the core is handling (a `RejectFrame` resets its stream). */
   calling: Inbound | undefined = undefined
-  /** Peers whose outbox waits for `flush`, and how many frames were queued since the last one. */
-  readonly waiting = new Set<Peer>()
-  waitingFrames = 0
+  /** Peers whose outbox waits for `flush`. */
+  readonly waiting = new Outboxes.Outboxes<Peer>(flushEvery)
   ref!: Actor.ActorRef<Msg>
   scope!: Scope.Scope
 
@@ -371,10 +371,7 @@ class Driver {
       return Effect.void
     }
     peer.outbox.push(frame)
-    if (!peer.draining) {
-      this.waiting.add(peer)
-      this.waitingFrames++
-    }
+    this.waiting.queued(peer)
     return Effect.void
   }
 
@@ -384,15 +381,7 @@ class Driver {
    * from one fiber per peer, not one per frame.
    */
   flush(): Effect.Effect<void> {
-    if (this.waiting.size === 0 || (this.waitingFrames < flushEvery && this.ref.stats().queued > 0)) return Effect.void
-    const peers = Array.from(this.waiting)
-    this.waiting.clear()
-    this.waitingFrames = 0
-    return Effect.forEach(peers, (peer) => {
-      if (peer.draining || peer.outbox.length === 0) return Effect.void
-      peer.draining = true
-      return this.fork(this.drain(peer))
-    }, { discard: true })
+    return this.waiting.flush(this.ref.stats().queued, (peer) => this.fork(this.drain(peer)))
   }
 
   /** Writes the peer's outbox in order until it is empty. */

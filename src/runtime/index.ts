@@ -9,7 +9,8 @@
  * - `Registry` (unique names), `Lifecycle` (the event stream), `ExitReason`, typed errors.
  * - `CoreTimers` (keyed one-shot timers for an actor driving a step-core), `Inbox` (a stable
  *   sink that forwards to the current incarnation of a restartable actor, counting drops) and
- *   `Commands` (a core's commands interpreted in order, without an effect per command).
+ *   `Commands` (a core's commands interpreted in order, without an effect per command) and
+ *   `Outboxes` (one writer per peer and burst for an actor's outgoing frames).
  *
  * @since 0.1.0
  */
@@ -23,6 +24,7 @@ export * as ExitReason from "./ExitReason.ts"
 export * as Inbox from "./Inbox.ts"
 export * as Lifecycle from "./Lifecycle.ts"
 export * as Mailbox from "./Mailbox.ts"
+export * as Outboxes from "./Outboxes.ts"
 export * as Process from "./Process.ts"
 export * as Registry from "./Registry.ts"
 export * as RestartBudget from "./RestartBudget.ts"

@@ -130,7 +130,9 @@ describe("MaculaNode pub/sub and RPC", () => {
   }, 60_000)
 
   it("replays subscriptions and advertisements on the next station after a fail-over", async () => {
-    const knobs = { ...fast, probeIntervalMs: 200, probeTimeoutMs: 80 }
+    // Default probe timing: an 80 ms probe timeout made a loaded machine suspect the live
+    // station, and a station offers only members it holds alive.
+    const knobs = fast
     const a = await MaculaNode.start({ role: "station", listen: "127.0.0.1:0", knobs })
     const b = track(await MaculaNode.start({ role: "station", listen: "127.0.0.1:0", seeds: [`${a.address}#${a.did}`], knobs }))
     const both = [`${a.address}#${a.did}`, `${b.address}#${b.did}`]
@@ -156,13 +158,18 @@ describe("MaculaNode pub/sub and RPC", () => {
   }, 60_000)
 
   it("fails a client with one seed over to a station its home offered in hello, subscriptions included", async () => {
-    const knobs = { ...fast, probeIntervalMs: 200, probeTimeoutMs: 80 }
+    // Default probe timing: an 80 ms probe timeout made a loaded machine suspect the live
+    // station, and a station offers only members it holds alive.
+    const knobs = fast
     const a = await MaculaNode.start({ role: "station", listen: "127.0.0.1:0", knobs })
     const b = track(await MaculaNode.start({ role: "station", listen: "127.0.0.1:0", seeds: [`${a.address}#${a.did}`], knobs }))
-    const aliveIn = async (node: MaculaNode, did: string) =>
-      ((await node.membership())?.members ?? []).some((m) => m.did === did && m.status === "alive")
+    // A station offers the alive members whose claims carry addresses (the first claim of a
+    // joining member may not yet): wait for that, not for "alive" alone.
+    const offerable = async (node: MaculaNode, did: string) =>
+      ((await node.membership())?.members ?? []).some((m) => m.did === did && m.status === "alive" && m.addrs.length > 0)
     const deadline = Date.now() + 15_000
-    while (Date.now() < deadline && !(await aliveIn(a, b.did))) await new Promise((r) => setTimeout(r, 50))
+    while (Date.now() < deadline && !(await offerable(a, b.did))) await new Promise((r) => setTimeout(r, 50))
+    expect(await offerable(a, b.did)).toBe(true)
     const sub = track(await MaculaNode.start({ role: "client", realm, seeds: [`${a.address}#${a.did}`], knobs }))
     expect(sub.home()).toMatchObject({ did: a.did, offeredPeers: 1 })
     const got: Array<unknown> = []
