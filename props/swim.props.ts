@@ -283,8 +283,11 @@ class SuspicionTimeout implements fc.Command<Model, Real> {
     const cur = m.members.get(this.member)
     if (cur !== undefined && cur.kind === "suspect") m.members.set(this.member, { ...cur, kind: "dead", deadSince: m.now })
     const timer = `suspicion/${this.member}` as const
-    const generation = r.state.timers.get(timer)
-    if (generation !== undefined) {
+    // The window runs out, then (Lifeguard) our last probe of the member goes unanswered:
+    // the timer fires for the window, the direct ping and the helpers' turn.
+    for (let i = 0; i < 3; i++) {
+      const generation = r.state.timers.get(timer)
+      if (generation === undefined || r.state.members.get(this.member)?.status !== "suspect") break
       r.state = r.step(r.state, Event.TimerFired({ now: m.now, timer, generation }))[0]
     }
     sameTable(m, r)

@@ -9,7 +9,8 @@
  *
  * Key invariants: a claim never lowers a member's `(incarnation, rank)` (precedence is a
  * join), so replays and reorderings are harmless; a member is declared dead only by a dead
- * claim or by its own suspicion window running out; a remote claim never throws.
+ * claim or by its own suspicion window running out (with Lifeguard, and our last probe of it
+ * going unanswered: `Check.ts`); a remote claim never throws.
  *
  * @see Das et al., SWIM (2002), §4.2 "Suspicion Mechanism".
  * @see Dadgar et al., Lifeguard (2018), §IV.B.
@@ -95,7 +96,8 @@ const isStale = (s: S, claim: Claim): boolean => {
 }
 
 /**
- * Our suspicion window for `id` ran out: declare it dead on our own authority.
+ * Declares `id` dead on our own authority: its window ran out (plain SWIM), and with Lifeguard
+ * our last probe of it went unanswered too (`Check.ts`).
  *
  * @since 0.1.0
  * @category combinators
@@ -313,11 +315,18 @@ const confirm = (t: Turn, s: S, cur: Member, claim: Claim): S => {
   return rearm(t, State.gossip(t, out, claim), cur.id)
 }
 
-/** Sets the suspicion timer to the window's current deadline, or declares dead if past it. */
-const rearm = (t: Turn, s: S, id: MemberId): S => {
+/**
+ * Sets the suspicion timer to the window's current deadline. Past it, plain SWIM declares dead
+ * at once; with Lifeguard the timer is set to now, and its firing starts our last probe
+ * (`Check.ts`). While that probe runs, its outcome decides and the timer is its own.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const rearm = (t: Turn, s: S, id: MemberId): S => {
   const m = s.members.get(id)
-  if (m === undefined || m.suspicion === undefined) return s
+  if (m === undefined || m.suspicion === undefined || m.suspicion.check !== undefined) return s
   const at = Suspicion.deadline(m.suspicion)
-  if (at <= t.now) return declareDead(t, State.cancelTimer(t, s, Timer.suspicion(id)), id)
-  return State.setTimer(t, s, Timer.suspicion(id), at)
+  if (at <= t.now && !t.config.lifeguard) return declareDead(t, State.cancelTimer(t, s, Timer.suspicion(id)), id)
+  return State.setTimer(t, s, Timer.suspicion(id), Math.max(at, t.now))
 }

@@ -40,13 +40,44 @@ type S = State.State
  * @since 0.1.0
  * @category combinators
  */
-export const piggyback = (t: Turn, s: S, to: MemberId): readonly [ReadonlyArray<Claim>, S] => {
+export const piggyback = (
+  t: Turn,
+  s: S,
+  to: MemberId,
+  first?: Claim
+): readonly [ReadonlyArray<Claim>, S] => {
   const m = s.members.get(to)
   const buddy = t.config.lifeguard && m?.status === "suspect" ? m.claim : undefined
   const limit = Dissemination.retransmitLimit(t.config.retransmitMult, State.clusterSize(s))
-  const room = t.config.maxPiggybackClaims - (buddy === undefined ? 0 : 1)
-  const [claims, queue] = Dissemination.take(s.queue, room, limit, buddy === undefined ? undefined : to)
-  return [buddy === undefined ? claims : [buddy, ...claims], { ...s, queue }]
+  const head = [...(buddy === undefined ? [] : [buddy]), ...(first === undefined ? [] : [first])]
+  const room = t.config.maxPiggybackClaims - head.length
+  const [taken, queue] = Dissemination.take(s.queue, room, limit, buddy === undefined ? undefined : to)
+  // `first` may also sit in the queue: it goes out once, in front.
+  const claims = first === undefined ? taken : taken.filter((c) => c.subject !== first.subject)
+  return [head.length === 0 ? claims : [...head, ...claims], { ...s, queue }]
+}
+
+/**
+ * The claims of our ack to `to`, whose ping carried `received`. As `piggyback`, except that
+ * when the ping accused us below our current incarnation (the pinger missed our refutation,
+ * or we refuted just now), our own alive claim goes first: the pinger learns the refutation
+ * from this very answer, whatever else waits in the queue. This is the buddy system's other
+ * half (Lifeguard only, like the buddy claim); it makes the last probe before a verdict
+ * (`Check.ts`) conclusive.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const ackClaims = (
+  t: Turn,
+  s: S,
+  to: MemberId,
+  received: ReadonlyArray<Claim>
+): readonly [ReadonlyArray<Claim>, S] => {
+  const accused = t.config.lifeguard && !s.self.leaving && received.some((c) =>
+    c.subject === s.self.id && c.kind !== "alive" && c.incarnation < s.self.incarnation
+  )
+  return piggyback(t, s, to, accused ? State.ownClaim(s) : undefined)
 }
 
 /**
@@ -179,7 +210,15 @@ export const onPingReq = (t: Turn, s: S, from: MemberId, requesterSeq: number, t
   }
   if (s.relays.size >= t.config.maxPendingRelays) return State.count(s, "relaysDropped")
   const [seq, numbered] = State.takeSeq(s)
-  const [claims, after] = piggyback(t, numbered, target)
+  // With Lifeguard only the buddy claim rides on a relayed ping: its target is one the
+  // requester could not reach, likely down, and a claim sent into the void still counts one of
+  // its transmissions (with every last probe before a verdict asking helpers, a partition or a
+  // burst of crashes wasted most of the piggyback room that way). Plain SWIM, which has no
+  // last probe, keeps its gossip there: its suspects learn of accusations only by gossip.
+  const m = numbered.members.get(target)
+  const [claims, after] = !t.config.lifeguard
+    ? piggyback(t, numbered, target)
+    : [m?.status === "suspect" ? [m.claim] : [], numbered] as const
   t.out.push(Command.Send({ to: target, packet: Packet.Ping({ seq, claims }) }))
   // Without Lifeguard there is no nack: the relay only waits for the ack, then expires.
   const relay = { requester: from, requesterSeq, target, startedAt: t.now, nacked: !t.config.lifeguard }

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as Step from "../../core/Step.ts"
+import * as Check from "./Check.ts"
 import * as Claims from "./Claims.ts"
 import type { Claim, MemberId } from "./Claims.ts"
 import type { Command } from "./Command.ts"
@@ -118,13 +119,19 @@ const onPacket = (t: Turn, s: S, from: MemberId, packet: Packet): S => {
   return Packet.$match(packet, {
     Ping: (p) => {
       const out = Membership.applyAll(t, s, p.claims, from)
-      const [claims, after] = Probe.piggyback(t, out, from)
+      const [claims, after] = Probe.ackClaims(t, out, from, p.claims)
       t.out.push(Cmd.Send({ to: from, packet: Packet.Ack({ seq: p.seq, claims }) }))
       return after
     },
     PingReq: (p) => Probe.onPingReq(t, Membership.applyAll(t, s, p.claims, from), from, p.seq, p.target),
-    Ack: (p) => Probe.onAck(t, Membership.applyAll(t, s, p.claims, from), from, p.seq),
-    Nack: (p) => Probe.onNack(s, from, p.seq),
+    Ack: (p) => {
+      // Looked up before the claims, which may carry the refutation that ends the suspicion.
+      const checked = Check.owner(s, from, p.seq)
+      const out = Membership.applyAll(t, s, p.claims, from)
+      return checked === undefined ? Probe.onAck(t, out, from, p.seq) : Check.answered(t, out, checked)
+    },
+    // A helper's nack to a last probe only says it heard nothing; the timer decides.
+    Nack: (p) => Check.owner(s, from, p.seq) === undefined ? Probe.onNack(s, from, p.seq) : s,
     Sync: (p) => onSync(t, s, from, p.seq, p.claims)
   })
 }
@@ -145,7 +152,7 @@ const onSync = (t: Turn, s: S, from: MemberId, seq: number, claims: ReadonlyArra
 
 const onSendFailed = (t: Turn, s: S, to: MemberId, packet: Packet): S => {
   if (packet._tag === "Ping") {
-    const handled = Probe.onPingFailed(t, s, to, packet.seq)
+    const handled = Probe.onPingFailed(t, s, to, packet.seq) ?? Check.onPingFailed(t, s, to, packet.seq)
     if (handled !== undefined) return handled
   }
   if (packet._tag === "Sync" && s.pendingSyncs.get(packet.seq) === to) {
@@ -170,7 +177,7 @@ const onTimer = (t: Turn, s: S, timer: TimerKey): S => {
     case "PushPull":
       return pushPull(t, s)
     case "Suspicion":
-      return Membership.declareDead(t, s, parsed.member)
+      return Check.onTimer(t, s, parsed.member)
     case "Relay":
       return Probe.onRelayTimer(t, s, parsed.seq)
     case "Unknown":

@@ -81,6 +81,27 @@ export interface Suspicion {
   readonly bounds: Bounds
   /** The first accuser, then each distinct confirming accuser; at most k + 1 entries. */
   readonly accusers: ReadonlyArray<MemberId>
+  /**
+   * With Lifeguard: the window ran out and the verdict waits for our own last probe of the
+   * member (`Check.ts`); undefined while the window runs.
+   */
+  readonly check: LastProbe | undefined
+}
+
+/**
+ * Our last probe of a suspect whose window ran out: a direct ping under `seq`, then, if no
+ * ack came within the probe timeout, ping-reqs under the same `seq` to `helpers`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LastProbe {
+  readonly seq: number
+  readonly startedAt: Millis
+  /** Ping-reqs were sent (the direct phase is over). */
+  readonly indirect: boolean
+  /** Members asked to probe it for us; only their acks (and the member's) count. */
+  readonly helpers: ReadonlyArray<MemberId>
 }
 
 /**
@@ -92,8 +113,18 @@ export interface Suspicion {
 export const start = (b: Bounds, now: Millis, accuser: MemberId): Suspicion => ({
   startedAt: now,
   bounds: b,
-  accusers: [accuser]
+  accusers: [accuser],
+  check: undefined
 })
+
+/**
+ * The same window begun again at `now`, with the same bounds and accusers: the member
+ * answered our last probe, so its silence so far says nothing about the time from now on.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const restart = (s: Suspicion, now: Millis): Suspicion => ({ ...s, startedAt: now, check: undefined })
 
 /**
  * Confirmations so far: accusers after the first.

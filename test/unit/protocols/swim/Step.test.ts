@@ -29,6 +29,22 @@ const recv = (s: State.State, now: number, from: string, packet: Swim.Packet) =>
 const fire = (s: State.State, key: Swim.TimerKey, now: number) =>
   step(s, Event.TimerFired({ now, timer: key, generation: s.timers.get(key)! }))
 
+/** `fire` with plain SWIM (Lifeguard off), whose verdict follows the window at once. */
+const firePlain = (s: State.State, key: Swim.TimerKey, now: number) =>
+  Swim.makeStep({ ...config, lifeguard: false })(s, Event.TimerFired({ now, timer: key, generation: s.timers.get(key)! }))
+
+/**
+ * With Lifeguard, the window of `id` runs out at `now` (its timer fires): our last probe of it
+ * goes unanswered, directly and through the helpers; returns the step at the end of it.
+ */
+const lastProbeFails = (s: State.State, id: string, now: number) => {
+  const [pinged, ping] = fire(s, `suspicion/${id}`, now)
+  expect(sends(ping).map((c) => [c.to, c.packet._tag])).toEqual([[id, "Ping"]])
+  const [asked, reqs] = fire(pinged, `suspicion/${id}`, now + config.probeTimeoutMs)
+  expect(sends(reqs).every((c) => c.packet._tag === "PingReq" && c.to !== id)).toBe(true)
+  return fire(asked, `suspicion/${id}`, now + config.probeIntervalMs)
+}
+
 /** A started state for `self` with `members`, its probe timer armed. */
 const started = (opts: Parameters<typeof Build.swimState>[0]) => {
   const [s] = step(Build.swimState(opts), Event.Start({ now: 0 }))
@@ -119,6 +135,22 @@ describe("Swim.step: PacketReceived Ping", () => {
     const sent = { ...queued, queue: Swim.Dissemination.take(queued.queue, 16, 12)[1] }
     const [again] = step(sent, Event.PacketReceived({ now: 10, from: "c", packet: Packet.Ack({ seq: 99, claims: [Build.dead({ about: "a", incarnation: 0, by: "c" })] }) }))
     expect(again.queue.entries.get("a")?.transmits).toBe(1)
+  })
+
+  it("answers a ping that accuses an outbid incarnation with its alive claim first, however full the queue", () => {
+    // The last probe before a verdict (or any buddy ping) from a member that missed our
+    // refutation: the ack must carry it, not whatever fresher rumours wait in the queue.
+    const base = Build.swimState({ self: "a", incarnation: 1, members: ["b"] })
+    let queue = Swim.Dissemination.enqueue(base.queue, Build.alive("a", 1, ["quic://a"]), 100)
+    queue = Swim.Dissemination.take(queue, 16, 12)[1] // sent once: behind anything fresh
+    for (let i = 0; i < 20; i++) queue = Swim.Dissemination.enqueue(queue, Build.alive(`x${i}`, 0), 100)
+    const stale = Build.suspect({ about: "a", incarnation: 0, by: "b" })
+    const [, commands] = step({ ...base, queue }, Event.PacketReceived({ now: 10, from: "b", packet: Packet.Ping({ seq: 4, claims: [stale] }) }))
+    const ack = sends(commands)[0]!.packet as Swim.Packet & { readonly claims: ReadonlyArray<Swim.Claim> }
+    expect(ack._tag).toBe("Ack")
+    expect(ack.claims[0]).toEqual(Build.alive("a", 1, ["quic://a"]))
+    expect(ack.claims.filter((c) => c.subject === "a")).toHaveLength(1)
+    expect(ack.claims).toHaveLength(config.maxPiggybackClaims)
   })
 
   it("persists the refutation before sending the ack that carries it", () => {
@@ -234,12 +266,16 @@ describe("Swim.step: PacketReceived claims (membership table)", () => {
     expect(timerOf(more, "suspicion/b")!.at).toBe(Math.floor(390 + 1_600 - 1_200 * Math.log(2) / Math.log(3)))
   })
 
-  it("declares dead at once when a confirmation brings the deadline into the past", () => {
+  it("checks at once when a confirmation brings the deadline into the past, and declares dead if unanswered", () => {
     const members = ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
     const [s] = receive(Build.swimState({ self: "a", members }), [Build.suspect({ about: "b", incarnation: 0, by: "c" })], 0)
     const [after, commands] = receive(s, [Build.suspect({ about: "b", incarnation: 0, by: "d" }), Build.suspect({ about: "b", incarnation: 0, by: "e" })], 900)
-    expect(Swim.member(after, "b")?.status).toBe("dead")
-    expect(changes(commands)).toContainEqual(Change.MemberDead({ member: "b", incarnation: 0, by: "a" }))
+    // The window ran out: no verdict on hearsay; the timer, due now, starts our last probe.
+    expect(changes(commands)).toEqual([])
+    expect(timerOf(commands, "suspicion/b")?.at).toBe(900)
+    const [dead, verdict] = lastProbeFails(after, "b", 900)
+    expect(Swim.member(dead, "b")?.status).toBe("dead")
+    expect(changes(verdict)).toContainEqual(Change.MemberDead({ member: "b", incarnation: 0, by: "a" }))
   })
 
   it("clears a suspicion when the member refutes with a higher incarnation", () => {
@@ -369,9 +405,72 @@ describe("Swim.step: TimerFired probe round", () => {
     expect(ping.packet).toMatchObject({ _tag: "Ping", claims: [Swim.Claims.suspect("b", 4, "a")] })
   })
 
-  it("declares a member dead when its suspicion timer fires, and reaps the tombstone later", () => {
+  it("with Lifeguard, probes a suspect whose window ran out before declaring it dead", () => {
+    const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, "c", "d"] })
+    const [pinged, ping] = fire(s, "suspicion/b", 400)
+    expect(changes(ping)).toEqual([])
+    // The buddy claim first, so a live b learns it is suspected and answers with its refutation.
+    expect(sends(ping)[0]!.packet).toMatchObject({ _tag: "Ping", claims: [Swim.Claims.suspect("b", 0, "a")] })
+    expect(timerOf(ping, "suspicion/b")?.at).toBe(400 + config.probeTimeoutMs)
+    const seq = Swim.member(pinged, "b")!.suspicion!.check!.seq
+    const [asked, reqs] = fire(pinged, "suspicion/b", 440)
+    expect(sends(reqs).map((c) => c.to).sort()).toEqual(["c", "d"])
+    for (const c of sends(reqs)) expect(c.packet).toMatchObject({ _tag: "PingReq", seq, target: "b" })
+    expect(timerOf(reqs, "suspicion/b")?.at).toBe(400 + config.probeIntervalMs)
+    // A helper's nack is no answer, and no stray either.
+    const [nacked] = recv(asked, 450, "c", Packet.Nack({ seq }))
+    expect(nacked.counters.unexpectedNacks).toBe(0)
+    const [after, commands] = fire(nacked, "suspicion/b", 500)
+    expect(Swim.member(after, "b")?.status).toBe("dead")
+    expect(changes(commands)).toEqual([Change.MemberDead({ member: "b", incarnation: 0, by: "a" })])
+  })
+
+  it("with Lifeguard, asks the helpers at once when the last probe's ping cannot be sent", () => {
+    const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, "c", "d"] })
+    const [pinged, ping] = fire(s, "suspicion/b", 400)
+    const [asked, reqs] = step(pinged, Event.SendFailed({ now: 401, to: "b", packet: sends(ping)[0]!.packet }))
+    expect(sends(reqs).map((c) => c.to).sort()).toEqual(["c", "d"])
+    expect(Swim.member(asked, "b")!.suspicion!.check!.indirect).toBe(true)
+    expect(timerOf(reqs, "suspicion/b")?.at).toBe(400 + config.probeIntervalMs)
+    expect(asked.counters.sendFailures).toBe(0)
+  })
+
+  it("with Lifeguard, starts the window over when the suspect or a helper answers that last probe", () => {
+    const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, "c", "d"] })
+    const [pinged] = fire(s, "suspicion/b", 400)
+    const seq = Swim.member(pinged, "b")!.suspicion!.check!.seq
+    const [direct, commands] = recv(pinged, 410, "b", Packet.Ack({ seq, claims: [] }))
+    expect(Swim.member(direct, "b")).toMatchObject({ status: "suspect", suspicion: { startedAt: 410, check: undefined } })
+    expect(changes(commands)).toEqual([])
+    const window = Swim.member(direct, "b")!.suspicion!
+    expect(timerOf(commands, "suspicion/b")?.at).toBe(410 + Swim.Suspicion.timeout(window.bounds, 0))
+    expect(direct.counters.unexpectedAcks).toBe(0)
+    const [asked] = fire(pinged, "suspicion/b", 440)
+    const [relayed] = recv(asked, 460, "c", Packet.Ack({ seq, claims: [] }))
+    expect(Swim.member(relayed, "b")).toMatchObject({ status: "suspect", suspicion: { startedAt: 460, check: undefined } })
+    // Anyone else's ack under that seq is a stray.
+    const [stray] = recv(asked, 460, "z", Packet.Ack({ seq, claims: [] }))
+    expect(Swim.member(stray, "b")?.suspicion?.check).toBeDefined()
+    expect(stray.counters.unexpectedAcks).toBe(1)
+  })
+
+  it("with Lifeguard, clears the suspicion when the ack to that probe carries the refutation", () => {
+    const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, "c", "d"] })
+    const [pinged] = fire(s, "suspicion/b", 400)
+    const seq = Swim.member(pinged, "b")!.suspicion!.check!.seq
+    const [after, commands] = recv(pinged, 410, "b", Packet.Ack({ seq, claims: [Build.alive("b", 1)] }))
+    expect(Swim.member(after, "b")).toMatchObject({ status: "alive", incarnation: 1, suspicion: undefined })
+    expect(commands).toContainEqual(Command.CancelTimer({ timer: "suspicion/b" }))
+    expect(after.counters.unexpectedAcks).toBe(0)
+    // The check's timer, left over, does nothing.
+    const [later, none] = step(after, Event.TimerFired({ now: 440, timer: "suspicion/b", generation: pinged.timers.get("suspicion/b")! }))
+    expect(none).toEqual([])
+    expect(Swim.member(later, "b")?.status).toBe("alive")
+  })
+
+  it("plain SWIM declares a member dead when its suspicion timer fires, and reaps the tombstone later", () => {
     const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }] })
-    const [after, commands] = fire(s, "suspicion/b", 400)
+    const [after, commands] = firePlain(s, "suspicion/b", 400)
     expect(Swim.member(after, "b")?.status).toBe("dead")
     expect(changes(commands)).toEqual([Change.MemberDead({ member: "b", incarnation: 0, by: "a" })])
     expect(Build.queued(after)).toEqual([Swim.Claims.dead("b", 0, "a")])
@@ -384,8 +483,8 @@ describe("Swim.step: TimerFired probe round", () => {
 
   it("reaps each tombstone when its own retention ends, not before", () => {
     const s = Build.swimState({ self: "a", members: [{ id: "b", status: "suspect" }, { id: "c", status: "suspect" }] })
-    const [one] = fire(s, "suspicion/b", 400)
-    const [both] = fire(one, "suspicion/c", 900)
+    const [one] = firePlain(s, "suspicion/b", 400)
+    const [both] = firePlain(one, "suspicion/c", 900)
     const armed = { ...both, timers: new Map(both.timers).set("probe", 99), started: true }
     const at = (now: number, st: State.State = armed) =>
       step(st, Event.TimerFired({ now, timer: "probe", generation: 99 }))[0]
