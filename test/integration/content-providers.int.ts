@@ -67,9 +67,12 @@ describe("a fetch from three providers in other processes", () => {
     // Generous: on a loaded 2-core machine six node processes share the CPU.
     const end = await fetcher.until((e) => e.ev === "done" || e.ev === "error", 150_000)
     expect(end, fetcher.stderr()).toMatchObject({ ev: "done", size })
-    // Three providers at once: all were in use when the manifest was in.
+    // Several providers at once. All three serve this one fetch (checked below: the liar and
+    // the honest one served, the doomed one had served two blocks when it was killed), but
+    // whether all three are ever in use at the same progress report depends on how fast the
+    // liar is dropped against how fast the doubly relayed session comes up: at least two.
     const inUse = fetcher.events.filter((e) => e.ev === "progress").map((e) => e["providers"] as number)
-    expect(Math.max(...inUse)).toBeGreaterThanOrEqual(3)
+    expect(Math.max(...inUse)).toBeGreaterThanOrEqual(2)
 
     // Byte-identical: same BLAKE3 address, same bytes.
     const fetched = readFileSync(out)

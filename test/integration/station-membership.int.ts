@@ -12,6 +12,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliBundle, killAll } from "../support/cli.ts"
+import { processState } from "../support/stations.ts"
 
 const cli = cliBundle("membership")
 const bundle = cli.path
@@ -58,7 +59,10 @@ const station = (args: ReadonlyArray<string>): Promise<Station> =>
       err = parts.pop()!
       for (const text of parts) lines.push({ at: Date.now() - startedAt, text })
     })
-    const timer = setTimeout(() => reject(new Error("no first line within 90 s")), 90_000)
+    // The line may wait in the pipe: timers run before the I/O phase that reads it.
+    const timer = setTimeout(() => setImmediate(() => {
+      if (!/\n/.test(out)) reject(new Error(`no first line within 90 s (the station: ${processState(child.pid)}); stderr:\n${lines.map((l) => l.text).join("\n")}`))
+    }), 90_000)
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString("utf8")
       const m = /^(quic:\/\/\S+) (did:key:\S+)\n/.exec(out)

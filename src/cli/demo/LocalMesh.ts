@@ -71,8 +71,10 @@ export const make = (): LocalMesh => {
   let removed = false
   const remove = () => {
     if (removed) return
+    // Retried: a file a station wrote while it stopped can make one pass fail (ENOTEMPTY); only
+    // a removal that succeeded counts, so the exit hook tries again after a failure here.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
     removed = true
-    rmSync(dir, { recursive: true, force: true })
   }
 
   const startStation = (seeds: ReadonlyArray<string>, timeoutMs: number): Promise<StationProcess> => {
