@@ -36,14 +36,17 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Mcid from "../src/content/Mcid.ts"
 import type { ContentStoreShape } from "../src/platform/content/ContentStore.ts"
+import { QuotaExceeded } from "../src/platform/content/Errors.ts"
 import type { Config } from "../src/protocols/content/Config.ts"
 import * as Fetch from "../src/protocols/content/Fetch.ts"
 import type { Handle, Session } from "../src/platform/transport/ConnectionHandle.ts"
@@ -210,6 +213,8 @@ export type Msg =
   | Control
   | { readonly _tag: "Core"; readonly event: (now: number) => Fetch.Event }
   | { readonly _tag: "Found"; readonly providers: ReadonlyArray<ProviderRef> }
+  /** The store refused a verified chunk for good (its quota): the fetch ends `StoreFailed`. */
+  | { readonly _tag: "StoreRefused"; readonly detail: string }
 
 type Outgoing = { readonly frame: Frame } | { readonly end: true }
 
@@ -315,10 +320,18 @@ class Driver {
             // The core checked the bytes against this MCID before emitting StoreBlock, and
             // nothing else holds them (a view of its own received frame): handed over, not copied.
             // Any exit, a defect included, answers the write: the core waits for every answer.
-            const written = mcid === undefined
-              ? false
-              : Exit.isSuccess(yield* Effect.exit(o.store.putBlock(mcid, command.bytes, { verified: true, owned: true })))
+            const exit = mcid === undefined
+              ? undefined
+              : yield* Effect.exit(o.store.putBlock(mcid, command.bytes, { verified: true, owned: true }))
+            const written = exit !== undefined && Exit.isSuccess(exit)
             const index = command.index
+            // A full store (quota, pinned content) will refuse the chunk however often it comes:
+            // the fetch ends instead of asking for it again.
+            const error = exit === undefined || Exit.isSuccess(exit) ? Option.none() : Cause.findErrorOption(exit.cause)
+            if (Option.isSome(error) && error.value instanceof QuotaExceeded) {
+              driver.self.tell({ _tag: "StoreRefused", detail: `chunk ${index}: the store's quota is full` })
+              return
+            }
             if (written) driver.counters = { ...driver.counters, blocksStored: driver.counters.blocksStored + 1 }
             driver.self.tell({
               _tag: "Core",
@@ -507,6 +520,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         switch (message._tag) {
           case "Core":
             stop = yield* driver.feed(message.event(now))
+            break
+          case "StoreRefused":
+            stop = yield* driver.fail("StoreFailed", message.detail)
             break
           case "Found": {
             driver.querying = false

@@ -78,6 +78,13 @@ export interface Knobs {
   readonly stationDialBackoffMinMs: number
   /** Stations: largest redial delay towards another station. @default 60_000 */
   readonly stationDialBackoffMaxMs: number
+  /**
+   * Stations: most bytes of content blocks kept (§12.5). A block that would pass it first
+   * evicts unpinned blocks, least recently used first; the uploads a station takes are pinned,
+   * so past the quota further uploads are refused (the client's `put` fails `UploadFailed`).
+   * @default 10_737_418_240 (10 GiB)
+   */
+  readonly stationContentMaxBytes: number
 }
 
 /**
@@ -112,7 +119,8 @@ export const defaultKnobs: Knobs = {
   pushPullIntervalMs: 30_000,
   deadRetentionMs: 30_000,
   stationDialBackoffMinMs: 1_000,
-  stationDialBackoffMaxMs: 60_000
+  stationDialBackoffMaxMs: 60_000,
+  stationContentMaxBytes: 10 * 1024 ** 3
 }
 
 /**

@@ -29,9 +29,11 @@
  * the fetch failed). So the content outlives the client: `macula put` can exit and another
  * client's `get` finds the station through its record (or as its home station).
  *
- * What it does not do: `acceptPushFrom`
- * beyond "a station accepts its attached clients, a client nobody"; the station's
- * `stationContentMaxBytes` quota.
+ * **Quota.** A station's store keeps at most `stationContentMaxBytes`; uploads are pinned, so
+ * past it an offer is answered `y: false` (its fetch ends at the first refused chunk).
+ *
+ * What it does not do: `acceptPushFrom` beyond "a station accepts its attached clients, a
+ * client nobody".
  *
  * @since 0.1.0
  */
@@ -50,6 +52,7 @@ import type * as TransportSupervisor from "../../supervisors/TransportSupervisor
 import * as Mcid from "../content/Mcid.ts"
 import type { McidError } from "../content/McidError.ts"
 import * as Did from "../identity/Did.ts"
+import * as ContentStore from "../platform/content/ContentStore.ts"
 import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
 import type { ContentStoreError } from "../platform/content/Errors.ts"
 import type { Frame } from "../wire/Frame.ts"
@@ -150,6 +153,8 @@ export interface Options {
   readonly proxyTimeoutMs?: number
   /** The store, instead of one under `dataDir` (tests: a store that misbehaves). */
   readonly store?: ContentSupervisor.StoreDeps
+  /** Most bytes of blocks the store keeps (stations: `stationContentMaxBytes`). @default unbounded */
+  readonly quotaBytes?: number
   /** Every frame the serving side receives and sends (tests, metrics). */
   readonly onServeFrame?: ContentSupervisor.Deps["onServeFrame"]
   /** Given the subtree's API once built (tests and tools: cancel, stats). */
@@ -461,13 +466,16 @@ export const make = (options: Options): Content => {
 
   // --- The subtree -----------------------------------------------------------------------------
 
+  const quota = options.quotaBytes === undefined ? {} : { quotaBytes: options.quotaBytes }
   const subtree = ContentSupervisor.make({
     identity: { did: self },
     transport: { connect },
     dht: dhtPort,
     ...(options.store !== undefined
       ? { store: options.store }
-      : options.dataDir === undefined ? {} : { store: { dir: join(options.dataDir, "content") } }),
+      : options.dataDir !== undefined
+      ? { store: { dir: join(options.dataDir, "content"), ...quota } }
+      : options.quotaBytes === undefined ? {} : { store: ContentStore.layerMemory(quota) }),
     ...(options.config === undefined ? {} : { config: options.config }),
     ...(options.onServeFrame === undefined ? {} : { onServeFrame: options.onServeFrame }),
     hints: () => {

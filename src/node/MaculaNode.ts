@@ -542,6 +542,7 @@ export const make = (
     const content = Content.make({
       role,
       identity,
+      ...(role === "station" ? { quotaBytes: knobs.stationContentMaxBytes } : {}),
       transport: () => live.transportTree,
       ...(dht === undefined ? {} : { dht: dht.dht }),
       home: () => (view.home === undefined ? undefined : { did: view.home.did, handle: view.home.handle }),

@@ -110,6 +110,22 @@ describe("the node's content operations", () => {
     }
   }, 60_000)
 
+  it("a station keeps at most stationContentMaxBytes: an upload past it is refused, a small one is taken", async () => {
+    // Room for two 256 KiB chunks and a manifest, not for four chunks.
+    const station = await MaculaNode.start({ role: "station", listen: "127.0.0.1:0", knobs: { stationContentMaxBytes: 600_000 } })
+    const started: Array<MaculaNode> = [station]
+    try {
+      const client = await MaculaNode.start({ role: "client", realm: "io.example", seeds: [`${station.address}#${station.did}`] })
+      started.push(client)
+      await expect(client.putContent(pseudoRandom(1_000_000, 3))).rejects.toMatchObject({ _tag: "UploadFailed" })
+      const small = pseudoRandom(200_000, 4)
+      const mcid = await client.putContent(small)
+      expect(Buffer.from(await station.getContent(Mcid.toString(mcid))).equals(Buffer.from(small))).toBe(true)
+    } finally {
+      await Promise.all(started.map((n) => n.stop()))
+    }
+  }, 60_000)
+
   it("fetches content in which chunks are equal (zeros over three chunks)", async () => {
     const station = await MaculaNode.start({ role: "station", listen: "127.0.0.1:0" })
     const started: Array<MaculaNode> = [station]
