@@ -665,11 +665,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
               return Effect.andThen(driver.flush(true), Effect.map(Effect.suspend(() => driver.flushPending(now)), () => message.reply.succeed(driver.stats())))
           }
         })()
-        if (handled === Effect.void) {
-          const flushed = driver.flush()
-          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
-        }
-        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
+        return Outboxes.thenFlush(handled, () => driver.flush(), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

@@ -809,11 +809,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
               return Effect.void
           }
         })()
-        if (handled === Effect.void) {
-          const flushed = driver.flush()
-          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
-        }
-        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
+        return Outboxes.thenFlush(handled, () => driver.flush(), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.sync(() => {

@@ -48,6 +48,7 @@ import { Rpc } from "../src/protocols/rpc/index.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
+import * as Outboxes from "../src/runtime/Outboxes.ts"
 import type * as Frame from "../src/wire/Frame.ts"
 import * as Signed from "../src/wire/Signed.ts"
 import type { ProviderRecordBody } from "../src/wire/SignedBody.ts"
@@ -840,11 +841,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
               return Effect.void
           }
         })()
-        if (handled === Effect.void) {
-          const flushed = driver.flush()
-          return flushed === Effect.void ? Effect.succeed(driver) : Effect.as(flushed, driver)
-        }
-        return Effect.as(Effect.andThen(handled, Effect.suspend(() => driver.flush())), driver)
+        return Outboxes.thenFlush(handled, () => driver.flush(), driver)
       }),
     terminate: (_reason, driver) =>
       Effect.gen(function*() {

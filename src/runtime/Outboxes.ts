@@ -61,3 +61,17 @@ export class Outboxes<P extends Writable> {
     }, { discard: true })
   }
 }
+
+/**
+ * The end of a `receive` that queues frames: runs `handled`, then `flush()` (which starts the
+ * writers once the burst is over), and answers `state`. A message that needed no effect and
+ * started no writer builds none: this runs for every message.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const thenFlush = <S>(handled: Effect.Effect<void>, flush: () => Effect.Effect<void>, state: S): Effect.Effect<S> => {
+  if (handled !== Effect.void) return Effect.as(Effect.andThen(handled, Effect.suspend(flush)), state)
+  const flushed = flush()
+  return flushed === Effect.void ? Effect.succeed(state) : Effect.as(flushed, state)
+}

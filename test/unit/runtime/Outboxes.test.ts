@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
-import { Outboxes } from "../../../src/runtime/Outboxes.ts"
+import { Outboxes, thenFlush } from "../../../src/runtime/Outboxes.ts"
 
 const peer = (name: string) => ({ name, draining: false, outbox: [] as Array<number> })
 
@@ -53,5 +53,15 @@ describe("Outboxes", () => {
     const emptied = peer("emptied")
     o.queued(emptied)
     expect(started(o, 0)).toEqual([])
+  })
+
+  it("thenFlush flushes after the handling and answers the state, with no effect built when there is nothing to do", () => {
+    const log: Array<string> = []
+    const state = { n: 1 }
+    const handled = Effect.sync(() => void log.push("handled"))
+    expect(Effect.runSync(thenFlush(handled, () => Effect.sync(() => void log.push("flush")), state))).toBe(state)
+    expect(log).toEqual(["handled", "flush"])
+    const idle = thenFlush(Effect.void, () => Effect.void, state)
+    expect(Effect.runSync(idle)).toBe(state)
   })
 })
