@@ -14,36 +14,21 @@
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { build } from "rolldown"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { launch, type Proc, sleep, station, until, within } from "../support/stations.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const cli = cliBundle("alo-restart")
-const fixture = join(root, "node_modules/.cache/macula-int", `alo-restart-node-${process.pid}`, "alo-subscriber.mjs")
+const bundle = bundled("main")
+const fixture = bundled("alo-subscriber")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const dataDir = mkdtempSync(join(tmpdir(), "macula-alo-restart-"))
 
-beforeAll(async () => {
-  await cli.build()
-  await build({
-    input: join(root, "test/integration/fixtures/alo-subscriber.ts"),
-    platform: "node",
-    external: (id) => !id.startsWith(".") && !id.startsWith("/"),
-    output: { dir: join(fixture, ".."), format: "esm", entryFileNames: "alo-subscriber.mjs", chunkFileNames: "[name]-[hash].mjs" },
-    logLevel: "warn"
-  })
-}, 120_000)
-
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
   killAll(children)
-  cli.remove()
-  rmSync(join(fixture, ".."), { recursive: true, force: true })
   rmSync(dataDir, { recursive: true, force: true })
 })
 
@@ -71,7 +56,7 @@ const recordedCursor = (): number | undefined => {
 
 describe("at-least-once subscription across a SIGKILL of the subscriber's process", () => {
   it("a restarted process with the same data directory resumes: nothing lost, no gap, duplicates only past the recorded cursor", async () => {
-    const s = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
+    const s = await station(bundle, children, ["--listen", "127.0.0.1:0"])
     const input = JSON.stringify({ seed: s.seed, realm, topic, data: dataDir, handleMs: 5 })
     const first = launch(fixture, children, [input])
     await until("the first run subscribed", () => lines(first).some((l) => l.ev === "ready"), 30_000, first)

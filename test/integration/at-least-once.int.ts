@@ -20,23 +20,20 @@
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { linkedPair, sleep, station, until, within } from "../support/stations.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 import * as ExitReason from "../../src/runtime/ExitReason.ts"
 import type * as Supervisor from "../../src/runtime/Supervisor.ts"
 
-const cli = cliBundle("at-least-once")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
-
-beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
   killAll(children)
-  cli.remove()
 })
 
 const realm = "io.example"
@@ -115,7 +112,7 @@ const workers = (root: Supervisor.SupervisorRef, prefix: string) =>
  * every number arrived exactly once, in order, with no gap.
  */
 const streamKilling = async (label: string, killAt: ReadonlyArray<number>) => {
-  const s = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
+  const s = await station(bundle, children, ["--listen", "127.0.0.1:0"])
   let root: Supervisor.SupervisorRef | undefined
   const subscriber = await client([s.seed], (r) => (root = r))
   const publisher = await client([s.seed])
@@ -145,7 +142,7 @@ const streamKilling = async (label: string, killAt: ReadonlyArray<number>) => {
 
 describe("at-least-once subscriptions under failure", () => {
   it("SIGKILL of the subscriber's home station: every number delivered once or inside a reported gap", async () => {
-    const { a, b } = await linkedPair(cli.path, children)
+    const { a, b } = await linkedPair(bundle, children)
     const subscriber = await client([a.seed, b.seed])
     expect(subscriber.home()?.did).toBe(a.did)
     const publisher = await client([b.seed])

@@ -15,7 +15,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { bundled, killAll } from "../support/cli.ts"
 import { attach, clientHello, connect, ecdsaCredentials, encode, pack, prefix, type RawPeer, type RawStream } from "../support/rawPeer.ts"
 import { sleep, station, type StationProc, until, within } from "../support/stations.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
@@ -31,7 +31,7 @@ import type { Frame } from "../../src/wire/Frame.ts"
 import * as Signed from "../../src/wire/Signed.ts"
 import type { EnvelopeBody } from "../../src/wire/SignedBody.ts"
 
-const cli = cliBundle("bad-input")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const raws: Array<RawPeer> = []
@@ -52,8 +52,7 @@ const canaries: Array<number> = []
 const leaked: Array<unknown> = []
 
 beforeAll(async () => {
-  await cli.build()
-  st = await station(cli.path, children, [
+  st = await station(bundle, children, [
     "--listen", "127.0.0.1:0",
     "--authority", `io.locked=${locked}`,
     "--knob", "handshakeTimeoutMs=3000"
@@ -80,7 +79,6 @@ afterAll(async () => {
   await Promise.all(raws.map((r) => r.destroy()))
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
   killAll(children)
-  cli.remove()
 })
 
 // The station keeps serving well-behaved clients after every case, and never dies.

@@ -9,26 +9,22 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import * as Stations from "../support/stations.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import * as Ucan from "../../src/identity/ucan/index.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const cli = cliBundle("cli")
-const bundle = cli.path
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const dir = mkdtempSync(join(tmpdir(), "macula-cli-"))
-
-beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   killAll(children)
   rmSync(dir, { recursive: true, force: true })
-  cli.remove()
 })
 
 /** Runs `macula ARGS…` to completion (killed after `ms`). */

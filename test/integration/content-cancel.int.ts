@@ -17,7 +17,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { processes } from "./fixtures/content-procs.ts"
 
-const procs = processes("content-cancel")
+const procs = processes()
 const dir = mkdtempSync(join(tmpdir(), "content-cancel-"))
 const realm = "io.example"
 const chunks = 24
@@ -31,7 +31,6 @@ writeFileSync(otherFile, other)
 let seed = ""
 
 beforeAll(async () => {
-  await procs.build()
   seed = (await procs.station()).seed
 }, 120_000)
 

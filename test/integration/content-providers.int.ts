@@ -14,16 +14,14 @@ import { randomBytes } from "node:crypto"
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import * as Blake3 from "../../src/content/Blake3.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 import { auditStore, processes } from "./fixtures/content-procs.ts"
 
-const procs = processes("content-providers")
+const procs = processes()
 const dir = mkdtempSync(join(tmpdir(), "content-providers-"))
 const realm = "io.example"
-
-beforeAll(procs.build, 90_000)
 
 afterAll(() => {
   procs.cleanup()

@@ -10,16 +10,14 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import * as Mcid from "../../src/content/Mcid.ts"
 import { auditStore, processes } from "./fixtures/content-procs.ts"
 
-const procs = processes("content-resume")
+const procs = processes()
 const dir = mkdtempSync(join(tmpdir(), "content-resume-"))
 const realm = "io.example"
 const chunk = 262_144
-
-beforeAll(procs.build, 90_000)
 
 afterAll(() => {
   procs.cleanup()

@@ -11,21 +11,17 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 
-const cli = cliBundle("content")
-const bundle = cli.path
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const dir = mkdtempSync(join(tmpdir(), "content-int-"))
-
-beforeAll(cli.build, 60_000)
 
 afterAll(() => {
   killAll(children)
   rmSync(dir, { recursive: true, force: true })
-  cli.remove()
 })
 
 /** Starts `macula station` and waits (at most `ms`) for its first stdout line. */

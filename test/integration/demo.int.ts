@@ -11,19 +11,16 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:chil
 import { readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 
-const cli = cliBundle("demo")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const stationPids = new Set<number>()
-
-beforeAll(cli.build, 60_000)
 
 afterAll(() => {
   killAll(children)
   for (const pid of stationPids) if (alive(pid)) process.kill(pid, "SIGKILL")
-  cli.remove()
 })
 
 /** Whether `pid` is a running process (a zombie waiting to be reaped has exited: not running). */
@@ -47,7 +44,7 @@ interface Run {
 }
 
 const launch = (args: ReadonlyArray<string>, ms: number): Run => {
-  const child = spawn(process.execPath, [cli.path, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
+  const child = spawn(process.execPath, [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
   children.push(child)
   let out = ""
   let err = ""

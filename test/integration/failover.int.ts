@@ -8,27 +8,24 @@
  * a generous bound: the machine may be loaded. Every child is killed in afterAll.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { station, until, within } from "../support/stations.ts"
 import { MaculaNode, type NodeEvent } from "../../src/node/index.ts"
 
-const cli = cliBundle("failover")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
-
-beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
   killAll(children)
-  cli.remove()
 })
 
 describe("client fail-over", () => {
   it("moves a client with one seed to a station its home offered in hello after a SIGKILL", async () => {
-    const home = await station(cli.path, children, ["--listen", "127.0.0.1:0"])
-    const other = await station(cli.path, children, ["--listen", "127.0.0.1:0", "--seed", home.seed])
+    const home = await station(bundle, children, ["--listen", "127.0.0.1:0"])
+    const other = await station(bundle, children, ["--listen", "127.0.0.1:0", "--seed", home.seed])
     // The home offers only stations SWIM holds alive, so wait for the pair to see each other.
     await until(
       "stations linked",

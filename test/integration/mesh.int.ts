@@ -11,24 +11,20 @@
  * has no advertise command). Every step has a hard timeout; every child is killed in afterAll.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import * as Stations from "../support/stations.ts"
 import type { Proc } from "../support/stations.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const cli = cliBundle("mesh")
-const bundle = cli.path
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
-
-beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   killAll(children)
-  cli.remove()
 })
 
 const launch = (args: ReadonlyArray<string>): Proc => Stations.launch(bundle, children, args)

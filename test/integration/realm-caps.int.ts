@@ -21,31 +21,28 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import * as Capabilities from "../../src/cli/Capabilities.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { bundled, killAll } from "../support/cli.ts"
 import * as Stations from "../support/stations.ts"
 import type { Proc } from "../support/stations.ts"
 
-const cli = cliBundle("realm-caps")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const dir = mkdtempSync(join(tmpdir(), "macula-realm-caps-"))
 
-beforeAll(cli.build, 60_000)
-
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   killAll(children)
-  cli.remove()
   rmSync(dir, { recursive: true, force: true })
 })
 
-const launch = (args: ReadonlyArray<string>): Proc => Stations.launch(cli.path, children, args)
-const macula = (args: ReadonlyArray<string>, ms?: number) => Stations.run(cli.path, children, args, ms)
-const station = (args: ReadonlyArray<string>) => Stations.station(cli.path, children, args)
+const launch = (args: ReadonlyArray<string>): Proc => Stations.launch(bundle, children, args)
+const macula = (args: ReadonlyArray<string>, ms?: number) => Stations.run(bundle, children, args, ms)
+const station = (args: ReadonlyArray<string>) => Stations.station(bundle, children, args)
 const { until, within } = Stations
 
 /** A key made by `macula realm keygen -o PATH`; returns its DID (stdout). */

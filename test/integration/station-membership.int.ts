@@ -10,12 +10,11 @@
  * every wait has a hard timeout and every child process is killed in afterAll.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { processState } from "../support/stations.ts"
 
-const cli = cliBundle("membership")
-const bundle = cli.path
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 
 /**
@@ -29,11 +28,8 @@ const maxSuspicionMs = swim.suspicionMult * 1 * swim.probeIntervalMs * swim.susp
 /** A full probe round over the 4 others (the dead one is probed within two rounds), plus its timeout. */
 const detectionMs = 2 * 4 * swim.probeIntervalMs + swim.probeTimeoutMs
 
-beforeAll(cli.build, 60_000)
-
 afterAll(() => {
   killAll(children)
-  cli.remove()
 })
 
 interface Station {

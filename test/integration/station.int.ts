@@ -10,24 +10,20 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { processState, run } from "../support/stations.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
-const cli = cliBundle("station")
-const bundle = cli.path
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
 const nodes: Array<MaculaNode> = []
 const temp: Array<string> = []
-
-beforeAll(cli.build, 60_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   killAll(children)
   for (const dir of temp) rmSync(dir, { recursive: true, force: true })
-  cli.remove()
 })
 
 interface Running {

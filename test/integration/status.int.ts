@@ -7,29 +7,26 @@
  * is killed in afterAll.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliBundle, killAll } from "../support/cli.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { bundled, killAll } from "../support/cli.ts"
 import { linkedPair, run, sleep } from "../support/stations.ts"
 import type { Report } from "../../src/cli/Status.ts"
 
-const cli = cliBundle("status")
+const bundle = bundled("main")
 const children: Array<ChildProcessWithoutNullStreams> = []
-
-beforeAll(cli.build, 60_000)
 
 afterAll(() => {
   killAll(children)
-  cli.remove()
 })
 
 describe("macula status", () => {
   it("prints peers, DHT and membership as a client learns them, and the supervision tree", async () => {
-    const { a, b } = await linkedPair(cli.path, children)
+    const { a, b } = await linkedPair(bundle, children)
     // Station records are stored once the stations know each other; look until both are found
     // (bounded: a loaded machine may take a while to replicate them).
     let report: Report | undefined
     for (let attempt = 0; attempt < 20; attempt++) {
-      const json = await run(cli.path, children, ["status", "--seed", a.seed, "--json", "--timeout", "20000"], 60_000)
+      const json = await run(bundle, children, ["status", "--seed", a.seed, "--json", "--timeout", "20000"], 60_000)
       expect(json.code, json.stderr).toBe(0)
       report = JSON.parse(json.stdout) as Report
       const found = new Set(report.dht.stations.filter((e) => e.found).map((e) => e.did))
@@ -43,7 +40,7 @@ describe("macula status", () => {
     expect(report!.dht.stations.find((e) => e.did === b.did)).toMatchObject({ found: true, addresses: [b.address] })
     expect(report!.dht.stations.every((e) => e.expiresAt === undefined || e.expiresAt > Date.now())).toBe(true)
 
-    const text = await run(cli.path, children, ["status", "--seed", a.seed, "--timeout", "20000"], 60_000)
+    const text = await run(bundle, children, ["status", "--seed", a.seed, "--timeout", "20000"], 60_000)
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toContain(`station     ${a.address} ${a.did}`)
     expect(text.stdout).toMatch(/peers and membership: \d+ alive stations? offered in hello/)
