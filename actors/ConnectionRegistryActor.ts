@@ -11,9 +11,9 @@
  * connection to a DID for the owners of links.
  *
  * It monitors every connection it is told about, so an exited connection leaves the book at
- * once. After a restart the book is rebuilt from the live connections (`rebuild`); scores and
- * bans held only here are lost with it (PROTOCOL.md keeps them in IdentityConfig; see
- * docs/connections.md).
+ * once. After a restart the book is rebuilt from the live connections (`rebuild`); scores held
+ * only here are lost with it. Bans outlive it when a `bans` store is given (a node with a data
+ * directory, §15.2): loaded at every start (expired ones dropped), saved after every new ban.
  *
  * @since 0.1.0
  */
@@ -49,6 +49,21 @@ export interface Options {
   readonly score: ScoreConfig & { readonly banDurationMs: number }
   /** Live connections to re-learn after a restart. @default none */
   readonly rebuild?: Effect.Effect<ReadonlyArray<readonly [Process, Handle]>>
+  /** Where bans outlive the registry and the process. @default none: bans live in memory */
+  readonly bans?: BanStore
+}
+
+/**
+ * A store of bans (`until`: the registry's clock, `Clock.currentTimeMillis`, i.e. unix ms).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BanStore {
+  /** The bans held (expired ones are dropped by the registry). */
+  readonly load: Effect.Effect<ReadonlyArray<{ readonly did: string; readonly until: number }>>
+  /** Every ban in force, after a change. */
+  readonly save: (bans: ReadonlyArray<{ readonly did: string; readonly until: number }>) => Effect.Effect<void>
 }
 
 /**
@@ -153,6 +168,9 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
         // After a restart: learn the connections that outlived the old registry.
         const live = options.rebuild === undefined ? [] : yield* options.rebuild
         const now = yield* Clock.currentTimeMillis
+        for (const ban of options.bans === undefined ? [] : yield* options.bans.load) {
+          if (ban.until > now) state.peers = Peers.ban(state.peers, ban.did, ban.until, limits)
+        }
         for (const [process, handle] of live) {
           const status = handle.status()
           if (status.phase === "closed") continue
@@ -221,6 +239,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, RegistryState> =
             }
             if (notice._tag === "Banned") {
               state.peers = Peers.ban(state.peers, message.did, now + options.score.banDurationMs, limits)
+              if (options.bans !== undefined) yield* options.bans.save(Peers.activeBans(state.peers, now))
             }
             break
           }

@@ -8,8 +8,18 @@
  * yet, a lost quorum) is retried after `retryMs`. `Provide` answers once the first
  * announcement succeeded (or failed), which is when `putContent` resolves.
  *
- * Restart: the actor starts from the store's pins, whose complete roots are exactly the
- * content the node provides, so nothing needs to be persisted here.
+ * **Evicted content is not announced.** Before each announcement the fiber asks the store
+ * whether it still holds the content whole (`renewal`, pure): a station's store evicts
+ * unpinned content under its quota (an upload past `stationUploadPinMs`), and once any block
+ * of it is gone the fiber stops, so the record is not renewed and expires within
+ * `contentProviderTtlMs`. Asking the store before each renewal, rather than hearing of each
+ * eviction, needs no channel from the store to this actor and cannot miss an eviction that
+ * happened while the actor was restarting. A store that fails to answer is not proof of an
+ * eviction: the announcement goes ahead.
+ *
+ * Restart: the actor starts from the store's pins in force, whose complete roots are the
+ * content the node keeps, so nothing needs to be persisted here. Content held but no longer
+ * pinned is not announced again after a restart; its record expires.
  *
  * @since 0.1.0
  */
@@ -59,8 +69,29 @@ export interface Stats {
   readonly provided: number
   readonly announcements: number
   readonly failures: number
+  /** Renewals stopped because the store no longer held the content whole. */
+  readonly dropped: number
   readonly lastAnnouncedAt: number | undefined
 }
+
+/**
+ * What the store says of provided content when its announcement is due: held whole, not
+ * (evicted, in part or whole), or no answer (an I/O failure).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Holding = "complete" | "incomplete" | "unknown"
+
+/**
+ * Whether an announcement that is due goes out (`announce`) or the content stops being
+ * provided (`drop`): only content the store no longer holds whole is dropped; an unknown
+ * answer keeps the announcement, as a failed read does not mean the blocks are gone. Pure.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const renewal = (holding: Holding): "announce" | "drop" => (holding === "incomplete" ? "drop" : "announce")
 
 /**
  * The actor's messages.
@@ -73,10 +104,16 @@ export type Msg =
   | { readonly _tag: "Withdraw"; readonly mcid: Mcid.Mcid }
   | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
 
+/** One provided MCID's renewal loop; the map entry is the loop's identity. */
+interface Loop {
+  fiber: Fiber.Fiber<void> | undefined
+}
+
 class Driver {
-  readonly loops = new Map<string, Fiber.Fiber<void>>()
+  readonly loops = new Map<string, Loop>()
   announcements = 0
   failures = 0
+  dropped = 0
   lastAnnouncedAt: number | undefined
   scope!: Scope.Scope
   constructor(readonly options: Options) {}
@@ -88,10 +125,21 @@ class Driver {
     const driver = this
     const every = this.options.reannounceMs ?? 1_800_000
     const retry = this.options.retryMs ?? 30_000
+    const loop: Loop = { fiber: undefined }
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkIn(Effect.gen(function*() {
+      driver.loops.set(key, loop)
+      loop.fiber = yield* Effect.forkIn(Effect.gen(function*() {
         let reported = false
         while (true) {
+          const progress = yield* Effect.result(driver.options.store.progress(mcid))
+          const holding: Holding = progress._tag === "Failure" ? "unknown" : progress.success.complete ? "complete" : "incomplete"
+          if (renewal(holding) === "drop") {
+            // Evicted: forget it (unless a later Provide already replaced this loop).
+            if (driver.loops.get(key) === loop) driver.loops.delete(key)
+            driver.dropped++
+            if (!reported) first("not held")
+            return
+          }
           const outcome = yield* Effect.result(driver.options.announce(mcid))
           const ok = outcome._tag === "Success"
           if (ok) {
@@ -105,7 +153,6 @@ class Driver {
           yield* Effect.sleep(ok ? every : retry)
         }
       }), driver.scope, { startImmediately: true })
-      driver.loops.set(key, fiber)
     })
   }
 }
@@ -145,7 +192,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
           }
           case "Withdraw": {
             const key = Mcid.key(message.mcid)
-            const fiber = driver.loops.get(key)
+            const fiber = driver.loops.get(key)?.fiber
             driver.loops.delete(key)
             if (fiber !== undefined) yield* Fiber.interrupt(fiber)
             break
@@ -155,6 +202,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
               provided: driver.loops.size,
               announcements: driver.announcements,
               failures: driver.failures,
+              dropped: driver.dropped,
               lastAnnouncedAt: driver.lastAnnouncedAt
             })
             break

@@ -6,7 +6,9 @@
  * What it owns: one content session per provider (opened on the provider's connection, which
  * the injected transport port finds or dials), a sender fiber per session, the core's timers,
  * and the store writes in flight. What it does:
- * - `init` pins the root (so a collection cannot take the chunks while it runs), asks the store
+ * - `init` pins the root (so a collection cannot take the chunks while it runs: for good, or
+ *   with `retainMs` until that long after the last stored chunk, renewed as chunks arrive and
+ *   once more on completion, so a station's uploads become evictable later), asks the store
  *   where to start (`resumePoint`: nothing, the manifest and some chunks, or everything) and
  *   starts the core with the hints it was given. A fetch restarted after a crash therefore
  *   resumes from the chunks already verified on disk and asks nobody for them again.
@@ -20,8 +22,9 @@
  *   one more try each time the DHT names it again, without counting as a new provider.
  * - Blocks are verified by the core before `StoreBlock` (BLAKE3 and length), and written
  *   with `verified: true` so the store does not hash them a second time; its write is
- *   atomic. Each write completes as `Stored`, or `StoreFailed` on any failure or defect, so
- *   the core's store backlog always hears back.
+ *   atomic. Each write completes as `Stored`, `StoreRefused` when the store's quota refused
+ *   it (the core then ends the fetch: the actor only carries out its `Failed`), or
+ *   `StoreFailed` on any other failure or defect, so the core's store backlog always hears back.
  * - `Pause` / `Resume` / `Cancel` go to the core, which sends `content.cancel` for every want
  *   outstanding, so the providers see them. Cancel unpins the root and leaves the verified
  *   chunks to the next collection.
@@ -46,7 +49,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Mcid from "../src/content/Mcid.ts"
 import type { ContentStoreShape } from "../src/platform/content/ContentStore.ts"
-import { QuotaExceeded } from "../src/platform/content/Errors.ts"
+import { type ContentStoreError, QuotaExceeded } from "../src/platform/content/Errors.ts"
 import type { Config } from "../src/protocols/content/Config.ts"
 import * as Fetch from "../src/protocols/content/Fetch.ts"
 import type { Handle, Session } from "../src/platform/transport/ConnectionHandle.ts"
@@ -174,6 +177,13 @@ export interface Options {
   readonly providerRetryMs?: number
   /** Seed of the core's PRNG. @default 1 */
   readonly seed?: number
+  /**
+   * How long the content stays pinned once fetched (a station's `stationUploadPinMs`), after
+   * which it is evictable like any unpinned block; `Infinity` pins it for good. While the fetch
+   * runs the pin is renewed, so a long fetch keeps its chunks, and one cut short by a crash
+   * leaves a pin that still ends. Unit: ms. @default Infinity
+   */
+  readonly retainMs?: number
   readonly report: (report: Report) => void
 }
 
@@ -213,8 +223,6 @@ export type Msg =
   | Control
   | { readonly _tag: "Core"; readonly event: (now: number) => Fetch.Event }
   | { readonly _tag: "Found"; readonly providers: ReadonlyArray<ProviderRef> }
-  /** The store refused a verified chunk for good (its quota): the fetch ends `StoreFailed`. */
-  | { readonly _tag: "StoreRefused"; readonly detail: string }
 
 type Outgoing = { readonly frame: Frame } | { readonly end: true }
 
@@ -246,6 +254,8 @@ class Driver {
   bytesAtStart = 0
   resumedChunks = 0
   lastProgress: Progress | undefined
+  /** When the root's pin ends (unix ms); `Infinity` when pinned for good. */
+  pinnedUntil = Infinity
   self!: Actor.ActorRef<Msg>
   scope!: Scope.Scope
 
@@ -306,7 +316,12 @@ class Driver {
         // Written in the actor: the next step needs to know which chunks the store already had.
         return Effect.gen(function*() {
           const stored = yield* Effect.result(o.store.putManifest(o.mcid, command.bytes))
-          if (stored._tag === "Failure") return yield* driver.fail("StoreFailed", `manifest: ${stored.failure._tag}`)
+          if (stored._tag === "Failure") {
+            // Without its manifest the fetch cannot go on: the core ends it.
+            const now = yield* Clock.currentTimeMillis
+            const reason = stored.failure instanceof QuotaExceeded ? "quota" : "manifest"
+            return yield* driver.feed(Fetch.Event.StoreRefused({ now, reason, detail: `manifest: ${stored.failure._tag}` }))
+          }
           const progress = yield* Effect.orDie(o.store.progress(o.mcid))
           const held = progress._tag === "chunked" ? progress.held.flatMap((yes, i) => (yes ? [i] : [])) : []
           driver.resumedChunks = held.length
@@ -326,16 +341,18 @@ class Driver {
             const written = exit !== undefined && Exit.isSuccess(exit)
             const index = command.index
             // A full store (quota, pinned content) will refuse the chunk however often it comes:
-            // the fetch ends instead of asking for it again.
+            // the core hears so and ends the fetch rather than ask for it again.
             const error = exit === undefined || Exit.isSuccess(exit) ? Option.none() : Cause.findErrorOption(exit.cause)
-            if (Option.isSome(error) && error.value instanceof QuotaExceeded) {
-              driver.self.tell({ _tag: "StoreRefused", detail: `chunk ${index}: the store's quota is full` })
-              return
-            }
+            const refused = Option.isSome(error) && error.value instanceof QuotaExceeded
             if (written) driver.counters = { ...driver.counters, blocksStored: driver.counters.blocksStored + 1 }
             driver.self.tell({
               _tag: "Core",
-              event: (now) => written ? Fetch.Event.Stored({ now, index }) : Fetch.Event.StoreFailed({ now, index })
+              event: (now) =>
+                written
+                  ? Fetch.Event.Stored({ now, index })
+                  : refused
+                  ? Fetch.Event.StoreRefused({ now, reason: "quota", index })
+                  : Fetch.Event.StoreFailed({ now, index })
             })
           })),
           false
@@ -368,19 +385,46 @@ class Driver {
           }
           if (driver.lastProgress === undefined) driver.bytesAtStart = command.storedBytes
           driver.lastProgress = progress
+          yield* Effect.ignore(driver.pinRoot(now, true))
           o.report({ _tag: "Progress", progress })
           return false
         })
       case "Completed":
-        o.report({ _tag: "Completed", mcid: driver.key })
-        return Effect.succeed(true)
+        return Effect.gen(function*() {
+          // The content is kept `retainMs` from now, not from when the fetch began. A failed
+          // write leaves the running pin, which ends a little sooner.
+          yield* Effect.ignore(driver.pinRoot(yield* Clock.currentTimeMillis, false))
+          o.report({ _tag: "Completed", mcid: driver.key })
+          return true
+        })
       case "Cancelled":
         return Effect.gen(function*() {
           yield* Effect.ignore(o.store.unpin(o.mcid))
           o.report({ _tag: "Cancelled", mcid: driver.key })
           return true
         })
+      case "Failed":
+        // The core cancelled the wants in this same step: `feed` queues those Sends too, and
+        // the senders flush them as the actor stops.
+        return Effect.gen(function*() {
+          yield* Effect.ignore(o.store.unpin(o.mcid))
+          o.report({ _tag: "Failed", mcid: driver.key, reason: "StoreFailed", detail: command.detail })
+          return true
+        })
     }
+  }
+
+  /**
+   * Pins the root until `now + retainMs` (for good without `retainMs`). With `renewal`, only
+   * once half of the current pin has run, so a fetch writes its pin a few times, not per chunk;
+   * a renewal that fails leaves the current pin, which still covers the next half.
+   */
+  pinRoot(now: number, renewal: boolean): Effect.Effect<void, ContentStoreError> {
+    const retain = this.options.retainMs ?? Infinity
+    if (retain === Infinity) return renewal ? Effect.void : this.options.store.pin(this.options.mcid)
+    if (renewal && now + retain - this.pinnedUntil < retain / 2) return Effect.void
+    const until = now + retain
+    return Effect.andThen(this.options.store.pin(this.options.mcid, { until }), Effect.sync(() => void (this.pinnedUntil = until)))
   }
 
   penalise(did: string, reason: string): Effect.Effect<void> {
@@ -389,7 +433,7 @@ class Driver {
     return handle === undefined ? Effect.void : handle.penalize("minor", `content: ${reason}`)
   }
 
-  fail(reason: "NoProviders" | "StoreFailed", detail: string): Effect.Effect<boolean> {
+  fail(reason: "NoProviders", detail: string): Effect.Effect<boolean> {
     const driver = this
     return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -501,10 +545,10 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         driver.self = ctx.self
         driver.scope = yield* Effect.scope
         // Pin first: a collection between two writes must not take the chunks of a running fetch.
-        yield* Effect.orDie(options.store.pin(options.mcid))
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.orDie(driver.pinRoot(now, false))
         const stored = yield* Effect.orDie(options.store.resumePoint(options.mcid))
         driver.resumedChunks = stored._tag === "Manifest" ? stored.held.length : 0
-        const now = yield* Clock.currentTimeMillis
         driver.startedAt = now
         const hints = driver.usable(options.hints ?? [], now)
         for (const h of hints) driver.known.set(h.did, h)
@@ -520,9 +564,6 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         switch (message._tag) {
           case "Core":
             stop = yield* driver.feed(message.event(now))
-            break
-          case "StoreRefused":
-            stop = yield* driver.fail("StoreFailed", message.detail)
             break
           case "Found": {
             driver.querying = false
@@ -574,7 +615,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             break
         }
         // A fetch that stopped (done, cancelled, failed) exits Normal: transient, so not restarted.
-        if (stop || driver.core.phase === "done" || driver.core.phase === "cancelled") return Actor.stop(ExitReason.normal)
+        if (stop || Fetch.isOver(driver.core)) return Actor.stop(ExitReason.normal)
         return driver
       }),
     terminate: (_reason, driver) =>

@@ -12,8 +12,9 @@
  * Bad input never crashes it (§14): frames a server never receives on a session it did not
  * open (`content.block`, `content.manifest_res`, `err`) are dropped and counted, a manifest
  * request for bytes that are not an MCID is answered `nf`, and the core itself ignores
- * malformed wants. Push offers (`content.have {y: true}`, §12.6) are counted and declined:
- * `acceptPushFrom` is not built yet.
+ * malformed wants. Push offers (`content.have {y: true}`, §12.6) are taken by the node's content
+ * glue (`src/node/Content.ts`, `acceptPushFrom`) before they reach this actor; one that still
+ * does (the glue not running) is counted and declined.
  *
  * Ordering: the answers to one session leave in the order the core emitted them (one chain of
  * fibers per session); sessions do not wait for each other. Restart: the want lists are lost;

@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Content from "../src/content/Content.ts"
 import * as Mcid from "../src/content/Mcid.ts"
-import type { ContentStoreShape, GcReport, PutOptions, Usage, WriteError } from "../src/platform/content/ContentStore.ts"
+import type { ContentStoreShape, GcReport, PinOptions, PutOptions, Usage, WriteError } from "../src/platform/content/ContentStore.ts"
 import { ContentStoreError } from "../src/platform/content/Errors.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 
@@ -53,7 +53,7 @@ export type Input = Uint8Array | string
  */
 export type Msg =
   | { readonly _tag: "Put"; readonly input: Input; readonly options: PutOptions; readonly reply: Actor.Reply<Mcid.Mcid, WriteError> }
-  | { readonly _tag: "Pin"; readonly mcid: Mcid.Mcid; readonly reply: Actor.Reply<void, ContentStoreError> }
+  | { readonly _tag: "Pin"; readonly mcid: Mcid.Mcid; readonly options?: PinOptions; readonly reply: Actor.Reply<void, ContentStoreError> }
   | { readonly _tag: "Unpin"; readonly mcid: Mcid.Mcid; readonly reply: Actor.Reply<void, ContentStoreError> }
   | { readonly _tag: "Gc"; readonly targetBytes?: number; readonly reply: Actor.Reply<GcReport, ContentStoreError> }
   | { readonly _tag: "Usage"; readonly reply: Actor.Reply<Usage> }
@@ -156,7 +156,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> =>
             )
             break
           case "Pin":
-            yield* settle(store.pin(message.mcid), message.reply)
+            yield* settle(store.pin(message.mcid, message.options), message.reply)
             break
           case "Unpin":
             yield* settle(store.unpin(message.mcid), message.reply)

@@ -36,6 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Did from "../src/identity/Did.ts"
+import * as Realm from "../src/identity/Realm.ts"
 import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/platform/transport/ConnectionHandle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
@@ -84,6 +85,48 @@ export interface AuthRequest {
  * @category models
  */
 export type Authorise = (request: AuthRequest) => Effect.Effect<PubSub.Verdict>
+
+/**
+ * What the station's authorisation port tells the router about revocations (§13.6): a
+ * connection's subscribe grants dropped (its subscriptions no `keep` scope covers end with `err
+ * unauthorized`), or a realm with grants, whose `revoked_v1` fact the router then watches.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RevocationNotice =
+  | {
+    readonly _tag: "Dropped"
+    readonly peerDid: string
+    readonly command: string
+    readonly realm: Uint8Array
+    readonly keep: ReadonlyArray<string>
+    readonly reason: string
+  }
+  | { readonly _tag: "Granted"; readonly realm: string }
+
+/**
+ * The revocation side of the authorisation port, as the router uses it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Revocations {
+  /** Listens to the port's notices; returns the unsubscribe. */
+  readonly subscribe: (listener: (notice: RevocationNotice) => void) => () => void
+  /** Realms (names) with grants so far: watched again by a restarted router. */
+  readonly granted: () => ReadonlyArray<string>
+  /** An event of a watched `revoked_v1` fact reached this station. */
+  readonly observed: (envelope: EnvelopeBody) => void
+}
+
+/**
+ * The topic of a realm's revocation fact (§13.6).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const revokedTopic = (realm: string): string => `${realm}/_realm/_realm/membership/revoked_v1`
 
 /**
  * What a restarted router replays (held by the supervisor, outside the actor).
@@ -150,6 +193,8 @@ export interface Options {
   readonly scanIntervalMs?: number
   /** Frames waiting for a peer station beyond which forwarded events are dropped. @default 4_096 */
   readonly maxOutboxFrames?: number
+  /** Revocation notices and the realm facts to watch (§13.6). @default none */
+  readonly revocations?: Revocations
 }
 
 /**
@@ -165,6 +210,7 @@ export type Msg =
   | { readonly _tag: "Closed"; readonly connectionId: string; readonly peer: string }
   | { readonly _tag: "Scan" }
   | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
+  | { readonly _tag: "Revocation"; readonly notice: RevocationNotice }
 
 /**
  * Sizes and counters of the core, for tests and status.
@@ -289,7 +335,25 @@ class Driver {
         const peer = driver.peers.get(command.peer)
         return peer === undefined ? Effect.void : driver.fork(peer.handle.penalize(command.severity, command.reason))
       }
+      case "Observed":
+        return Effect.sync(() => driver.options.revocations?.observed(command.envelope))
     }
+  }
+
+  /** A revocation notice: watch a realm's fact, or end what a dropped grant admitted. */
+  onRevocation(notice: RevocationNotice, now: number): Effect.Effect<void> {
+    if (notice._tag === "Granted") {
+      return this.feed(PubSub.RouterEvent.Watch({ now, realm: Realm.id(notice.realm), topic: revokedTopic(notice.realm) }))
+    }
+    const client = hexOfDid(notice.peerDid)
+    if (notice.command !== "/mesh/subscribe" || client === undefined) return Effect.void
+    const event = PubSub.RouterEvent.GrantsRevoked({ now, client, realm: notice.realm, keep: notice.keep, reason: notice.reason })
+    return Effect.andThen(this.feed(event), Effect.sync(() => {
+      // What the core ended must not come back from the journal after a restart.
+      const journalled = this.options.journal.subs.get(client)
+      const held = this.core.clients.get(client)?.subs
+      if (journalled !== undefined) for (const sid of journalled.keys()) if (held?.has(sid) !== true) journalled.delete(sid)
+    }))
   }
 
   /** Queues a frame for `to`; one drainer per peer keeps the core's order on the wire. */
@@ -620,6 +684,14 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         options.inbox.current = ctx.self
         yield* driver.scan(now)
         if (restarted && options.replayJournal !== false) yield* driver.replay(now)
+        // Revocation facts of every realm with grants (again, after a restart), then the notices.
+        if (options.revocations !== undefined) {
+          for (const realm of options.revocations.granted()) yield* driver.onRevocation({ _tag: "Granted", realm }, now)
+          const unsubscribe = options.revocations.subscribe((notice) => {
+            if (driver.ref.isAlive()) driver.ref.tell({ _tag: "Revocation", notice })
+          })
+          yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
+        }
         // §15.2: the tables are soft state; every client and peer station adopted now replays
         // its own (`sub`, `interest`) on `resync`. Connections that become ready later replay on
         // their own link-up. Forked: a slow control stream must not hold up the start.
@@ -660,6 +732,8 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             }
             case "Scan":
               return driver.scan(now)
+            case "Revocation":
+              return driver.onRevocation(message.notice, now)
             case "Stats":
               // Waiting frames written and held write counts first: the sizes of a quiet core.
               return Effect.andThen(driver.flush(true), Effect.map(Effect.suspend(() => driver.flushPending(now)), () => message.reply.succeed(driver.stats())))

@@ -101,6 +101,28 @@ export interface AuthRequest {
 export type Authorise = (request: AuthRequest) => Effect.Effect<Rpc.Verdict>
 
 /**
+ * What the station's authorisation port tells the dispatcher about revocations (§13.6): a
+ * connection's grants dropped; its advertisements no `keep` procedure names end with `err
+ * unauthorized`. Other notices are ignored here.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Revocations {
+  /** Listens to the port's notices; returns the unsubscribe. */
+  readonly subscribe: (
+    listener: (notice: {
+      readonly _tag: string
+      readonly peerDid?: string
+      readonly command?: string
+      readonly realm?: Uint8Array | string
+      readonly keep?: ReadonlyArray<string>
+      readonly reason?: string
+    }) => void
+  ) => () => void
+}
+
+/**
  * What a restarted dispatcher replays (held by the supervisor).
  *
  * @since 0.1.0
@@ -164,6 +186,8 @@ export interface Options {
   readonly seed?: number
   /** @default 1_000 */
   readonly scanIntervalMs?: number
+  /** Revocation notices: advertisements whose grant was revoked end (§13.6). @default none */
+  readonly revocations?: Revocations
 }
 
 /**
@@ -183,6 +207,13 @@ export type Msg =
   | { readonly _tag: "Resolved"; readonly realm: Uint8Array; readonly proc: string; readonly records: ReadonlyArray<ProviderRecordBody> }
   | { readonly _tag: "Scan" }
   | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
+  | {
+    readonly _tag: "GrantsRevoked"
+    readonly client: string
+    readonly realm: Uint8Array
+    readonly keep: ReadonlyArray<string>
+    readonly reason: string
+  }
 
 /**
  * Sizes and counters, for tests and status.
@@ -412,7 +443,11 @@ class Driver {
 
   sendOnLane(peer: Peer, lane: Lane, frame: Frame.Frame, next: () => Effect.Effect<void>): Effect.Effect<void> {
     return Effect.flatMap(Effect.result(lane.send(frame)), (sent) => {
-      if (Result.isFailure(sent)) this.notSent(peer, frame)
+      if (Result.isFailure(sent)) {
+        // A lane the peer reset (e.g. `invalid_field`, §14 row 9) is gone: the next frame opens a new one.
+        if (peer.lane === lane) peer.lane = undefined
+        this.notSent(peer, frame)
+      }
       return next()
     })
   }
@@ -768,6 +803,15 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
           }
         }
         else options.journal.ads.clear()
+        if (options.revocations !== undefined) {
+          const unsubscribe = options.revocations.subscribe((notice) => {
+            if (notice._tag !== "Dropped" || notice.command !== "/mesh/advertise" || !(notice.realm instanceof Uint8Array)) return
+            const client = notice.peerDid === undefined ? undefined : hexOfDid(notice.peerDid)
+            if (client === undefined || !driver.ref.isAlive()) return
+            driver.ref.tell({ _tag: "GrantsRevoked", client, realm: notice.realm, keep: notice.keep ?? [], reason: notice.reason ?? "Revoked" })
+          })
+          yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
+        }
         const every = options.scanIntervalMs ?? 1_000
         yield* Effect.forkIn(
           Effect.forever(Effect.andThen(Effect.sleep(every), Effect.sync(() => void ctx.self.tell({ _tag: "Scan" })))),
@@ -807,6 +851,17 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
             case "Stats":
               message.reply.succeed(driver.stats())
               return Effect.void
+            case "GrantsRevoked": {
+              // What the core ends must not come back from the journal after a restart.
+              const ads = driver.options.journal.ads.get(message.client)
+              const prefix = `${hex(message.realm)}|`
+              if (ads !== undefined) {
+                for (const procKey of Array.from(ads.keys())) {
+                  if (procKey.startsWith(prefix) && !message.keep.includes(procKey.slice(prefix.length))) ads.delete(procKey)
+                }
+              }
+              return driver.feed(Rpc.DispatcherEvent.GrantsRevoked({ now, ...message }))
+            }
           }
         })()
         return Outboxes.thenFlush(handled, () => driver.flush(), driver)

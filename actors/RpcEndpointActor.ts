@@ -28,7 +28,13 @@
  * Direct mode (§9.2): a call with `direct` (a station's address) waits for the injected `dial`
  * (bounded by the call's budget), then goes to the core with `via` = that station; its frames
  * travel on that connection's rpc lane or a call stream opened on it, and only the answers to
- * direct calls are taken from it. Its loss is `DirectLinkLost`.
+ * direct calls are taken from it. Its loss is `DirectLinkLost`. A call with `pin` names its
+ * provider (`to`) and may carry an invocation for it (`ucan`, §9.2 `req: true` providers).
+ *
+ * Invocations for our own `req` advertisements (§13.4): a call carrying `ucan` is checked by
+ * the injected `checkInvocation` before the core sees it, with the verdict as input. A reused
+ * in-flight call id from the station (§14 row 9) resets the stream it came on and costs the
+ * station a minor penalty (`RejectFrame`, `Penalise`).
  *
  * @since 0.1.0
  */
@@ -91,6 +97,8 @@ export interface Advertisement {
   readonly proc: string
   /** Modes served. @default ["unary"] */
   readonly modes?: ReadonlyArray<Frame.CallMode>
+  /** Callers must present an invocation for this provider (§10.3 `req`, §13.4). @default false */
+  readonly req?: boolean
 }
 
 /**
@@ -158,6 +166,11 @@ export interface Options {
   readonly linkCheckMs?: number
   /** PRNG seed of the core (call ids). @default drawn at each start */
   readonly seed?: number
+  /**
+   * The verdict on a call's `ucan` for one of our `req` advertisements (§13.4: audience = this
+   * node, issuer = the caller `from`). @default none: every `req` call is refused `unauthorized`
+   */
+  readonly checkInvocation?: (frame: Frame.Call) => Rpc.Verdict
   /** Given a station's DID, the presenter of a new connection to it. @default none: no `au` */
   readonly capabilities?: (station: string) => Presenter
   /**
@@ -188,6 +201,8 @@ export type Msg =
     readonly mode?: Frame.CallMode
     /** Direct mode (§9.2): the address of the station to send the call to instead of the home station. */
     readonly direct?: string
+    /** The provider to pin (`to`) and, for a `req: true` one, the invocation for it (`ucan`). */
+    readonly pin?: { readonly to: Frame.Bin32; readonly ucan?: Frame.Authority }
   }
   | { readonly _tag: "DirectReady"; readonly call: Extract<Msg, { _tag: "Call" }>; readonly handle: Handle }
   | { readonly _tag: "DirectLost"; readonly station: string; readonly connectionId: string }
@@ -234,6 +249,10 @@ const failureOf = (error: unknown): { message?: string; data?: Frame.Any } => {
   }
   return error === undefined ? {} : { message: String(error).slice(0, 256) }
 }
+
+/** The `to` and `ucan` of a pinned call, for the core's `Call` event. */
+const pinOf = (call: Extract<Msg, { _tag: "Call" }>): { readonly to?: Frame.Bin32; readonly ucan?: Frame.Authority } =>
+  call.pin === undefined ? {} : call.pin.ucan === undefined ? { to: call.pin.to } : { to: call.pin.to, ucan: call.pin.ucan }
 
 /** One call stream as this endpoint drives it: an ordered outbox over the stream. */
 interface StreamLink {
@@ -289,6 +308,9 @@ class Driver {
     this.step = Rpc.makeEndpointStep(options.config)
     this.sha256 = options.sha256 ?? platformSha256
   }
+
+  /** The `call` the core is handling (a `RejectFrame` resets its stream). */
+  calling: Inbound | undefined = undefined
 
   /** The last caller key and its DID: a provider's calls mostly come from one caller at a time. */
   lastCaller: { readonly key: Uint8Array; readonly did: string } | undefined = undefined
@@ -398,7 +420,25 @@ class Driver {
         return driver.timers.set(command.timer, command.at, command.generation)
       case "CancelTimer":
         return driver.timers.cancel(command.timer)
+      case "RejectFrame": {
+        // The frame refused is the `call` being handled: the stream it came on is reset.
+        const reset = driver.calling?.reset
+        return reset === undefined ? Effect.void : driver.fork(reset(command.code))
+      }
+      case "Penalise": {
+        const link = driver.link
+        return link === undefined ? Effect.void : driver.fork(link.handle.penalize(command.severity, command.reason))
+      }
     }
+  }
+
+  /** A station's `call` for our handlers, with the verdict on its invocation when it carries one. */
+  received(inbound: Inbound, f: Frame.Call, now: number): Effect.Effect<void> {
+    this.calling = inbound
+    const check = this.options.checkInvocation
+    return this.feed(Rpc.EndpointEvent.CallReceived(
+      f.ucan === undefined || check === undefined ? { now, frame: f } : { now, frame: f, verdict: check(f) }
+    ))
   }
 
   /** Builds the provider record (§10.3), signs it and sends `adv` (or `unadv` for a withdrawal). */
@@ -576,10 +616,10 @@ class Driver {
     const key = `${inbound.connectionId}|${inbound.stream}`
     if (inbound.opener === "peer" && f.t === "call") {
       const name: Rpc.Handle = `p/${f.id}`
-      if (this.streams.has(name)) return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f })) // reused id: the core ignores it
+      if (this.streams.has(name)) return this.received(inbound, f, now) // reused id: the core rejects it
       this.streams.set(name, { connectionId: inbound.connectionId, connection: undefined, opened: undefined, inbound, outbox: [], draining: false, done: false })
       this.streamNames.set(key, name)
-      return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
+      return this.received(inbound, f, now)
     }
     const name = this.streamNames.get(key)
     if (name === undefined) return Effect.void
@@ -663,7 +703,8 @@ class Driver {
       yield* driver.feed(Rpc.EndpointEvent.Call({
         now, ref: call.ref, realm: call.realm, proc: call.proc, args: call.args, idempotent: call.idempotent, via,
         ...(call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs }),
-        ...(call.mode === undefined ? {} : { mode: call.mode })
+        ...(call.mode === undefined ? {} : { mode: call.mode }),
+        ...pinOf(call)
       }))
     })
   }
@@ -707,7 +748,7 @@ class Driver {
         if (f.id !== undefined) link.presenter?.answered(f.id, f.t === "err")
         return this.feed(Rpc.EndpointEvent.AnswerReceived({ now, frame: f }))
       case "call":
-        return this.feed(Rpc.EndpointEvent.CallReceived({ now, frame: f }))
+        return this.received(inbound, f, now)
       case "cancel":
         return this.feed(Rpc.EndpointEvent.CancelReceived({ now, id: f.id }))
       case "resync":
@@ -768,7 +809,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
         starts++
         driver.core = Rpc.initialEndpoint({ seed: options.seed ?? Math.floor(now % 2_147_483_647) + starts })
         for (const ad of options.registry.advertisements()) {
-          yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
+          yield* driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: ad.req ?? false }))
         }
         yield* driver.checkLink(now)
         const every = options.linkCheckMs ?? 100
@@ -794,7 +835,8 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
               return driver.feed(Rpc.EndpointEvent.Call({
                 now, ref: message.ref, realm: message.realm, proc: message.proc, args: message.args, idempotent: message.idempotent,
                 ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
-                ...(message.mode === undefined ? {} : { mode: message.mode })
+                ...(message.mode === undefined ? {} : { mode: message.mode }),
+                ...pinOf(message)
               }))
             case "DirectReady":
               return driver.directReady(message.call, message.handle, now)
@@ -823,7 +865,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> => {
               return driver.feed(Rpc.EndpointEvent.CancelCall({ now, ref: message.ref }))
             case "Advertise": {
               const ad = message.advertisement
-              return driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: false }))
+              return driver.feed(Rpc.EndpointEvent.Advertise({ now, wall: now, ref: ad.ref, realm: ad.realm, proc: ad.proc, modes: ad.modes ?? ["unary"], req: ad.req ?? false }))
             }
             case "Unadvertise": {
               const ad = message.advertisement

@@ -116,6 +116,12 @@ export interface SubtreeKnobs {
   readonly announceFetched: boolean
   /** Periodic collection of unpinned blocks; 0 disables. Unit: ms. @default 0 */
   readonly gcIntervalMs: number
+  /**
+   * How long fetched content stays pinned after its fetch completes; then it is evictable,
+   * least recently used first, when the store needs room. `Infinity` keeps it for good (a
+   * client's downloads); a station sets `stationUploadPinMs`. Unit: ms. @default Infinity
+   */
+  readonly fetchedPinMs: number
 }
 
 /**
@@ -136,7 +142,8 @@ export const subtreeDefaults: SubtreeKnobs = {
   reannounceMs: 1_800_000,
   announceRetryMs: 30_000,
   announceFetched: true,
-  gcIntervalMs: 0
+  gcIntervalMs: 0,
+  fetchedPinMs: Infinity
 }
 
 /**
@@ -352,6 +359,7 @@ export const make = (deps: Deps): {
   const sub: SubtreeKnobs = { ...subtreeDefaults, ...pick(deps.config ?? {}, subtreeDefaults) }
   const problems = [...ContentConfig.problems(knobs)]
   if (!(Number.isInteger(sub.maxConcurrentFetches) && sub.maxConcurrentFetches > 0)) problems.push("maxConcurrentFetches must be a positive integer")
+  if (!(sub.fetchedPinMs > 0)) problems.push("fetchedPinMs must be positive (Infinity: pinned for good)")
   if (problems.length > 0) throw new RangeError(`ContentSupervisor config: ${problems.join("; ")}`)
   const config = ContentConfig.make(Hooks.hooks, knobs)
 
@@ -428,6 +436,7 @@ export const make = (deps: Deps): {
         providerQueries: sub.providerQueries,
         providerRetryMs: sub.providerRetryMs,
         seed: transfer.runs,
+        retainMs: sub.fetchedPinMs,
         report: report(transfer)
       })
       transfer.process = ref

@@ -169,14 +169,40 @@ export interface Deps {
   readonly directory?: RpcDispatcherActor.Directory
   /** Stations: the authorisation port. @default open realms */
   readonly authorise?: Authorise
+  /** Stations: the port's revocation notices and the facts the router watches (§13.6). @default none */
+  readonly revocations?: PubSubRouterActor.Revocations
   /** Clients: per station connection, what adds `au` to gated frames (§13.4). @default none */
   readonly capabilities?: (station: string) => PubSubSessionActor.Presenter & RpcEndpointActor.Presenter
+  /** Clients: the verdict on a call's `ucan` for a `req` advertisement (§13.4). @default none: refused */
+  readonly checkInvocation?: (frame: Frame.Call) => RpcEndpointActor.Rpc.Verdict
   /**
    * Clients with a data directory: where at-least-once subscriptions keep their `sid` and last
    * handled cursor, so a restarted process resumes them (§8.5). @default none: they end with the process
    */
   readonly cursors?: SubscriptionCursors
   readonly config?: Config
+}
+
+/**
+ * Options of `advertise` / `advertiseStream`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdvertiseOptions {
+  /** Callers must present an invocation for this provider (§10.3 `req`, §13.4). @default false */
+  readonly req?: boolean
+}
+
+/**
+ * A call pinned to a provider (`to`, its key), with the invocation a `req` one needs (`ucan`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Pin {
+  readonly to: Uint8Array
+  readonly ucan?: Frame.Authority
 }
 
 /**
@@ -218,6 +244,11 @@ export interface SubscribeOptions {
   readonly delivery?: "at-most-once" | "at-least-once"
   /** Announced losses of an at-least-once subscription. */
   readonly onGap?: (gap: Gap) => void
+  /**
+   * The station ended the subscription after accepting it (its grant was revoked, §13.6:
+   * `Unauthorized` with reason `Revoked`); no more events come.
+   */
+  readonly onEnd?: (error: SubscribeError) => void
 }
 
 /**
@@ -272,13 +303,14 @@ export interface Routing {
   /** Advertises a procedure; resolves once the station registered it. Clients. */
   readonly advertise: (
     procedure: string,
-    handler: (args: unknown, ctx: CallContext) => unknown
+    handler: (args: unknown, ctx: CallContext) => unknown,
+    options?: AdvertiseOptions
   ) => Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError>
-  /** Calls a procedure. Clients. */
+  /** Calls a procedure (`pin`: the provider, and an invocation for a `req` one, §9.2). Clients. */
   readonly call: (
     procedure: string,
     args: Frame.Any,
-    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string }
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string; readonly pin?: Pin }
   ) => Effect.Effect<unknown, CallError>
   /**
    * Advertises a streaming procedure (§9.5) of one `mode`; the handler gets the call's stream.
@@ -288,13 +320,14 @@ export interface Routing {
     procedure: string,
     mode: StreamMode,
     handler: (args: unknown, stream: StreamChannel, ctx: CallContext) => unknown,
-    check?: (message: unknown) => Error | undefined
+    check?: (message: unknown) => Error | undefined,
+    options?: AdvertiseOptions
   ) => Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError>
   /** Starts a streaming call (§9.5); its messages and result come through the returned handle. Clients. */
   readonly callStream: (
     procedure: string,
     args: Frame.Any,
-    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string },
+    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string; readonly pin?: Pin },
     check?: (message: unknown) => Error | undefined
   ) => Effect.Effect<StreamCall, CallError>
   /** The running children (they change across restarts), for tests and status. */
@@ -460,6 +493,7 @@ export const make = (deps: Deps): Routing => {
     readonly pattern: string
     readonly handler: (event: SubscriptionEvent) => unknown
     readonly onGap: ((gap: Gap) => void) | undefined
+    readonly onEnd?: ((error: SubscribeError) => void) | undefined
     readonly confirmed: Deferred.Deferred<void, SubscribeError>
   }>()
   const publishes = new Map<number, { readonly topic: string; readonly done: Deferred.Deferred<void, PublishError> }>()
@@ -555,7 +589,10 @@ export const make = (deps: Deps): Routing => {
           subs.delete(notice.sid)
           aloHandled.delete(notice.sid)
           Effect.runFork(forgetDurable(notice.sid))
-          return void Deferred.doneUnsafe(s.confirmed, Effect.fail(refusal("subscribe", notice.code, notice.reason)))
+          const error = refusal("subscribe", notice.code, notice.reason)
+          // Refused at once, the caller's promise says so; ended later, `onEnd` does.
+          if (!Deferred.doneUnsafe(s.confirmed, Effect.fail(error))) s.onEnd?.(error)
+          return
         }
         case "Published": {
           const p = publishes.get(notice.ref)
@@ -663,6 +700,7 @@ export const make = (deps: Deps): Routing => {
         inbox: routerInbox,
         ...(config.replayJournal === undefined ? {} : { replayJournal: config.replayJournal }),
         ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
+        ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
         ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
       }), (ref) => void (wiring.router = ref))
     },
@@ -678,6 +716,7 @@ export const make = (deps: Deps): Routing => {
         inbox: dispatcherInbox,
         ...(config.replayJournal === undefined ? {} : { replayJournal: config.replayJournal }),
         ...(deps.authorise === undefined ? {} : { authorise: deps.authorise }),
+        ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
         ...(config.seed === undefined ? {} : { seed: config.seed }),
         ...(config.scanIntervalMs === undefined ? {} : { scanIntervalMs: config.scanIntervalMs })
       }), (ref) => void (wiring.dispatcher = ref))
@@ -707,6 +746,7 @@ export const make = (deps: Deps): Routing => {
         registry: endpointRegistry,
         ...(deps.capabilities === undefined ? {} : { capabilities: deps.capabilities }),
         ...(deps.dial === undefined ? {} : { dial: deps.dial }),
+        ...(deps.checkInvocation === undefined ? {} : { checkInvocation: deps.checkInvocation }),
         ...(config.seed === undefined ? {} : { seed: config.seed }),
         ...(config.linkCheckMs === undefined ? {} : { linkCheckMs: config.linkCheckMs })
       }), (ref) => void (wiring.endpoint = ref))
@@ -789,7 +829,7 @@ export const make = (deps: Deps): Routing => {
         ? { sid, realm, pattern, mode, resume: recorded.cur }
         : { sid, realm, pattern, mode }
       const done = Deferred.makeUnsafe<void, SubscribeError>()
-      subs.set(sid, { sub, pattern, handler, onGap: options?.onGap, confirmed: done })
+      subs.set(sid, { sub, pattern, handler, onGap: options?.onGap, onEnd: options?.onEnd, confirmed: done })
       if (claims && cursors !== undefined) {
         durable.set(sid, { realm: realmHex, pattern })
         yield* cursors.record({ realm: realmHex, pattern, sid, cur: resumes ? recorded.cur : undefined })
@@ -826,20 +866,21 @@ export const make = (deps: Deps): Routing => {
 
   const advertise = (
     procedure: string,
-    handler: (args: unknown, ctx: CallContext) => unknown
+    handler: (args: unknown, ctx: CallContext) => unknown,
+    options?: AdvertiseOptions
   ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
     Effect.gen(function*() {
       if (deps.role !== "client") return yield* Effect.fail(clientOnly("advertise"))
       yield* checkTopic(procedure, false)
       const ref = nextRef++
-      const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure }
+      const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure, ...(options?.req === true ? { req: true } : {}) }
       return yield* register(ad, (args, ctx) => runUnary(handler, args, procedure, ctx))
     })
 
   const call = (
     procedure: string,
     args: Frame.Any,
-    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string }
+    options?: { readonly timeoutMs?: number; readonly idempotent?: boolean; readonly direct?: string; readonly pin?: Pin }
   ): Effect.Effect<unknown, CallError> => {
     if (deps.role !== "client") return Effect.fail(clientOnly("call"))
     // A plain chain (no generator): every call runs through here.
@@ -850,7 +891,8 @@ export const make = (deps: Deps): Routing => {
       calls.set(ref, { procedure, timeoutMs, done })
       alive(wiring.endpoint)?.tell({
         _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: options?.idempotent ?? false,
-        ...(options?.direct === undefined ? {} : { direct: options.direct })
+        ...(options?.direct === undefined ? {} : { direct: options.direct }),
+        ...(options?.pin === undefined ? {} : { pin: options.pin })
       })
       // The core's own timer answers; this bound only covers an endpoint that is down.
       return Effect.andThen(
@@ -870,13 +912,16 @@ export const make = (deps: Deps): Routing => {
     procedure: string,
     mode: StreamMode,
     handler: (args: unknown, stream: StreamChannel, ctx: CallContext) => unknown,
-    check: (message: unknown) => Error | undefined = noCheck
+    check: (message: unknown) => Error | undefined = noCheck,
+    options?: AdvertiseOptions
   ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
     Effect.gen(function*() {
       if (deps.role !== "client") return yield* Effect.fail(clientOnly("advertise"))
       yield* checkTopic(procedure, false)
       const ref = nextRef++
-      const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure, modes: [mode] }
+      const ad: RpcEndpointActor.Advertisement = {
+        ref, realm: realmOf(procedure), proc: procedure, modes: [mode], ...(options?.req === true ? { req: true } : {})
+      }
       return yield* register(ad, (args, ctx) =>
         Effect.tryPromise({
           try: async (signal) => {
@@ -909,7 +954,7 @@ export const make = (deps: Deps): Routing => {
   const callStream = (
     procedure: string,
     args: Frame.Any,
-    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string },
+    options: { readonly mode: StreamMode; readonly timeoutMs?: number; readonly direct?: string; readonly pin?: Pin },
     check: (message: unknown) => Error | undefined = noCheck
   ): Effect.Effect<StreamCall, CallError> =>
     Effect.gen(function*() {
@@ -925,7 +970,8 @@ export const make = (deps: Deps): Routing => {
       yield* Effect.sync(() =>
         alive(wiring.endpoint)?.tell({
           _tag: "Call", ref, realm: realmOf(procedure), proc: procedure, args, timeoutMs, idempotent: false, mode: options.mode,
-          ...(options.direct === undefined ? {} : { direct: options.direct })
+          ...(options.direct === undefined ? {} : { direct: options.direct }),
+          ...(options.pin === undefined ? {} : { pin: options.pin })
         }))
       // The core's own timer answers; this bound only covers an endpoint that is down.
       const result = new Promise<unknown>((resolve, reject) => {

@@ -194,6 +194,8 @@ export interface Options {
   readonly listen?: boolean
   /** Admission limits. @default ConnectionRegistryActor.defaultLimits (§16) */
   readonly limits?: Partial<ConnectionRegistryActor.Limits>
+  /** Where the registry's bans outlive it (a data directory, §15.2). @default none: in memory */
+  readonly bans?: ConnectionRegistryActor.BanStore
   /** Codec limits of every connection. */
   readonly codec?: ConnectionActor.Options["codec"]
   /** Node-wide sinks by channel: the subsystems that take lane traffic of every connection. */
@@ -310,7 +312,8 @@ export const start = (
             localRole: core.role,
             limits,
             score: core,
-            rebuild: live
+            rebuild: live,
+            ...(options.bans === undefined ? {} : { bans: options.bans })
           })),
           (ref) => Effect.sync(() => void (wiring.registry = ref))
         ),

@@ -2,13 +2,16 @@
  * The content commands of `macula` (API.md "CLI", PROTOCOL.md §12):
  *
  * ```
- * macula put --seed URL... --realm R [--cap FILE]... [--data DIR] FILE
+ * macula put --seed URL... --realm R [--cap FILE]... [--data DIR] [--to DID [--timeout MS]] FILE
  * macula get --seed URL... --realm R [--cap FILE]... [--data DIR] MCID -o FILE
  * ```
  *
  * Each starts a client node (ephemeral unless `--data` is given), attached to the first seed
  * that answers. `put` stores the file, announces it, uploads it to the station (so it outlives
- * this process) and prints the MCID on stdout. `get` fetches the content, verifying every block,
+ * this process) and prints the MCID on stdout; with `--to DID` it then pushes the content to that
+ * node (PROTOCOL.md §12.6) and prints the MCID only once that node holds it (a node whose
+ * `acceptPushFrom` does not admit this one fails the command; `--timeout` bounds the wait, by
+ * default the `pushTimeoutMs` knob). `get` fetches the content, verifying every block,
  * and writes it to FILE (through a temporary file renamed into place, so FILE is either absent
  * or whole); its progress goes to stderr: a bar redrawn in place on a terminal, plain
  * `progress …` lines otherwise. Failures end with exit code 1 and one line on stderr (`content
@@ -25,6 +28,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Mcid from "../content/Mcid.ts"
+import * as Did from "../identity/Did.ts"
 import type { NodeConfig } from "../node/Config.ts"
 import { MaculaNode } from "../node/MaculaNode.ts"
 import * as Args from "./Args.ts"
@@ -56,7 +60,7 @@ const common: ReadonlyArray<Args.OptionSpec> = [
  * @category constants
  */
 export const specs: Readonly<Record<Command, Args.CommandSpec>> = {
-  put: { command: "put", options: common, positional: ["FILE"] },
+  put: { command: "put", options: [...common, { name: "to" }, { name: "timeout" }], positional: ["FILE"] },
   get: { command: "get", options: [...common, { name: "output", short: "o", required: true }], positional: ["MCID"] }
 }
 
@@ -73,6 +77,10 @@ export interface Invocation {
   readonly target: string
   /** `get`: where to write the content. */
   readonly output?: string
+  /** `put --to`: the node to push the content to. */
+  readonly to?: string
+  /** `put --to --timeout`: how long to wait for it. Unit: ms. */
+  readonly timeoutMs?: number
   readonly capFiles: ReadonlyArray<string>
 }
 
@@ -89,11 +97,21 @@ export const parse = (command: Command, args: ReadonlyArray<string>): Invocation
   const target = parsed.positional[0]!
   const data = Args.one(parsed, "data")
   const output = Args.one(parsed, "output")
+  const to = Args.one(parsed, "to")
+  const timeout = Args.one(parsed, "timeout")
+  if (to !== undefined && !Did.isValid(to)) return new UsageError({ message: `put: --to ${JSON.stringify(to)} is not a valid did:key` })
+  if (timeout !== undefined && to === undefined) return new UsageError({ message: "put: --timeout needs --to" })
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout)
+  if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)) {
+    return new UsageError({ message: `put: --timeout ${JSON.stringify(timeout)} is not a positive number of milliseconds` })
+  }
   return {
     command,
     target,
     capFiles: Args.all(parsed, "cap"),
     ...(output === undefined ? {} : { output }),
+    ...(to === undefined ? {} : { to }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
     config: { role: "client", realm, seeds: Args.all(parsed, "seed"), ...(data === undefined ? {} : { dataDir: data }) }
   }
 }
@@ -111,6 +129,10 @@ export const describeFailure = (command: Command, target: string, error: unknown
       return `content not found: ${target} (no provider has it)`
     case "McidError":
       return `invalid MCID "${target}": expected "b" and 55 base32 characters`
+    case "PushFailed":
+      return e["reason"] === "timeout"
+        ? `push to ${String(e["to"])} timed out (no answer within the timeout)`
+        : `push refused by ${String(e["to"])} (its acceptPushFrom does not admit this node, or it could not take the content)`
     case "UploadFailed":
     case "AnnounceFailed":
     case "ContentUnavailable":
@@ -174,6 +196,9 @@ export const run = async (command: Command, args: ReadonlyArray<string>, io: Io,
     })
     if (command === "put") {
       const mcid = await node.putContent(invocation.target)
+      if (invocation.to !== undefined) {
+        await node.pushContent(mcid, { to: invocation.to, ...(invocation.timeoutMs === undefined ? {} : { timeoutMs: invocation.timeoutMs }) })
+      }
       io.out(Mcid.toString(mcid))
       return 0
     }

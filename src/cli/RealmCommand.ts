@@ -7,23 +7,31 @@
  * - `issue --authority-key FILE --to DID [--realm R] [--commands C,...] [--topics PATTERN]...
  *   [--ttl S] -o FILE`: member delegations, one per command, written as a capability file (a
  *   CBOR sequence; one delegation = exactly that envelope); prints each delegation's CID.
- * - `revoke --authority-key FILE --cid CID [-o FILE] [--seed URL]...`: the `/ucan/revoke`
- *   invocation of §13.6 for a delegation the authority issued; prints its CID and writes it to
- *   `-o`. Distributing it to stations (a DHT `revocation` record plus the `revoked_v1` fact) needs
- *   the DHT client proxy and pub/sub, which this build does not carry: with `--seed` the command
- *   writes the file, then fails saying so.
+ * - `revoke --authority-key FILE --cid CID [--cap FILE]... [--realm R] [-o FILE] [--seed URL]...`:
+ *   the `/ucan/revoke` invocation of §13.6 for a delegation on a path the authority issued; its
+ *   proofs are the path from the root delegation to the revoked one, found in the `--cap` files.
+ *   Prints its CID and writes it to `-o`. With `--seed` it is distributed, as the realm service
+ *   does: the command attaches to a station as a client under the authority key, stores the
+ *   `revocation` DHT record (signed by the authority; it lives until the revoked delegation
+ *   expires, plus leeway, at most `maxRevocationTtlMs`) and publishes the realm's
+ *   `{realm}/_realm/_realm/membership/revoked_v1` fact `{cid}`, presenting a short self-issued
+ *   publish delegation. Stations verify the record before acting on it.
  *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
 import { dirname, join } from "node:path"
 import { randomBytes } from "node:crypto"
+import * as Effect from "effect/Effect"
 import * as Did from "../identity/Did.ts"
 import { Identity } from "../identity/Identity.ts"
 import * as Ucan from "../identity/ucan/index.ts"
 import { commands as meshCommands, memberPolicy } from "../identity/ucan/RealmCapabilities.ts"
 import * as Config from "../node/Config.ts"
 import * as KeyFile from "../node/KeyFile.ts"
+import { MaculaNode } from "../node/MaculaNode.ts"
+import * as SignedRecord from "../node/SignedRecord.ts"
+import type { RevocationRecordBody } from "../wire/SignedBody.ts"
 import * as Args from "./Args.ts"
 import { UsageError } from "./Args.ts"
 import * as Capabilities from "./Capabilities.ts"
@@ -65,6 +73,8 @@ export const specs = {
     options: [
       { name: "authority-key", required: true },
       { name: "cid", required: true },
+      { name: "cap", repeatable: true },
+      { name: "realm" },
       { name: "out", short: "o" },
       { name: "seed", repeatable: true }
     ]
@@ -242,33 +252,150 @@ export const issue = (args: ReadonlyArray<string>, io: Io, nowSec: number = Math
 }
 
 /**
+ * The proof path of a delegation among `delegations`: from a root (issued by its own subject)
+ * down to the one whose CID is `cid`, root first; a `UsageError` when `cid` is not there or its
+ * chain does not reach a root. Pure.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const revocationPath = (delegations: ReadonlyArray<Uint8Array>, cid: string): ReadonlyArray<Uint8Array> | UsageError => {
+  const tokens = delegations.map((bytes) => ({ bytes, token: Ucan.decode(bytes) }))
+  const target = tokens.find((t) => t.token.cid === cid)
+  if (target === undefined) return new UsageError({ message: `realm revoke: no --cap file holds the delegation ${cid}` })
+  const path = [target]
+  for (let current = target; current.token.sub === null || current.token.iss !== current.token.sub;) {
+    const child = current.token
+    const parent = tokens.find((t) =>
+      t.token.kind === "delegation" && t.token.aud === child.iss && !path.includes(t) &&
+      (child.sub === null || t.token.sub === null || t.token.sub === child.sub)
+    )
+    if (parent === undefined || path.length >= 8) {
+      return new UsageError({ message: `realm revoke: the --cap files do not hold the path from a root delegation to ${cid}` })
+    }
+    path.unshift(parent)
+    current = parent
+  }
+  return path.map((t) => t.bytes)
+}
+
+/** The realm a path is limited to: the first `["==", ".realm", R]` of its policies. */
+const realmOfPath = (path: ReadonlyArray<Uint8Array>): string | undefined => {
+  for (const bytes of path) {
+    const token = Ucan.decode(bytes)
+    if (token.kind !== "delegation") continue
+    for (const statement of token.pol) {
+      if (Array.isArray(statement) && statement[0] === "==" && statement[1] === ".realm" && typeof statement[2] === "string") {
+        return statement[2]
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * The topic of a realm's revocation fact (§13.6).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const revokedTopic = (realm: string): string => `${realm}/_realm/_realm/membership/revoked_v1`
+
+/**
  * `macula realm revoke …`.
  *
  * @since 0.1.0
  * @category commands
  */
-export const revoke = (args: ReadonlyArray<string>, io: Io): number => {
+export const revoke = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   const parsed = parseOrThrow(specs.revoke, args)
   const out = Args.one(parsed, "out")
   const seeds = Args.all(parsed, "seed")
   if (out === undefined && seeds.length === 0) throw new UsageError({ message: "realm revoke: give -o FILE to keep the revocation" })
-  const authority = readKey(Args.one(parsed, "authority-key")!)
   const cid = Args.one(parsed, "cid")!
-  let revocation: Uint8Array
-  try {
-    revocation = Ucan.revoke({ issuer: authority, delegation: cid, path: [cid], subject: authority.did })
-  } catch (error) {
-    throw new UsageError({ message: `realm revoke: --cid: ${error instanceof Error ? error.message : String(error)}` })
+  if (Ucan.Revocation.recordKey(cid) === undefined) throw new UsageError({ message: `realm revoke: --cid "${cid}" is not a CID` })
+  const capFiles = Args.all(parsed, "cap")
+  if (seeds.length > 0 && capFiles.length === 0) {
+    throw new UsageError({ message: "realm revoke: --seed needs --cap FILE (the capability file holding the delegation): stations verify the path" })
+  }
+  let realm = Args.one(parsed, "realm")
+  if (realm !== undefined && !Config.isRealmName(realm)) throw new UsageError({ message: `realm revoke: --realm "${realm}" is not a valid realm name` })
+  const authority = readKey(Args.one(parsed, "authority-key")!)
+  // Expired delegations are refused here: revoking one changes nothing.
+  const path = capFiles.length === 0 ? undefined : revocationPath(Capabilities.readFiles("realm revoke", capFiles), cid)
+  if (path instanceof UsageError) throw path
+  const revocation = Ucan.revoke({
+    issuer: authority,
+    delegation: cid,
+    path: path === undefined ? [cid] : path.map((p) => Ucan.cid(p)),
+    subject: authority.did
+  })
+  if (path !== undefined) {
+    const checked = Ucan.Revocation.verify(revocation, path, { now: Math.floor(Date.now() / 1_000), authority: authority.did })
+    if (!checked.ok) throw new RealmCommandError(`the revocation would not verify: ${checked.error.name}: ${checked.error.message}`)
   }
   if (out !== undefined) writeAtomic(out, revocation)
   io.out(Ucan.cid(revocation))
-  if (seeds.length > 0) {
-    throw new RealmCommandError(
-      `cannot distribute the revocation to ${seeds.join(", ")}: stations learn revocations from DHT revocation records and the membership revoked_v1 fact, which this build does not carry yet${
-        out === undefined ? " (nothing was written; add -o FILE to keep it)" : ` (the revocation is in ${out})`
-      }`
-    )
+  if (seeds.length === 0 || path === undefined) {
+    io.err(`wrote the revocation of ${cid} to ${out}; distribute it with --seed URL (stations learn it from the DHT record)`)
+    return 0
   }
-  io.err(`wrote the revocation of ${cid} to ${out}; stations do not receive it yet (no distribution in this build)`)
+  realm ??= realmOfPath(path)
+  if (realm === undefined) throw new UsageError({ message: "realm revoke: the delegation names no realm; give --realm R for the revoked_v1 fact" })
+  await distribute({ authority, seeds, realm, cid, revocation, path })
+  io.err(`stored the revocation record of ${cid} and published ${revokedTopic(realm)}`)
   return 0
 }
+
+/** Stores the `revocation` record through a station and publishes the realm's fact. */
+const distribute = async (opts: {
+  readonly authority: Identity
+  readonly seeds: ReadonlyArray<string>
+  readonly realm: string
+  readonly cid: string
+  readonly revocation: Uint8Array
+  readonly path: ReadonlyArray<Uint8Array>
+}): Promise<void> => {
+  const d = Ucan.Revocation.recordData(opts.revocation, opts.path)
+  if (d instanceof Error) throw new RealmCommandError(d.message)
+  const now = Date.now()
+  const revoked = Ucan.decode(opts.path[opts.path.length - 1]!)
+  const body: RevocationRecordBody = {
+    ty: "revocation",
+    key: Ucan.Revocation.recordKey(d.cid)!,
+    pk: opts.authority.publicKey,
+    seq: now,
+    iat: now,
+    exp: Ucan.Revocation.keepUntil(revoked.exp, now, { leewayMs: 60_000, maxTtlMs: 7_776_000_000 }),
+    d
+  }
+  const record = SignedRecord.signedRecord(body, (m) => opts.authority.sign(m))
+  if (record instanceof Error) throw new RealmCommandError(`the revocation record does not encode: ${record.message}`)
+  const topic = revokedTopic(opts.realm)
+  // The realm service publishes the fact as the authority, under a short self-issued delegation.
+  const publish = Ucan.delegate({
+    issuer: opts.authority,
+    audience: opts.authority.did,
+    subject: opts.authority.did,
+    command: meshCommands.publish,
+    policy: memberPolicy(meshCommands.publish, { realm: opts.realm, topics: [topic] }),
+    expiration: Math.floor(now / 1_000) + 900
+  })
+  let put: ((r: Exclude<typeof record, Error>) => Effect.Effect<number, unknown>) | undefined
+  let node: MaculaNode | undefined
+  try {
+    node = await MaculaNode.start(
+      { role: "client", realm: opts.realm, identity: opts.authority, seeds: opts.seeds, capabilities: [publish] },
+      { onRecords: (_find, p) => void (put = p) }
+    )
+    if (put === undefined) throw new RealmCommandError("this node cannot store DHT records")
+    const store = put
+    await Effect.runPromise(Effect.mapError(store(record), (e) => new RealmCommandError(`the station did not store the revocation record: ${describe(e)}`)))
+    await node.publish(topic, { cid: opts.cid })
+  } finally {
+    await node?.stop()
+  }
+}
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : String(error)

@@ -1,6 +1,8 @@
 /**
  * `macula station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]...
- * [--knob NAME=VALUE]...`: runs a station until SIGINT or SIGTERM, then stops it gracefully.
+ * [--realm NAME]... [--knob NAME=VALUE]...`: runs a station until SIGINT or SIGTERM, then stops it
+ * gracefully. `--realm` (repeatable) restricts the realms served (`servedRealms`); without it the
+ * station serves every realm.
  *
  * Output contract (API.md "CLI"): the first stdout line is exactly `quic://HOST:PORT did:key:…`
  * with the real bound port, and nothing else goes to stdout; logs and warnings go to stderr.
@@ -29,6 +31,7 @@ export const spec: Args.CommandSpec = {
     { name: "data" },
     { name: "seed", repeatable: true },
     { name: "authority", repeatable: true },
+    { name: "realm", repeatable: true },
     { name: "knob", repeatable: true }
   ]
 }
@@ -74,12 +77,16 @@ export const toConfig = (args: ReadonlyArray<string>): NodeConfig | UsageError =
   }
   const knobs = parseKnobs("station", Args.all(parsed, "knob"))
   if (knobs instanceof UsageError) return knobs
+  const served = Args.all(parsed, "realm")
+  const badRealm = served.find((name) => !Config.isRealmName(name))
+  if (badRealm !== undefined) return new UsageError({ message: `station: --realm "${badRealm}" is not a valid realm name` })
   const data = Args.one(parsed, "data")
   return {
     role: "station",
     listen,
     seeds: Args.all(parsed, "seed"),
     realmAuthorities,
+    ...(served.length === 0 ? {} : { servedRealms: served }),
     ...(data === undefined ? {} : { dataDir: data }),
     ...(Object.keys(knobs).length === 0 ? {} : { knobs })
   }
@@ -111,6 +118,8 @@ export const describeEvent = (event: NodeEvent): string | undefined => {
       return `membership: ${event.did} ${event.change} (incarnation ${event.incarnation})`
     case "Refused":
       return `refused ${event.did} from ${event.remoteAddress}: ${event.code} (${event.reason})`
+    case "Warning":
+      return `warning: ${event.message}`
     case "Link": {
       const e = event.event
       switch (e._tag) {
@@ -140,6 +149,8 @@ export const describeEvent = (event: NodeEvent): string | undefined => {
 export const warnings = (config: NodeConfig): ReadonlyArray<string> => {
   const pinned = Object.keys(config.realmAuthorities ?? {})
   const out: Array<string> = []
+  const served = config.servedRealms ?? []
+  if (served.length > 0) out.push(`note: serving only ${served.join(", ")}; clients of other realms are refused (realm_refused)`)
   if (pinned.length === 0) {
     out.push("warning: no --authority given: every realm runs open (any authenticated client is accepted)")
   } else {

@@ -16,16 +16,18 @@ commands:
       an application actor crashing and recovering, a file from two providers, a station killed
   demo supervision [--seed N] [--faults N] [--interval-ms N]
       the runtime alone: a supervision tree healing under seeded chaos, with the live tree and a summary
-  station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--knob NAME=VALUE]...
+  station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--realm NAME]... [--knob NAME=VALUE]...
       runs a station until SIGINT/SIGTERM; first stdout line: quic://HOST:PORT did:key:...
+      --realm (repeatable): serve only these realms (default: every realm)
   status --seed URL... [--json] [--timeout MS]
       attaches as an ephemeral client and prints what it sees of the station
   realm keygen -o FILE
       creates a realm authority key; prints its DID
   realm issue --authority-key FILE --to DID [--realm R] [--commands C,...] [--topics PATTERN]... [--ttl S] -o FILE
       issues member delegations; prints their CIDs
-  realm revoke --authority-key FILE --cid CID [-o FILE] [--seed URL]...
-      builds the revocation of a delegation; prints its CID
+  realm revoke --authority-key FILE --cid CID [--cap FILE]... [--realm R] [-o FILE] [--seed URL]...
+      builds the revocation of a delegation (its path from the --cap files); prints its CID.
+      --seed: stores it in the DHT through that station and publishes the realm's revoked_v1 fact
   sub --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC_OR_PATTERN
       prints each event as one line of JSON until SIGINT/SIGTERM
   pub --seed URL... --realm R [--cap FILE]... [--data DIR] TOPIC JSON
@@ -34,8 +36,9 @@ commands:
        [--direct | --direct-to quic://HOST:PORT#did:key:...]
       calls a procedure; prints the JSON result. --direct: straight to the provider's
       station, found through the DHT; --direct-to: straight to that station
-  put --seed URL... --realm R [--cap FILE]... [--data DIR] FILE
-      stores, announces and uploads a file to the station; prints its MCID
+  put --seed URL... --realm R [--cap FILE]... [--data DIR] [--to DID [--timeout MS]] FILE
+      stores, announces and uploads a file to the station; prints its MCID.
+      --to: also pushes it to that node (which must accept pushes from this one)
   get --seed URL... --realm R [--cap FILE]... [--data DIR] MCID -o FILE
       fetches content, verified, into FILE; progress on stderr
 `

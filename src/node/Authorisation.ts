@@ -1,6 +1,6 @@
 /**
- * A station's authorisation port (PROTOCOL.md §13.4, §13.5): the verdict on one gated frame
- * (`sub`, `pub`, `adv`, `call`), given to the routing subtree.
+ * A station's authorisation port (PROTOCOL.md §13.4–§13.6): the verdict on one gated frame
+ * (`sub`, `pub`, `adv`, `call`), given to the routing subtree, and the revocations it knows.
  *
  * The rule:
  * 1. A realm without a pinned authority (`realmAuthorities`, the `--authority REALM=DID` of
@@ -12,21 +12,40 @@
  *    this station, for exactly the frame's command and realm, with an expiry no further than
  *    `maxInvocationTtlMs`; its nonce (the invocation's CID) must not have been seen before.
  *    Its `args.topic` must cover the frame's topic or pattern (`args.proc` equal the procedure).
- *    Success is cached as a **grant** for (peer, realm, command) until the chain's earliest
- *    expiry, so later frames it covers need no `au`.
+ *    No delegation of the chain may be revoked (§13.6): one known revoked is denied `Revoked`;
+ *    the DHT `revocation` records of each delegation are consulted through `findRevocations`
+ *    (in the background, see `port`; a negative answer is cached `revocationCacheMs`). Success is cached
+ *    as a **grant** for (peer, connection, realm, command) until the chain's earliest expiry, so
+ *    later frames it covers need no `au`.
  * 3. A frame without `au` in a pinned realm is allowed only by a live grant covering it; else
  *    it is denied `UnavailableProof`.
+ *
+ * Revocations arrive verified (`learn`: the `d` of a DHT record, checked by
+ * `Ucan.Revocation.verifyRecord`) — from a DHT answer while granting, or after the
+ * `{realm}/_realm/_realm/membership/revoked_v1` fact (`onFact`, which looks the record up). A new
+ * one drops every grant whose chain contains the revoked CID and tells the listeners which
+ * (peer, connection, realm, command) lost grants and which scopes it keeps, so the routing
+ * subtree ends the subscriptions and advertisements no kept scope covers (`err unauthorized`,
+ * reason `Revoked`). Listeners also hear when a realm gets its first grant: the station then
+ * watches that realm's `revoked_v1` fact. Revocation is permanent but invalidates only that link:
+ * another path to the same member keeps working.
+ *
+ * A DHT lookup that fails or times out revokes nothing (the realm stays usable while the DHT is
+ * unreachable; local revocations still apply) and is not cached, so the next grant asks again.
  *
  * Denials carry the UCAN error name as `reason`; the station answers `err unauthorized` with
  * it, and the client raises `Unauthorized` with that `reason` (docs/errors.md).
  *
- * Bounded: grants and seen nonces are capped (`maxSeenInvocations`); expired entries are swept
- * whenever a new one is stored. Grants are kept per connection (`connectionId`): they die with
- * it, and a reconnecting client presents again. A grant of a closed connection is unreachable
- * and goes at its expiry or when the cap is reached.
+ * Bounded: grants and seen nonces are capped (`maxSeenInvocations`), local revocations and the
+ * negative cache too (`maxRevocations`); expired entries are swept whenever a new one is stored.
+ * A revocation is kept until the revoked delegation's `exp` plus `clockSkewLeewayMs`, at most
+ * `maxRevocationTtlMs`. Grants are kept per connection (`connectionId`): they die with it, and a
+ * reconnecting client presents again. A grant of a closed connection is unreachable and goes at
+ * its expiry or when the cap is reached.
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Realm from "../identity/Realm.ts"
 import * as Ucan from "../identity/ucan/index.ts"
@@ -80,6 +99,82 @@ export interface Options {
   readonly maxInvocationTtlMs?: number
   /** Seen nonces and grants kept, each. @default 100_000 (maxSeenInvocations) */
   readonly maxSeenInvocations?: number
+  /**
+   * The DHT `revocation` records of a delegation (its text CID): their `d`, unverified (the port
+   * verifies). Absent: only revocations learned otherwise count.
+   */
+  readonly findRevocations?: (cid: string) => Effect.Effect<ReadonlyArray<Ucan.Revocation.RecordData>, unknown>
+  /** How long "no revocation in the DHT" is believed, per delegation. @default 60_000 (revocationCacheMs) */
+  readonly revocationCacheMs?: number
+  /** Longest time a revocation is kept. @default 7_776_000_000 (maxRevocationTtlMs) */
+  readonly maxRevocationTtlMs?: number
+  /** Revocations kept, and negative answers cached, each. @default 100_000 */
+  readonly maxRevocations?: number
+  /** Longest wait for one DHT lookup of revocations. @default 5_000 */
+  readonly revocationLookupTimeoutMs?: number
+}
+
+/**
+ * Grants a revocation took from one (peer, connection, realm, command): the routing subtree
+ * ends what that connection holds there and no `keep` scope covers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dropped {
+  readonly _tag: "Dropped"
+  readonly peerDid: string
+  readonly connectionId: string | undefined
+  readonly realm: Uint8Array
+  readonly command: Request["command"]
+  /** Scopes (`args.topic` / `args.proc`) of the grants this key still holds. */
+  readonly keep: ReadonlyArray<string>
+  /** The UCAN error name to report: `Revoked`. */
+  readonly reason: "Revoked"
+}
+
+/**
+ * What the port tells its listeners: grants dropped by a revocation, or a realm that got its
+ * first grant (whose `revoked_v1` fact the station should now watch).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Notice = Dropped | { readonly _tag: "Granted"; readonly realm: string }
+
+/**
+ * The outcome of `learn`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Learned =
+  | { readonly _tag: "Revoked"; readonly cid: string; readonly dropped: ReadonlyArray<Dropped> }
+  | { readonly _tag: "Known"; readonly cid: string }
+  | { readonly _tag: "Refused"; readonly error: Ucan.UcanError }
+
+/**
+ * The port: verdicts, revocations, and notices for the routing subtree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Port {
+  /** The verdict on one gated frame. */
+  readonly authorise: (request: Request) => Effect.Effect<Verdict>
+  /** Verifies a revocation record's `d` and, if new, applies it (drops grants, notifies). */
+  readonly learn: (d: Ucan.Revocation.RecordData) => Effect.Effect<Learned>
+  /**
+   * A `revoked_v1` fact named `cid` (any text; it is only a hint): looks its DHT record up and
+   * `learn`s what verifies. Never fails.
+   */
+  readonly onFact: (cid: string) => Effect.Effect<ReadonlyArray<Learned>>
+  /** Whether a CID is known revoked now. */
+  readonly isRevoked: (cid: string) => boolean
+  /** Listens to notices; returns the unsubscribe. */
+  readonly subscribe: (listener: (notice: Notice) => void) => () => void
+  /** Realms (names) that have had a grant: those whose `revoked_v1` fact the station watches. */
+  readonly granted: () => ReadonlyArray<string>
 }
 
 interface Grant {
@@ -87,6 +182,15 @@ interface Grant {
   readonly scope: string
   /** Unix seconds; `null` = no expiry in the chain (stations demand one on the invocation, so never). */
   readonly expiresAt: number | null
+  /** CIDs of the chain's delegations, root first (what a revocation may name). */
+  readonly cids: ReadonlyArray<string>
+}
+
+interface GrantKey {
+  readonly peerDid: string
+  readonly connectionId: string | undefined
+  readonly realm: Uint8Array
+  readonly command: Request["command"]
 }
 
 /**
@@ -109,91 +213,322 @@ const denied = (reason: string): Verdict => ({ _tag: "Denied", reason })
 export const admits = (command: Request["command"], scope: string, topic: string): boolean =>
   command === "/mesh/advertise" || command === "/mesh/call" ? scope === topic : Topic.covers(scope, topic)
 
-/**
- * The port's decision function, synchronous (the routing subtree wraps it in an `Effect`).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const decide = (options: Options): ((request: Request) => Verdict) => {
-  const byRealm = new Map<string, { readonly name: string; readonly authority: string }>()
-  for (const [name, authority] of Object.entries(options.authorities)) byRealm.set(Realm.idHex(name), { name, authority })
-  const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
-  const ttlSec = Math.round((options.maxInvocationTtlMs ?? 3_600_000) / 1_000)
-  const cap = options.maxSeenInvocations ?? 100_000
-  /** Nonce (invocation CID) → expiry, unix s. */
-  const seen = new Map<string, number>()
-  /** `peer|connection|realm|command` → grants. */
-  const grants = new Map<string, Array<Grant>>()
+/** A chain that passed every check, about to become a grant. */
+interface Pending {
+  readonly key: string
+  readonly grantKey: GrantKey
+  readonly realmName: string
+  readonly grant: Grant
+}
 
-  const sweep = (nowSec: number) => {
-    for (const [cid, exp] of seen) if (exp + leewaySec < nowSec) seen.delete(cid)
-    for (const [key, list] of grants) {
-      const live = list.filter((g) => g.expiresAt === null || g.expiresAt + leewaySec >= nowSec)
-      if (live.length === 0) grants.delete(key)
-      else grants.set(key, live)
-    }
-    // Still over the cap: drop the oldest (Map keeps insertion order).
-    for (const key of seen.keys()) {
-      if (seen.size <= cap) break
-      seen.delete(key)
-    }
-    for (const key of grants.keys()) {
-      if (grants.size <= cap) break
-      grants.delete(key)
+/** First phase of a verdict: final, or a chain to store as a grant. */
+type Precheck = { readonly _tag: "Final"; readonly verdict: Verdict } | { readonly _tag: "Pending"; readonly pending: Pending }
+
+/**
+ * The port's synchronous state: grants, seen nonces, local revocations and the negative cache.
+ * Time comes in as an argument; nothing here does I/O.
+ */
+class State {
+  private readonly byRealm = new Map<string, { readonly name: string; readonly authority: string }>()
+  private readonly leewaySec: number
+  private readonly ttlSec: number
+  private readonly cap: number
+  private readonly revocationCap: number
+  /** Nonce (invocation CID) → expiry, unix s. */
+  private readonly seen = new Map<string, number>()
+  /** `peer|connection|realm|command` → grants. */
+  private readonly grants = new Map<string, { readonly key: GrantKey; list: Array<Grant> }>()
+  /** Revoked delegation CID → kept until, unix ms. */
+  private readonly revoked = new Map<string, number>()
+  /** Delegation CID → when the DHT last said "no revocation", unix ms. */
+  private readonly absent = new Map<string, number>()
+  /** Realms (names) that have had a grant. */
+  private readonly granted = new Set<string>()
+  private readonly listeners = new Set<(notice: Notice) => void>()
+
+  constructor(readonly options: Options) {
+    for (const [name, authority] of Object.entries(options.authorities)) this.byRealm.set(Realm.idHex(name), { name, authority })
+    this.leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
+    this.ttlSec = Math.round((options.maxInvocationTtlMs ?? 3_600_000) / 1_000)
+    this.cap = options.maxSeenInvocations ?? 100_000
+    this.revocationCap = options.maxRevocations ?? 100_000
+  }
+
+  grantedRealms(): ReadonlyArray<string> {
+    return Array.from(this.granted)
+  }
+
+  subscribe(listener: (notice: Notice) => void): () => void {
+    this.listeners.add(listener)
+    return () => void this.listeners.delete(listener)
+  }
+
+  private notify(notice: Notice): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(notice)
+      } catch {
+        // A listener's fault is its own; the port's state is already consistent.
+      }
     }
   }
 
-  return (request) => {
-    const pinned = byRealm.get(Realm.toHex(request.realm))
-    if (pinned === undefined) return allowed
-    const nowSec = Math.floor(options.now() / 1_000)
+  private sweep(nowSec: number): void {
+    for (const [cid, exp] of this.seen) if (exp + this.leewaySec < nowSec) this.seen.delete(cid)
+    for (const [key, entry] of this.grants) {
+      entry.list = entry.list.filter((g) => g.expiresAt === null || g.expiresAt + this.leewaySec >= nowSec)
+      if (entry.list.length === 0) this.grants.delete(key)
+    }
+    // Still over the cap: drop the oldest (Map keeps insertion order).
+    for (const key of this.seen.keys()) {
+      if (this.seen.size <= this.cap) break
+      this.seen.delete(key)
+    }
+    for (const key of this.grants.keys()) {
+      if (this.grants.size <= this.cap) break
+      this.grants.delete(key)
+    }
+  }
+
+  isRevoked(cid: string, nowMs: number): boolean {
+    const until = this.revoked.get(cid)
+    if (until === undefined) return false
+    if (until > nowMs) return true
+    this.revoked.delete(cid)
+    return false
+  }
+
+  /** Delegation CIDs whose DHT answer is not cached (the ones to look up). */
+  unknown(cids: ReadonlyArray<string>, nowMs: number): ReadonlyArray<string> {
+    const ttl = this.options.revocationCacheMs ?? 60_000
+    return cids.filter((cid) => {
+      const at = this.absent.get(cid)
+      if (at !== undefined && nowMs - at < ttl) return false
+      if (at !== undefined) this.absent.delete(cid)
+      return true
+    })
+  }
+
+  noteAbsent(cid: string, nowMs: number): void {
+    this.absent.delete(cid)
+    this.absent.set(cid, nowMs)
+    for (const key of this.absent.keys()) {
+      if (this.absent.size <= this.revocationCap) break
+      this.absent.delete(key)
+    }
+  }
+
+  precheck(request: Request, nowMs: number): Precheck {
+    const pinned = this.byRealm.get(Realm.toHex(request.realm))
+    if (pinned === undefined) return { _tag: "Final", verdict: allowed }
+    const nowSec = Math.floor(nowMs / 1_000)
     const key = `${request.peerDid}|${request.connectionId ?? ""}|${Realm.toHex(request.realm)}|${request.command}`
     if (request.au === undefined) {
-      const live = (grants.get(key) ?? []).find((g) =>
-        (g.expiresAt === null || g.expiresAt + leewaySec >= nowSec) && admits(request.command, g.scope, request.topic)
+      const live = (this.grants.get(key)?.list ?? []).find((g) =>
+        (g.expiresAt === null || g.expiresAt + this.leewaySec >= nowSec) && admits(request.command, g.scope, request.topic)
       )
-      return live === undefined ? denied("UnavailableProof") : allowed
+      return { _tag: "Final", verdict: live === undefined ? denied("UnavailableProof") : allowed }
     }
     let nonce: string
     try {
       nonce = Ucan.cid(request.au.inv)
     } catch {
-      return denied("MalformedToken")
+      return { _tag: "Final", verdict: denied("MalformedToken") }
     }
-    if (seen.has(nonce)) return denied("InvalidClaim")
+    if (this.seen.has(nonce)) return { _tag: "Final", verdict: denied("InvalidClaim") }
     const checked = Ucan.RealmCapabilities.check({
       invocation: request.au.inv,
       proofs: request.au.prf,
       authority: pinned.authority,
       realm: pinned.name,
-      station: options.station,
+      station: this.options.station,
       peer: request.peerDid,
       command: request.command,
       now: nowSec,
-      leewaySec,
-      maxInvocationTtlSec: ttlSec
+      leewaySec: this.leewaySec,
+      maxInvocationTtlSec: this.ttlSec,
+      isRevoked: (cid) => this.isRevoked(cid, nowMs)
     })
-    if (!checked.ok) return denied(checked.error.name)
+    if (!checked.ok) return { _tag: "Final", verdict: denied(checked.error.name) }
     const field = request.command === "/mesh/advertise" || request.command === "/mesh/call" ? "proc" : "topic"
     const scope = checked.grant.args[field]
-    if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) return denied("InvalidClaim")
-    sweep(nowSec)
-    seen.set(nonce, checked.grant.expiresAt ?? nowSec + ttlSec)
-    const list = grants.get(key) ?? []
-    list.push({ scope, expiresAt: checked.grant.expiresAt })
-    grants.set(key, list.slice(-grantsPerKey))
+    if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) {
+      return { _tag: "Final", verdict: denied("InvalidClaim") }
+    }
+    this.sweep(nowSec)
+    // The nonce counts as seen from here: a replay racing the DHT lookup is refused too.
+    this.seen.set(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec)
+    const grantKey: GrantKey = {
+      peerDid: request.peerDid,
+      connectionId: request.connectionId,
+      realm: request.realm,
+      command: request.command
+    }
+    // The invocation's own CID is fresh (its nonce): only the delegations can have been revoked.
+    const cids = checked.chain.filter((t) => t.kind === "delegation").map((t) => t.cid)
+    return {
+      _tag: "Pending",
+      pending: { key, grantKey, realmName: pinned.name, grant: { scope, expiresAt: checked.grant.expiresAt, cids } }
+    }
+  }
+
+  /** Second phase: stores the grant (unless its chain is known revoked by now). */
+  commit(pending: Pending, nowMs: number): Verdict {
+    if (pending.grant.cids.some((cid) => this.isRevoked(cid, nowMs))) return denied("Revoked")
+    const entry = this.grants.get(pending.key) ?? { key: pending.grantKey, list: [] }
+    entry.list.push(pending.grant)
+    entry.list = entry.list.slice(-grantsPerKey)
+    this.grants.set(pending.key, entry)
+    if (!this.granted.has(pending.realmName)) {
+      this.granted.add(pending.realmName)
+      this.notify({ _tag: "Granted", realm: pending.realmName })
+    }
     return allowed
+  }
+
+  /** Applies a verified revocation: remembers it, drops the grants it breaks, notifies. */
+  revoke(verified: Ucan.Revocation.Verified, nowMs: number): Learned {
+    const cid = verified.revoked
+    if (this.isRevoked(cid, nowMs)) return { _tag: "Known", cid }
+    const until = Ucan.Revocation.keepUntil(verified.revokedExp, nowMs, {
+      leewayMs: this.leewaySec * 1_000,
+      maxTtlMs: this.options.maxRevocationTtlMs ?? 7_776_000_000
+    })
+    // Revoking a delegation already dead changes nothing: there is nothing to keep.
+    if (until <= nowMs) return { _tag: "Known", cid }
+    this.absent.delete(cid)
+    for (const [c, at] of this.revoked) if (at <= nowMs) this.revoked.delete(c)
+    this.revoked.set(cid, until)
+    for (const key of this.revoked.keys()) {
+      if (this.revoked.size <= this.revocationCap) break
+      this.revoked.delete(key)
+    }
+    const dropped: Array<Dropped> = []
+    for (const [key, entry] of this.grants) {
+      const keep = entry.list.filter((g) => !g.cids.includes(cid))
+      if (keep.length === entry.list.length) continue
+      if (keep.length === 0) this.grants.delete(key)
+      else entry.list = keep
+      dropped.push({ _tag: "Dropped", ...entry.key, keep: keep.map((g) => g.scope), reason: "Revoked" })
+    }
+    for (const notice of dropped) this.notify(notice)
+    return { _tag: "Revoked", cid, dropped }
   }
 }
 
 /**
- * The port as the routing subtree takes it.
+ * The port's decision function without a DHT, synchronous (local revocations only; tests and
+ * tools that need no `learn`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): (request: Request) => Effect.Effect<Verdict> => {
-  const verdict = decide(options)
-  return (request) => Effect.sync(() => verdict(request))
+export const decide = (options: Options): ((request: Request) => Verdict) => {
+  const state = new State(options)
+  return (request) => {
+    const nowMs = options.now()
+    const first = state.precheck(request, nowMs)
+    return first._tag === "Final" ? first.verdict : state.commit(first.pending, nowMs)
+  }
 }
+
+/**
+ * The full port: verdicts, revocations (local and from the DHT), notices.
+ *
+ * The verdict itself never waits for the DHT (the router and the dispatcher judge frames in
+ * order, so a slow lookup would stall every client): a chain is judged on local revocations and
+ * cached DHT answers, and each delegation the DHT has not been asked about recently is looked up
+ * in the background (one lookup per CID at a time). A revocation found there is learned like any
+ * other: the grant just made is dropped and what it admitted ends with `err unauthorized`
+ * (`Revoked`), and every later presentation of the chain is refused at once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const port = (options: Options): Port => {
+  const state = new State(options)
+  const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
+  const timeout = Duration.millis(options.revocationLookupTimeoutMs ?? 5_000)
+  /** CIDs being looked up now. */
+  const inFlight = new Set<string>()
+
+  const learnNow = (d: Ucan.Revocation.RecordData): Learned => {
+    const nowMs = options.now()
+    const verified = Ucan.Revocation.verifyRecord(d, { now: Math.floor(nowMs / 1_000), leewaySec })
+    return verified.ok ? state.revoke(verified.revocation, nowMs) : { _tag: "Refused", error: verified.error }
+  }
+
+  /** Asks the DHT about `cid` and learns what verifies; an unreachable DHT caches nothing. */
+  const consult = (find: NonNullable<Options["findRevocations"]>, cid: string): Effect.Effect<void> =>
+    find(cid).pipe(
+      Effect.timeout(timeout),
+      Effect.map((records) => {
+        for (const d of records) learnNow(d)
+        const nowMs = options.now()
+        if (!state.isRevoked(cid, nowMs)) state.noteAbsent(cid, nowMs)
+      }),
+      Effect.catch(() => Effect.void),
+      Effect.ensuring(Effect.sync(() => void inFlight.delete(cid)))
+    )
+
+  const authorise = (request: Request): Effect.Effect<Verdict> =>
+    Effect.sync(() => {
+      const nowMs = options.now()
+      const first = state.precheck(request, nowMs)
+      if (first._tag === "Final") return first.verdict
+      const verdict = state.commit(first.pending, nowMs)
+      const find = options.findRevocations
+      if (verdict._tag === "Allowed" && find !== undefined) {
+        for (const cid of state.unknown(first.pending.grant.cids, nowMs)) {
+          if (inFlight.has(cid) || inFlight.size >= 1_024) continue
+          inFlight.add(cid)
+          Effect.runFork(consult(find, cid))
+        }
+      }
+      return verdict
+    })
+
+  /** Facts being looked up now: a burst of the same fact costs one lookup. */
+  const factsInFlight = new Set<string>()
+  const onFact = (cid: string): Effect.Effect<ReadonlyArray<Learned>> => {
+    const find = options.findRevocations
+    if (find === undefined || Ucan.Revocation.recordKey(cid) === undefined || factsInFlight.has(cid)) return Effect.succeed([])
+    if (state.isRevoked(cid, options.now())) return Effect.succeed([{ _tag: "Known", cid }])
+    factsInFlight.add(cid)
+    return find(cid).pipe(
+      Effect.timeout(timeout),
+      Effect.map((records) => records.map(learnNow)),
+      Effect.catch(() => Effect.succeed([])),
+      Effect.ensuring(Effect.sync(() => void factsInFlight.delete(cid)))
+    )
+  }
+
+  return {
+    authorise,
+    learn: (d) => Effect.sync(() => learnNow(d)),
+    onFact,
+    isRevoked: (cid) => state.isRevoked(cid, options.now()),
+    subscribe: (listener) => state.subscribe(listener),
+    granted: () => state.grantedRealms()
+  }
+}
+
+/**
+ * The payload of a `revoked_v1` fact (`{cid}`): the CID it names, or `undefined`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const factCid = (payload: unknown): string | undefined => {
+  if (typeof payload !== "object" || payload === null) return undefined
+  const cid = (payload as { readonly cid?: unknown }).cid
+  return typeof cid === "string" && cid.length <= 128 ? cid : undefined
+}
+
+/**
+ * The port's verdicts as the routing subtree takes them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): (request: Request) => Effect.Effect<Verdict> => port(options).authorise

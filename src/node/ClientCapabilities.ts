@@ -19,7 +19,8 @@
  * frames the scope covers go without `au`. A new connection (a reconnect, a fail-over to another station)
  * gets a new presenter and presents again; so do replayed subscriptions and advertisements. A
  * presentation is renewed before its invocation expires, and forgotten when the station refuses
- * the frame that carried it.
+ * the frame that carried it, or later ends what that frame was admitted to (a revoked grant,
+ * PROTOCOL.md §13.6, names the accepted frame in its `err`).
  *
  * Effectful in one way only: signing (and the random nonce); time comes in as an argument.
  *
@@ -267,6 +268,11 @@ export class Presenter {
   private readonly presented = new Map<string, Array<Presented>>()
   /** Frame id → what its `au` presented, until the station answers it. */
   private readonly pending = new Map<number, { readonly key: string; readonly entry: Presented }>()
+  /**
+   * Frame id → what its accepted `au` presented, the newest 1 024: a station that later ends
+   * what it admitted (a revoked grant, PROTOCOL.md §13.6) names that frame in its `err`.
+   */
+  private readonly accepted = new Map<number, { readonly key: string; readonly entry: Presented }>()
   /** Realm name → realm id (hex): hashed once, not per frame. */
   private readonly realmIds = new Map<string, string>()
   /** Invocations signed on this connection (for tests and status). */
@@ -354,15 +360,21 @@ export class Presenter {
 
   /**
    * The station answered frame `id`. A refusal forgets what its `au` presented (the station
-   * kept no grant for it), so the next frame of that scope presents again.
+   * kept no grant for it), so the next frame of that scope presents again; so does a later
+   * refusal naming an accepted frame (the station ended what a revoked grant admitted).
    *
    * @since 0.1.0
    */
   answered(id: number, refused: boolean): void {
-    const sent = this.pending.get(id)
+    const sent = this.pending.get(id) ?? (refused ? this.accepted.get(id) : undefined)
     if (sent === undefined) return
     this.pending.delete(id)
-    if (!refused) return
+    this.accepted.delete(id)
+    if (!refused) {
+      if (this.accepted.size >= 1_024) this.accepted.delete(this.accepted.keys().next().value!)
+      this.accepted.set(id, sent)
+      return
+    }
     const list = this.presented.get(sent.key)
     if (list === undefined) return
     const rest = list.filter((p) => p !== sent.entry)

@@ -11,7 +11,9 @@
  */
 import * as Did from "../identity/Did.ts"
 import { Identity, maxStationPowBits } from "../identity/Identity.ts"
+import * as Realm from "../identity/Realm.ts"
 import * as Address from "../platform/transport/Address.ts"
+import * as Push from "../protocols/content/Push.ts"
 import * as Topic from "../topic/index.ts"
 import * as Ucan from "../identity/ucan/index.ts"
 import { ConfigError } from "./Errors.ts"
@@ -80,11 +82,26 @@ export interface Knobs {
   readonly stationDialBackoffMaxMs: number
   /**
    * Stations: most bytes of content blocks kept (§12.5). A block that would pass it first
-   * evicts unpinned blocks, least recently used first; the uploads a station takes are pinned,
-   * so past the quota further uploads are refused (the client's `put` fails `UploadFailed`).
+   * evicts unpinned blocks, least recently used first; uploads still within
+   * `stationUploadPinMs` are pinned, so when they alone fill the quota further uploads are
+   * refused (the client's `put` fails `UploadFailed`).
    * @default 10_737_418_240 (10 GiB)
    */
   readonly stationContentMaxBytes: number
+  /**
+   * Stations: how long content the station fetched (the uploads it takes) stays pinned once
+   * complete (§12.5). Afterwards it stays while there is room and is evicted least recently
+   * used first when `stationContentMaxBytes` needs it, and the station stops announcing it.
+   * Longer guarantees uploads a longer stay; shorter frees the quota for new uploads sooner.
+   * Not a §16 knob. @default 86_400_000 (24 h)
+   */
+  readonly stationUploadPinMs: number
+  /**
+   * How long `pushContent` waits for the recipient to hold the content before it fails
+   * `PushFailed` (`timeout`); a refusal answered `y: false` fails at once. Not a §16 knob.
+   * @default 300_000
+   */
+  readonly pushTimeoutMs: number
 }
 
 /**
@@ -120,7 +137,9 @@ export const defaultKnobs: Knobs = {
   deadRetentionMs: 30_000,
   stationDialBackoffMinMs: 1_000,
   stationDialBackoffMaxMs: 60_000,
-  stationContentMaxBytes: 10 * 1024 ** 3
+  stationContentMaxBytes: 10 * 1024 ** 3,
+  stationUploadPinMs: 86_400_000,
+  pushTimeoutMs: 300_000
 }
 
 /**
@@ -149,6 +168,18 @@ export interface NodeConfig {
    * open. @default {}
    */
   readonly realmAuthorities?: Readonly<Record<string, string>>
+  /**
+   * Stations: the realms served (`servedRealms` of §1, §16), by name. Clients acting in any other
+   * realm are refused `realm_refused` (subscribe, publish, advertise, call); the station's `hello`
+   * and `station` record list them. @default [] (every realm)
+   */
+  readonly servedRealms?: ReadonlyArray<string>
+  /**
+   * Whom this node takes pushed content from (`acceptPushFrom` of §12.6, §16): `"none"`,
+   * `"attached"` (a station's attached clients), `"any"`, or a list of DIDs (which may also hold
+   * `"attached"`). @default a station `"attached"`, a client `"none"`
+   */
+  readonly acceptPushFrom?: Push.AcceptPushFromInput
   /** Overrides of the §16 knobs. */
   readonly knobs?: Partial<Knobs>
 }
@@ -183,6 +214,10 @@ export interface Resolved {
   readonly dataDir: string | undefined
   readonly capabilities: ReadonlyArray<Uint8Array>
   readonly realmAuthorities: Readonly<Record<string, string>>
+  /** Whom pushed content is taken from (the role's default filled in). */
+  readonly acceptPushFrom: Push.Policy
+  /** Stations: ids (64 lower-case hex digits) of the realms served, in the order given; empty = all. */
+  readonly servedRealms: ReadonlyArray<string>
   readonly knobs: Knobs
 }
 
@@ -292,7 +327,8 @@ const knobProblems = (knobs: Knobs): ReadonlyArray<string> => {
  * Rules: `role` is `station` or `client`; a client needs at least one seed and never listens; a
  * `realm` is a valid segment; `listen` is `host:port`; seeds are `quic://` URLs whose pins are
  * valid DIDs; capabilities are UCAN envelopes that decode; authorities map valid realm names to
- * valid DIDs; knobs are integers in range.
+ * valid DIDs; served realms are valid realm names, on stations only; `acceptPushFrom` is
+ * `none` / `attached` / `any` or a list of valid DIDs (and `attached`); knobs are integers in range.
  *
  * @since 0.1.0
  * @category validation
@@ -353,6 +389,11 @@ export const resolve = (config: NodeConfig): Resolved | ConfigError => {
     else realmAuthorities[realm] = did
   }
 
+  const servedRealms = servedRealmIds(role, config.servedRealms, problems)
+
+  const acceptPushFrom = Push.parsePolicy(config.acceptPushFrom, role === "station" ? "station" : "client", Did.isValid)
+  if ("problems" in acceptPushFrom) problems.push(...acceptPushFrom.problems)
+
   const knobs: Knobs = { ...defaultKnobs, ...config.knobs }
   problems.push(...knobProblems(knobs))
 
@@ -366,6 +407,28 @@ export const resolve = (config: NodeConfig): Resolved | ConfigError => {
     dataDir: config.dataDir,
     capabilities,
     realmAuthorities,
+    acceptPushFrom: "problems" in acceptPushFrom ? Push.nobody : acceptPushFrom,
+    servedRealms,
     knobs
   }
+}
+
+/** The ids of the served realm names (duplicates once), adding a problem for each bad entry. */
+const servedRealmIds = (role: unknown, names: unknown, problems: Array<string>): ReadonlyArray<string> => {
+  if (names === undefined) return []
+  if (!Array.isArray(names)) {
+    problems.push("servedRealms must be an array of realm names")
+    return []
+  }
+  if (role === "client" && names.length > 0) problems.push("servedRealms is a station setting: a client acts in its realm")
+  const ids: Array<string> = []
+  for (const name of names as ReadonlyArray<unknown>) {
+    if (typeof name !== "string" || !isRealmName(name)) {
+      problems.push(`servedRealms entry ${JSON.stringify(name)} is not a valid realm name`)
+      continue
+    }
+    const id = Realm.idHex(name)
+    if (!ids.includes(id)) ids.push(id)
+  }
+  return ids
 }

@@ -20,20 +20,29 @@
  * sessions for their clients and for each other (`actors/ContentRelayActor.ts`), and a client
  * that provides content publishes its endpoint record so that other stations find its station.
  *
- * **Upload to the station (§12.5 `uploadToStation`, §12.6).** After a client stored and announced
- * content, `put` offers it to the home station with an unsolicited `content.have {y: true, sz}`
- * on a new content session. A station accepts offers from its attached clients: it fetches the
- * content from the client over that client's connection (an ordinary fetch, so every block is
- * verified before it is stored), pins it, announces itself as a provider and answers
- * `content.have {y: true}` for it, which tells the client the upload is done (`y: false` when
- * the fetch failed). So the content outlives the client: `macula put` can exit and another
- * client's `get` finds the station through its record (or as its home station).
+ * **Push upload (§12.6) and upload to the station (§12.5 `uploadToStation`).** One mechanism:
+ * the sender offers content X to a recipient R with an unsolicited `content.have {y: true, sz}`
+ * on a new content session to R, repeated every `pushRepeatMs` while it waits (so relays do
+ * not close the quiet session). R decides with `acceptPushFrom` (the pure core
+ * `src/protocols/content/Push.ts`); if admitted it pulls X with its ordinary fetch (every block
+ * verified before it is stored; a sender that is the session's peer tried first), pins it and answers
+ * `content.have {m: X, y: true}`, which resolves the sender's push; refused, busy or failed, it
+ * answers `y: false` and the sender fails `PushFailed` at once. No answer within the timeout
+ * fails `PushFailed` too (`reason: "timeout"`).
+ * - `put` on a client with `uploadToStation` pushes to the home station (a station accepts its
+ *   attached clients by default), so the content outlives the client: `macula put` can exit
+ *   and another client's `get` finds the station through its record (or as its home station).
+ *   A station also announces itself as a provider before it answers.
+ * - `push(mcid, { to })` pushes held content to any node: the home station or a node this one has
+ *   a connection to directly; another client through the home station's relay (a session with
+ *   `to`, §12.3; the home station stamps `from` so R knows the sender); a station pushing to a
+ *   client behind another station goes through that station (the client's endpoint record).
+ * - A client whose `acceptPushFrom` admits anyone publishes its endpoint record (as a provider
+ *   does), so that stations other than its own can relay offers to it; on arrival `onPushed` is
+ *   called and `getContent` reads the content locally.
  *
  * **Quota.** A station's store keeps at most `stationContentMaxBytes`; uploads are pinned, so
  * past it an offer is answered `y: false` (its fetch ends at the first refused chunk).
- *
- * What it does not do: `acceptPushFrom` beyond "a station accepts its attached clients, a
- * client nobody".
  *
  * @since 0.1.0
  */
@@ -52,12 +61,15 @@ import type * as TransportSupervisor from "../../supervisors/TransportSupervisor
 import * as Mcid from "../content/Mcid.ts"
 import type { McidError } from "../content/McidError.ts"
 import * as Did from "../identity/Did.ts"
+import { DidError } from "../identity/DidError.ts"
 import * as ContentStore from "../platform/content/ContentStore.ts"
 import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
 import type { ContentStoreError } from "../platform/content/Errors.ts"
-import type { Frame } from "../wire/Frame.ts"
+import * as Push from "../protocols/content/Push.ts"
+import * as Relay from "../protocols/content/Relay.ts"
+import type { ContentHave, Frame } from "../wire/Frame.ts"
 import * as ContentRelay from "./ContentRelay.ts"
-import { ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
+import { ConfigError, ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
 import { signedRecord } from "./SignedRecord.ts"
 
 type Handle = ConnectionActor.Handle
@@ -93,6 +105,62 @@ export class UploadFailed extends Data.TaggedError("UploadFailed")<{ readonly mc
   override get message(): string {
     return `${this.mcid}: upload to the home station failed: ${this.reason}`
   }
+}
+
+/**
+ * A push (`pushContent`, §12.6) did not complete: the recipient declined it (`acceptPushFrom`
+ * does not admit this node, it is busy, or its pull failed: it answered `y: false`), or it did
+ * not answer within the push timeout (`timeout`). The content stays stored here.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PushFailed extends Data.TaggedError("PushFailed")<{
+  readonly mcid: string
+  /** The recipient's DID. */
+  readonly to: string
+  readonly reason: "declined" | "timeout"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.mcid}: push to ${this.to} failed (${this.reason}): ${this.detail}`
+  }
+}
+
+/**
+ * Options of `pushContent`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PushContentOptions {
+  /** The recipient's DID. */
+  readonly to: string
+  /** How long to wait for the recipient to hold the content. Unit: ms. @default the node's `pushTimeoutMs` */
+  readonly timeoutMs?: number
+}
+
+/**
+ * Errors of `pushContent`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PushContentError = McidError | DidError | ConfigError | ContentNotFound | PushFailed | ConnectionLost | NodeStopped
+
+/**
+ * Content that arrived by push (§12.6), given to `onPushed`: it is whole in the store, pinned,
+ * and `getContent` reads it locally.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PushedContent {
+  readonly mcid: string
+  /** The sender's DID. */
+  readonly from: string
+  /** Its size as the sender offered it, in bytes. */
+  readonly size: number | undefined
 }
 
 /**
@@ -149,6 +217,19 @@ export interface Options {
   readonly uploadToStation?: boolean
   /** How long a client waits for its station to take an upload. Unit: ms. @default 300_000 */
   readonly uploadTimeoutMs?: number
+  /** Whom pushes are accepted from (§12.6, §16). @default a station its attached clients, a client nobody */
+  readonly acceptPushFrom?: Push.Policy
+  /** How long `push` waits for the recipient to hold the content. Unit: ms. @default 300_000 */
+  readonly pushTimeoutMs?: number
+  /**
+   * A waiting sender repeats its offer this often: relays close a session silent for their
+   * `idleMs` (60 s), and a repeat is a no-op at the recipient. Unit: ms. @default 15_000
+   */
+  readonly pushRepeatMs?: number
+  /** Pushes pulled at once; more offers are answered `y: false`. @default 16 */
+  readonly maxPushPulls?: number
+  /** Called when content arrived by push; must not throw or block. */
+  readonly onPushed?: (pushed: PushedContent) => void
   /** A `dht.get` / `dht.put` through the station, answered or not. Unit: ms. @default 15_000 */
   readonly proxyTimeoutMs?: number
   /** The store, instead of one under `dataDir` (tests: a store that misbehaves). */
@@ -171,7 +252,10 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export type Overrides = Pick<Options, "config" | "uploadToStation" | "uploadTimeoutMs" | "store" | "onServeFrame" | "onApi" | "relay" | "endpointRecordTtlMs">
+export type Overrides = Pick<
+  Options,
+  "config" | "uploadToStation" | "uploadTimeoutMs" | "store" | "onServeFrame" | "onApi" | "relay" | "endpointRecordTtlMs" | "pushRepeatMs" | "maxPushPulls"
+>
 
 /**
  * The content part of a node.
@@ -187,6 +271,8 @@ export interface Content {
   /** Clients: `sinks.dht` for the transport (replies of the station's DHT proxy). */
   readonly dhtSink: Sink
   readonly put: (input: Uint8Array | string) => Effect.Effect<Mcid.Mcid, PutContentError>
+  /** Offers held content to `options.to` and waits until it holds it (§12.6). */
+  readonly push: (mcid: Mcid.Mcid | string, options: PushContentOptions) => Effect.Effect<void, PushContentError>
   readonly get: (mcid: Mcid.Mcid | string, options?: GetContentOptions) => Effect.Effect<Uint8Array, GetContentError>
   /** `get`, written to `path` chunk by chunk; returns the size. */
   readonly getToFile: (mcid: Mcid.Mcid | string, path: string, options?: GetContentOptions) => Effect.Effect<number, GetContentError>
@@ -199,6 +285,11 @@ export interface Content {
    * the home station's proxy on a client (§10.5). Also used by direct-mode calls (`./DirectCall.ts`).
    */
   readonly findRecords: (key: Uint8Array, ty?: DhtRpc.RecordType) => Effect.Effect<ReadonlyArray<DhtRpc.SignedRecord>, unknown>
+  /**
+   * Stores a signed record: on a station through its own DHT, on a client by `dht.put` through
+   * the home station's proxy (§10.5). Succeeds with the acks, fails when it was not stored.
+   */
+  readonly putRecord: (record: DhtRpc.SignedRecord) => Effect.Effect<number, unknown>
 }
 
 /**
@@ -273,8 +364,6 @@ export const providersOf = (
   return out
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 /** Size and chunk count of content held whole in `store`. */
 const sizeOf = (store: ContentStoreShape, mcid: Mcid.Mcid): Effect.Effect<{ readonly size: number; readonly chunks: number }, unknown> =>
   Effect.gen(function*() {
@@ -301,8 +390,6 @@ export const make = (options: Options): Content => {
   const self = options.identity.did
   let lastSeq = 0
   let scope: Scope.Scope | undefined
-  // Replies on sessions this glue opened (upload offers), by connection and stream.
-  const uploads = new Map<string, (frame: Frame) => void>()
   // Stations: the relay of content sessions between clients (§12.3), while the subtree runs.
   let relay: ContentRelay.Running | undefined
   // Providers that are clients, by DID: their station's DID (`st` of their records).
@@ -486,47 +573,136 @@ export const make = (options: Options): Content => {
 
   options.onApi?.(subtree.api)
 
-  // --- Uploads (§12.6) ----------------------------------------------------------------------
+  // --- Push upload (§12.6) ------------------------------------------------------------------
 
-  const haveFrame = (m: Uint8Array, y: boolean, sz?: number): Frame =>
-    ({ t: "content.have", h: [{ m, y, ...(sz === undefined ? {} : { sz }) }] }) as unknown as Frame
+  const haveFrame = (m: Uint8Array, y: boolean): Frame => ({ t: "content.have", h: [{ m, y }] })
+  const didOf = (key: Uint8Array): string | undefined => (key.length === 32 ? Did.fromPublicKeyUnsafe(key) : undefined)
 
-  /** Station side: fetch what an attached client offers, announce it, tell the client. */
-  const acceptOffer = (peerDid: string, m: Uint8Array, reply: (frame: Frame) => Effect.Effect<void, unknown>) =>
-    Effect.gen(function*() {
-      const mcid = Mcid.fromBinary(m)
-      if (mcid === undefined) return yield* Effect.ignore(reply(haveFrame(m, false)))
-      const got = yield* Effect.result(subtree.api.get(mcid, { hints: [{ did: peerDid }] }))
-      const announced = got._tag === "Success" ? yield* Effect.result(dhtPort.announce(mcid)) : undefined
-      const ok = got._tag === "Success" && announced?._tag === "Success"
-      yield* Effect.ignore(reply(haveFrame(m, ok, ok ? got.success.length : undefined)))
+  // Recipient: the pure core, and the reply of every offer session it still has to answer.
+  const pushStep = Push.make({ policy: options.acceptPushFrom ?? Push.defaultPolicy(options.role), maxPulls: options.maxPushPulls ?? 16 })
+  let pushState = Push.initial
+  const offerReplies = new Map<string, (frame: Frame) => Effect.Effect<void, unknown>>()
+
+  const feedPush = (event: Push.Event): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const [next, commands] = pushStep(pushState, event)
+      pushState = next
+      return Effect.forEach(commands, interpretPush, { discard: true })
     })
 
-  const offerFromClient = (inbound: ConnectionActor.Inbound): Effect.Effect<boolean> =>
+  /** A session the core still waits on keeps its reply; any other is answered and done. */
+  const stillWaiting = (session: string): boolean => pushState.sessions.has(session)
+
+  const interpretPush = (command: Push.Command): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      switch (command._tag) {
+        case "Pull": {
+          const s = scope
+          if (s === undefined) return feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok: false }))
+          return Effect.asVoid(Effect.forkIn(Effect.gen(function*() {
+            const mcid = Mcid.fromBinary(command.m)
+            let ok = false
+            if (mcid !== undefined) {
+              // A sender behind stations (named by `from`) is found through its provider record,
+              // which says how to reach it (a station's address, a client's station).
+              const got = yield* Effect.result(subtree.api.get(mcid, command.direct ? { hints: [{ did: command.sender }] } : {}))
+              // A station also serves what it took to others: it answers once it is announced.
+              ok = got._tag === "Success" && (options.role !== "station" || (yield* Effect.result(dhtPort.announce(mcid)))._tag === "Success")
+            }
+            yield* feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok }))
+          }), s))
+        }
+        case "Answer": {
+          const reply = offerReplies.get(command.session)
+          if (!stillWaiting(command.session)) offerReplies.delete(command.session)
+          if (reply === undefined) return Effect.void
+          const frame = haveFrame(command.m, command.y)
+          return scope === undefined ? Effect.ignore(reply(frame)) : Effect.asVoid(Effect.forkIn(Effect.ignore(reply(frame)), scope))
+        }
+        case "Arrived": {
+          const mcid = Mcid.fromBinary(command.m)
+          if (mcid !== undefined) options.onPushed?.({ mcid: Mcid.toString(mcid), from: command.sender, size: command.size })
+          return Effect.void
+        }
+      }
+    })
+
+  /** Recipient: an unsolicited `content.have {y: true}` on a session a peer opened is an offer. */
+  const offerReceived = (inbound: ConnectionActor.Inbound): Effect.Effect<boolean> =>
     Effect.gen(function*() {
-      if (options.role !== "station" || inbound.opener !== "peer" || inbound.frame.t !== "content.have") return false
-      const entries = (inbound.frame as { readonly h?: ReadonlyArray<{ readonly m: Uint8Array; readonly y: boolean }> }).h ?? []
-      const offered = entries.filter((e) => e.y)
+      if (inbound.opener !== "peer" || inbound.frame.t !== "content.have" || scope === undefined) return false
+      const frame = inbound.frame as ContentHave
+      const offered = frame.h.filter((e) => e.y)
       if (offered.length === 0) return false
       const handle = yield* registryHandle(inbound.peerDid)
-      if (handle?.status().peerRole !== "client" || scope === undefined) return false
-      for (const entry of offered) yield* Effect.forkIn(acceptOffer(inbound.peerDid, entry.m, inbound.reply), scope)
+      const role = handle?.status().peerRole === "client" ? "client" : "station"
+      const sender = Push.senderOf(frame, { did: inbound.peerDid, role }, didOf)
+      const session = `${inbound.connectionId}/${inbound.stream}`
+      const now = Date.now()
+      for (const entry of offered) {
+        // Set again for each entry: an answer to the one before may have dropped it.
+        offerReplies.set(session, inbound.reply)
+        yield* feedPush(Push.Event.Offered({ now, session, sender, m: entry.m, ...(entry.sz === undefined ? {} : { size: entry.sz }) }))
+      }
+      if (!stillWaiting(session)) offerReplies.delete(session)
       return true
     })
 
-  const sink: Sink = (inbound) =>
-    Effect.suspend(() => {
-      if (inbound.opener === "local") {
-        const upload = uploads.get(`${inbound.connectionId}/${inbound.stream}`)
-        if (upload !== undefined) return Effect.sync(() => upload(inbound.frame))
-        if (relay !== undefined) return Effect.flatMap(relay.down(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
-        return subtree.api.sink(inbound)
+  /** Frames on the sessions this node opened to offer content, by connection and stream. */
+  const offers = new Map<string, (frame: Frame) => void>()
+
+  /** Where an offer to `to` goes: a connection to it, or a station's connection with `to` set. */
+  const routeTo = (to: string): Effect.Effect<{ readonly handle: Handle; readonly relayed: boolean }, ConnectionLost> =>
+    Effect.gen(function*() {
+      const home = options.home?.()
+      if (home !== undefined && home.did === to) return { handle: home.handle, relayed: false }
+      const direct = yield* registryHandle(to)
+      if (direct !== undefined) return { handle: direct, relayed: false }
+      // A client: through the home station, which relays to the recipient's station (§12.3).
+      if (home !== undefined) return { handle: ContentRelay.relayedHandle(home.handle, to), relayed: true }
+      // A station: through a station the recipient's endpoint record names and we are linked to.
+      const pk = Did.toPublicKey(to)
+      const records = yield* Effect.orElseSucceed(findRecords(ContentRelay.endpointKey(pk), "endpoint"), () => [])
+      for (const st of ContentRelay.stationsOfRecords(records, to)) {
+        const via = yield* registryHandle(st)
+        if (via !== undefined) return { handle: ContentRelay.relayedHandle(via, to), relayed: true }
       }
-      const local = Effect.flatMap(offerFromClient(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
-      return relay === undefined ? local : Effect.flatMap(relay.up(inbound), (taken) => (taken ? Effect.void : local))
+      return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: `no route to ${to}: not connected, no station of it linked here`, peer: to }))
     })
 
-  /** Client side: offers `mcid` to the home station and waits until it holds it. */
+  /**
+   * Sender: offers `mcid` to `to` and waits for its answer (§12.6), repeating the offer every
+   * `pushRepeatMs`. `None` when nothing settled it within `timeoutMs`.
+   */
+  const offer = (mcid: Mcid.Mcid, to: string, timeoutMs: number): Effect.Effect<Option.Option<Push.Outcome>, ConnectionLost> =>
+    Effect.gen(function*() {
+      const route = yield* routeTo(to)
+      const open = route.handle.openSession
+      if (open === undefined) return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no content sessions on that connection", peer: to }))
+      const store = subtree.api.store()
+      const size = store === undefined ? undefined : yield* Effect.orElseSucceed(Effect.map(sizeOf(store, mcid), (s) => s.size), () => undefined)
+      const lost = (e: { readonly reason: string }) => new ConnectionLost({ code: "unreachable", reason: `content session: ${e.reason}`, peer: to })
+      const session = yield* Effect.mapError(open(), lost)
+      const key = `${route.handle.connectionId}/${session.stream}`
+      const done = Deferred.makeUnsafe<Push.Outcome>()
+      const m = Mcid.bytes(mcid)
+      offers.set(key, (frame) => {
+        const outcome = Push.outcomeOf(frame, m)
+        if (outcome !== undefined) Deferred.doneUnsafe(done, Effect.succeed(outcome))
+      })
+      // A station that starts a relayed offer names itself: the relays keep a station's `from`.
+      const frame: Frame = route.relayed && options.role === "station"
+        ? { ...Push.offerFrame(m, size), from: options.identity.publicKey }
+        : Push.offerFrame(m, size)
+      const repeatMs = Math.max(1, options.pushRepeatMs ?? 15_000)
+      return yield* Effect.gen(function*() {
+        yield* Effect.mapError(session.send(frame), lost)
+        const repeat = Effect.forever(Effect.andThen(Effect.sleep(repeatMs), Effect.ignore(session.send(frame))))
+        return yield* Effect.timeoutOption(Effect.raceFirst(Deferred.await(done), Effect.andThen(repeat, Effect.never)), timeoutMs)
+      }).pipe(Effect.ensuring(Effect.andThen(Effect.sync(() => offers.delete(key)), Effect.ignore(session.end))))
+    })
+
+  /** Client side of `uploadToStation`: a push to the home station. */
   const upload = (mcid: Mcid.Mcid): Effect.Effect<void, UploadFailed | ConnectionLost> =>
     Effect.gen(function*() {
       const text = Mcid.toString(mcid)
@@ -534,30 +710,86 @@ export const make = (options: Options): Content => {
       if (home === undefined || home.handle.openSession === undefined) {
         return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no home station to upload to" }))
       }
-      const store = subtree.api.store()
-      const size = store === undefined ? undefined : yield* Effect.orElseSucceed(Effect.map(sizeOf(store, mcid), (s) => s.size), () => undefined)
-      const session = yield* Effect.mapError(
-        home.handle.openSession(),
-        (e) => new ConnectionLost({ code: "unreachable", reason: `content session: ${e.reason}`, peer: home.did })
-      )
-      const key = `${home.handle.connectionId}/${session.stream}`
-      const done = Deferred.makeUnsafe<boolean>()
-      const m = Mcid.bytes(mcid)
-      uploads.set(key, (frame) => {
-        if (frame.t !== "content.have") return
-        const entry = (frame as { readonly h?: ReadonlyArray<{ readonly m: Uint8Array; readonly y: boolean }> }).h?.find((e) => sameBytes(e.m, m))
-        if (entry !== undefined) Deferred.doneUnsafe(done, Effect.succeed(entry.y))
-      })
-      return yield* Effect.gen(function*() {
-        yield* Effect.mapError(
-          session.send(haveFrame(m, true, size)),
-          (e) => new ConnectionLost({ code: "unreachable", reason: `content session: ${e.reason}`, peer: home.did })
-        )
-        const answer = yield* Effect.timeoutOption(Deferred.await(done), uploadTimeoutMs)
-        if (Option.isNone(answer)) return yield* Effect.fail(new UploadFailed({ mcid: text, reason: `no answer within ${uploadTimeoutMs} ms` }))
-        if (!answer.value) return yield* Effect.fail(new UploadFailed({ mcid: text, reason: "the station did not take it" }))
-      }).pipe(Effect.ensuring(Effect.andThen(Effect.sync(() => uploads.delete(key)), Effect.ignore(session.end))))
+      const answer = yield* offer(mcid, home.did, uploadTimeoutMs)
+      if (Option.isNone(answer)) return yield* Effect.fail(new UploadFailed({ mcid: text, reason: `no answer within ${uploadTimeoutMs} ms` }))
+      const outcome = answer.value
+      if (outcome._tag === "Declined") return yield* Effect.fail(new UploadFailed({ mcid: text, reason: "the station did not take it" }))
+      if (outcome._tag === "Unreachable") return yield* Effect.fail(new UploadFailed({ mcid: text, reason: `${outcome.code}: ${outcome.reason}` }))
     })
+
+  /** `pushContent`: checks its input, then offers held content to the recipient. */
+  const push = (input: Mcid.Mcid | string, pushOptions: PushContentOptions): Effect.Effect<void, PushContentError> =>
+    Effect.gen(function*() {
+      const mcid = typeof input === "string" ? Mcid.decode(input) : input
+      if (mcid._tag === "McidError") return yield* Effect.fail(mcid)
+      const to = (pushOptions as PushContentOptions | undefined)?.to as string
+      const pk = typeof to === "string" ? Did.parsePublicKey(to) : new DidError({ code: "invalidDid", message: "pushContent needs { to: DID }" })
+      if (!(pk instanceof Uint8Array)) return yield* Effect.fail(pk)
+      const asked = pushOptions.timeoutMs
+      if (asked !== undefined && !(typeof asked === "number" && asked > 0 && Number.isFinite(asked))) {
+        return yield* Effect.fail(new ConfigError({ problems: [`pushContent: timeoutMs must be a positive number of ms (got ${String(asked)})`] }))
+      }
+      const text = Mcid.toString(mcid)
+      const store = subtree.api.store()
+      if (store === undefined) return yield* Effect.fail(new NodeStopped({ operation: "pushContent" }))
+      // Only what is whole here can be pulled from here.
+      if (!(yield* Effect.orElseSucceed(Effect.map(store.progress(mcid), (p) => p.complete), () => false))) {
+        return yield* Effect.fail(new ContentNotFound({ mcid: text }))
+      }
+      if (to === self) return
+      const timeoutMs = asked ?? options.pushTimeoutMs ?? 300_000
+      const answer = yield* offer(mcid, to, timeoutMs)
+      if (Option.isNone(answer)) {
+        return yield* Effect.fail(new PushFailed({ mcid: text, to, reason: "timeout", detail: `no answer within ${timeoutMs} ms` }))
+      }
+      const outcome = answer.value
+      if (outcome._tag === "Declined") {
+        return yield* Effect.fail(new PushFailed({ mcid: text, to, reason: "declined", detail: "the recipient did not take it (not admitted by its acceptPushFrom, busy, or its pull failed)" }))
+      }
+      if (outcome._tag === "Unreachable") {
+        return yield* Effect.fail(new ConnectionLost({ code: outcome.code, reason: outcome.reason, peer: to }))
+      }
+    })
+
+  const sink: Sink = (inbound) =>
+    Effect.suspend(() => {
+      if (inbound.opener === "local") {
+        const offered = offers.get(`${inbound.connectionId}/${inbound.stream}`)
+        if (offered !== undefined) return Effect.sync(() => offered(inbound.frame))
+        if (relay !== undefined) return Effect.flatMap(relay.down(inbound), (taken) => (taken ? Effect.void : subtree.api.sink(inbound)))
+        return subtree.api.sink(inbound)
+      }
+      const local = (i: ConnectionActor.Inbound) => Effect.flatMap(offerReceived(i), (taken) => (taken ? Effect.void : subtree.api.sink(i)))
+      const r = relay
+      if (r === undefined) return local(inbound)
+      return Effect.gen(function*() {
+        // A relayed push offer from a client is stamped with its sender before it travels on.
+        let relayed = inbound
+        if (inbound.frame.t === "content.have" && inbound.frame.to !== undefined) {
+          const peer = yield* registryHandle(inbound.peerDid)
+          const role = peer?.status().peerRole === "client" ? "client" : "station"
+          relayed = { ...inbound, frame: Relay.stampOrigin(inbound.frame, { role, key: Did.toPublicKey(inbound.peerDid) }) }
+        }
+        if (yield* r.up(relayed)) return
+        yield* local(inbound)
+      })
+    })
+
+  /**
+   * Clients that accept pushes: keep an endpoint record (home station) published, so that other
+   * stations can relay offers here. Checked every few seconds; a no-op while a fresh one is out.
+   */
+  const acceptsAnyone = (() => {
+    const p = options.acceptPushFrom ?? Push.defaultPolicy(options.role)
+    return p.any || p.dids.length > 0
+  })()
+  const endpointKeeper: Effect.Effect<void> = Effect.forever(Effect.andThen(
+    Effect.suspend(() => {
+      const to = homeInfo()
+      return to === undefined ? Effect.void : Effect.ignore(publishEndpoint(to))
+    }),
+    Effect.sleep(5_000)
+  ))
 
   // --- Operations ----------------------------------------------------------------------------
 
@@ -577,7 +809,7 @@ export const make = (options: Options): Content => {
               scope = s
               if (options.role === "station") {
                 relay = yield* ContentRelay.relay({ self, handle: registryHandle, dht: options.dht, ...(options.relay === undefined ? {} : { config: options.relay }) }, s)
-              }
+              } else if (acceptsAnyone) yield* Effect.forkIn(endpointKeeper, s)
             })),
           subtree.startTree
         ),
@@ -591,13 +823,29 @@ export const make = (options: Options): Content => {
         if (options.role === "client" && options.uploadToStation !== false) yield* upload(mcid)
         return mcid
       }),
+    push,
     get: (mcid, getOptions = {}) =>
       notFound(subtree.api.get(mcid, getOptions.onProgress === undefined ? {} : { onProgress: getOptions.onProgress })),
     getToFile: (mcid, path, getOptions = {}) =>
       notFound(subtree.api.getToFile(mcid, path, getOptions.onProgress === undefined ? {} : { onProgress: getOptions.onProgress })),
     api: subtree.api,
     dhtPort,
-    findRecords
+    findRecords,
+    putRecord: (record) =>
+      Effect.gen(function*() {
+        if (options.dht !== undefined) {
+          const stored = yield* options.dht.store(record)
+          if (!stored.ok) return yield* Effect.fail(new Error(`store reached ${stored.acks} of ${stored.candidates} stations`))
+          return stored.acks
+        }
+        const to = homeInfo()
+        if (to === undefined) return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no home station" }))
+        const r = (yield* proxy.request(to, { _tag: "Put", record })).response
+        if (r._tag !== "StoreAck" || !r.ok) {
+          return yield* Effect.fail(new Error(`the station refused the record: ${r._tag === "StoreAck" ? r.why ?? "not stored" : r._tag}`))
+        }
+        return r.acks ?? 1
+      })
   }
   return content
 }

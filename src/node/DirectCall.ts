@@ -11,7 +11,13 @@
  * 2. S's `station` record (key = SHA-256(`station` 0x00 ‖ S)): its addresses, pinned with S's
  *    DID (`StationRecord.stationAddresses`);
  * 3. the call goes to the first address as an ordinary direct call: a connection of its own,
- *    S acting as home.
+ *    S acting as home. For a provider whose record says `req: true` the call is pinned to it
+ *    (`to`) and carries an invocation signed for it (`ucan`, audience = the provider; see
+ *    `./ProviderInvocation.ts`), fresh for every call so the provider's replay check holds.
+ *
+ * Calls not in `direct: true` mode honour `req: true` as well (`wrap`): the provider is looked
+ * up (step 1 only) after a first refusal for want of an invocation, and the call goes once more,
+ * pinned and with one.
  *
  * Both answers are cached for `providerCacheMs` (a station's addresses no longer than its
  * record lives); a call that fails in a way that says the route is stale (`NoProvider`,
@@ -31,6 +37,7 @@ import * as Realm from "../identity/Realm.ts"
 import * as StationRecord from "../protocols/dht/StationRecord.ts"
 import * as Topic from "../topic/Topic.ts"
 import { TopicError } from "../topic/TopicError.ts"
+import type * as Frame from "../wire/Frame.ts"
 import { CallTimeout, NoProvider } from "./Errors.ts"
 import type { CallError, CallOptions } from "./Mesh.ts"
 import { providerKey } from "./Messaging.ts"
@@ -56,15 +63,50 @@ export interface Options {
 }
 
 /**
- * A resolved route: the serving station and the address the call is sent to.
+ * A provider the call is pinned to (`to`, its key) and, when it requires one, the invocation
+ * signed for it (`ucan`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Route {
+export interface Pin {
+  readonly to: Uint8Array
+  readonly ucan?: Frame.Authority
+}
+
+/**
+ * Signs the invocation for a `req: true` provider: (provider DID, realm name, procedure) → `ucan`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Invoke = (provider: string, realm: string, procedure: string) => Frame.Authority
+
+/**
+ * The provider chosen for a procedure and what its latest record says.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Choice {
   /** The serving station's DID. */
   readonly station: string
-  /** Its address, pinned: `quic://host:port#did:key:…`. */
+  /** The provider's key. */
+  readonly provider: Uint8Array
+  /** Its record requires an invocation (`req: true`, §13.4). */
+  readonly req: boolean
+  /** The realm name of the procedure. */
+  readonly realm: string
+}
+
+/**
+ * A resolved route: the chosen provider, its serving station and the address the call is sent to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Route extends Choice {
+  /** The serving station's address, pinned: `quic://host:port#did:key:…`. */
   readonly address: string
 }
 
@@ -77,7 +119,11 @@ export interface Route {
 export interface Resolver {
   /** The route for `procedure`, from the cache or the DHT. */
   readonly resolve: (procedure: string) => Effect.Effect<Route, NoProvider | TopicError>
-  /** Drops the cached route of `procedure`. */
+  /** The provider for `procedure` (no station address needed), from the cache or the DHT. */
+  readonly choose: (procedure: string) => Effect.Effect<Choice, NoProvider | TopicError>
+  /** The cached choice for `procedure` at `now`, if any (no lookup). */
+  readonly known: (procedure: string, now: number) => Choice | undefined
+  /** Drops the cached route and choice of `procedure`. */
   readonly forget: (procedure: string) => void
 }
 
@@ -115,6 +161,7 @@ export const make = (options: Options): Resolver => {
   const config = { clockSkewLeewayMs: options.clockSkewLeewayMs ?? 60_000, sha256: DhtRpc.sha256 }
   const random = options.random ?? Math.random
   const routes = new Map<string, Route & { readonly until: number }>()
+  const choices = new Map<string, Choice & { readonly until: number }>()
   const stations = new Map<string, { readonly addresses: ReadonlyArray<string>; readonly until: number }>()
 
   const lookupFailed = (procedure: string, what: string) => (error: unknown) =>
@@ -134,11 +181,16 @@ export const make = (options: Options): Resolver => {
       return addresses
     })
 
-  const resolve = (procedure: string): Effect.Effect<Route, NoProvider | TopicError> =>
+  const known = (procedure: string, now: number): Choice | undefined => {
+    const cached = choices.get(procedure)
+    return cached !== undefined && cached.until > now ? cached : undefined
+  }
+
+  const choose = (procedure: string): Effect.Effect<Choice, NoProvider | TopicError> =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const cached = routes.get(procedure)
-      if (cached !== undefined && cached.until > now) return cached
+      const cached = known(procedure, now)
+      if (cached !== undefined) return cached
       const parsed = yield* Effect.try({
         try: () => Topic.parse(procedure),
         catch: (e) => (e instanceof TopicError ? e : new TopicError({ reason: "invalid_structure", detail: String(e) }))
@@ -155,33 +207,104 @@ export const make = (options: Options): Resolver => {
         random: random()
       })
       if (chosen === undefined) return yield* Effect.fail(new NoProvider({ procedure, detail: "no valid provider record in the DHT" }))
-      const addresses = yield* addressesOf(procedure, chosen.station, now)
-      const station = Did.fromPublicKeyUnsafe(chosen.station)
-      if (addresses.length === 0) {
-        return yield* Effect.fail(new NoProvider({ procedure, detail: `no station record with an address for its station ${station}` }))
+      // `req` as the chosen provider's latest record says.
+      const ofProvider = records.map((r) => r.body).filter((b) =>
+        b.ty === "provider" && Buffer.from(b.pk).equals(Buffer.from(chosen.provider))
+      )
+      const latest = StationRecord.latestPerSigner(config, ofProvider, now)[0]
+      const choice = {
+        station: Did.fromPublicKeyUnsafe(chosen.station),
+        provider: chosen.provider,
+        req: latest?.ty === "provider" && latest.d.req,
+        realm: parsed.realm,
+        until: now + cacheMs
       }
-      const route = { station, address: addresses[0]!, until: now + cacheMs }
+      remember(choices, procedure, choice)
+      return choice
+    })
+
+  const resolve = (procedure: string): Effect.Effect<Route, NoProvider | TopicError> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const cached = routes.get(procedure)
+      if (cached !== undefined && cached.until > now) return cached
+      const choice = yield* choose(procedure)
+      const station = Did.parsePublicKey(choice.station)
+      const addresses = station instanceof Uint8Array ? yield* addressesOf(procedure, station, now) : []
+      if (addresses.length === 0) {
+        return yield* Effect.fail(new NoProvider({ procedure, detail: `no station record with an address for its station ${choice.station}` }))
+      }
+      const route = { ...choice, address: addresses[0]!, until: now + cacheMs }
       remember(routes, procedure, route)
       return route
     })
 
-  return { resolve, forget: (procedure) => void routes.delete(procedure) }
+  return {
+    resolve,
+    choose,
+    known,
+    forget: (procedure) => {
+      routes.delete(procedure)
+      choices.delete(procedure)
+    }
+  }
 }
 
-type Call = (procedure: string, args: unknown, options?: CallOptions) => Effect.Effect<unknown, CallError>
-type CallStream = (procedure: string, args: unknown, options: StreamCallOptions) => Effect.Effect<StreamCall, CallError>
+type Call = (procedure: string, args: unknown, options?: CallOptions & { readonly pin?: Pin }) => Effect.Effect<unknown, CallError>
+type CallStream = (
+  procedure: string,
+  args: unknown,
+  options: StreamCallOptions & { readonly pin?: Pin }
+) => Effect.Effect<StreamCall, CallError>
 
-/** `options` without `direct`, and with `timeoutMs` set to what is left of the budget. */
+/** The pin of a call to `choice`'s provider, with a fresh invocation signed for it. */
+const pinOf = (choice: Choice, procedure: string, invoke: Invoke): Pin => ({
+  to: choice.provider,
+  ucan: invoke(Did.fromPublicKeyUnsafe(choice.provider), choice.realm, procedure)
+})
+
+/**
+ * `options` with `direct` set to the route's address, `timeoutMs` to what is left of the
+ * budget, and for a `req: true` provider the pin with a fresh invocation.
+ */
 const remaining = <O extends { readonly timeoutMs?: number; readonly direct?: string | true }>(
   options: O,
-  address: string,
-  left: number
-): O & { readonly direct: string } => ({ ...options, timeoutMs: left, direct: address })
+  route: Route,
+  left: number,
+  invoke: Invoke | undefined,
+  procedure: string
+): O & { readonly direct: string; readonly pin?: Pin } => ({
+  ...options,
+  timeoutMs: left,
+  direct: route.address,
+  ...(route.req && invoke !== undefined ? { pin: pinOf(route, procedure, invoke) } : {})
+})
+
+/**
+ * Whether a call was refused for want of an invocation (`UnavailableProof`): from a `req: true`
+ * provider the caller did not know about, an invocation for it may cure it.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isMissingInvocation = (error: unknown): boolean => {
+  const e = error as { readonly _tag?: unknown; readonly reason?: unknown } | null
+  return e !== null && typeof e === "object" && e._tag === "Unauthorized" && e.reason === "UnavailableProof"
+}
 
 /**
  * `call` and `callStream` that take `direct: true`: the route is resolved first (spending the
- * call's budget, `callTimeoutMs` by default), then the call goes to it as `direct: address`.
- * Everything else passes through unchanged.
+ * call's budget, `callTimeoutMs` by default), then the call goes to it as `direct: address`,
+ * pinned to a `req: true` provider with an invocation from `invoke` (without `invoke` such a call
+ * goes unpinned and the provider refuses it `unauthorized`).
+ *
+ * With `invoke`, other calls (routed through the home station, or to a named station) honour
+ * `req: true` too (§9.2): a procedure whose provider is known (cached) to require an invocation
+ * is pinned to it with one at once; a unary call refused `Unauthorized` `UnavailableProof` looks
+ * the provider up (`choose`) and, if its record says `req: true`, is sent once more, pinned and
+ * with an invocation, within what is left of its budget (the handler never ran, so this cannot
+ * run it twice). A streaming call is only pinned up front (its refusal comes through the
+ * `StreamCall`). Without `invoke` they pass through unchanged.
  *
  * @since 0.1.0
  * @category constructors
@@ -189,35 +312,82 @@ const remaining = <O extends { readonly timeoutMs?: number; readonly direct?: st
 export const wrap = (
   resolver: Resolver,
   operations: { readonly call: Call; readonly callStream: CallStream },
-  defaultTimeoutMs = 5_000
+  defaultTimeoutMs = 5_000,
+  invoke?: Invoke
 ): { readonly call: Call; readonly callStream: CallStream } => {
-  const route = (procedure: string, timeoutMs: number) =>
+  const resolveRoute = (procedure: string, timeoutMs: number) =>
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const found = yield* Effect.timeoutOption(resolver.resolve(procedure), timeoutMs)
       if (found._tag === "None") return yield* Effect.fail(new CallTimeout({ procedure, timeoutMs }))
       const left = timeoutMs - ((yield* Clock.currentTimeMillis) - started)
       if (left <= 0) return yield* Effect.fail(new CallTimeout({ procedure, timeoutMs }))
-      return { address: found.value.address, left }
+      return { route: found.value, left }
     })
 
+  /** The second attempt of a call refused for want of an invocation, if its provider requires one. */
+  const retryPinned = (
+    procedure: string,
+    args: unknown,
+    options: (CallOptions & { readonly pin?: Pin }) | undefined,
+    started: number,
+    refused: CallError,
+    sign: Invoke
+  ): Effect.Effect<unknown, CallError> =>
+    Effect.gen(function*() {
+      const timeoutMs = options?.timeoutMs ?? defaultTimeoutMs
+      const left = () => Effect.map(Clock.currentTimeMillis, (now) => timeoutMs - (now - started))
+      const budget = yield* left()
+      if (budget <= 0) return yield* Effect.fail(refused)
+      const found = yield* Effect.timeoutOption(Effect.option(resolver.choose(procedure)), budget)
+      const choice = found._tag === "Some" && found.value._tag === "Some" ? found.value.value : undefined
+      if (choice === undefined || !choice.req) return yield* Effect.fail(refused)
+      const rest = yield* left()
+      if (rest <= 0) return yield* Effect.fail(new CallTimeout({ procedure, timeoutMs }))
+      return yield* pinned(procedure, operations.call(procedure, args, { ...options, timeoutMs: rest, pin: pinOf(choice, procedure, sign) }))
+    })
+
+  /** A pinned call whose failure says the choice is stale drops it: the next call chooses afresh. */
+  const pinned = <A>(procedure: string, effect: Effect.Effect<A, CallError>): Effect.Effect<A, CallError> =>
+    Effect.tapError(effect, (error) => Effect.sync(() => (isStaleRoute(error) ? resolver.forget(procedure) : undefined)))
+
+  /** A call not in `direct: true` mode: pinned when its provider needs an invocation (see above). */
+  const otherCall: Call = (procedure, args, options) => {
+    if (invoke === undefined || options?.pin !== undefined) return operations.call(procedure, args, options)
+    return Effect.flatMap(Clock.currentTimeMillis, (started) => {
+      const known = resolver.known(procedure, started)
+      if (known?.req === true) return pinned(procedure, operations.call(procedure, args, { ...options, pin: pinOf(known, procedure, invoke) }))
+      return Effect.catchIf(
+        operations.call(procedure, args, options),
+        isMissingInvocation,
+        (refused) => retryPinned(procedure, args, options, started, refused, invoke)
+      )
+    })
+  }
+
   const call: Call = (procedure, args, options) => {
-    if (options?.direct !== true) return operations.call(procedure, args, options)
+    if (options?.direct !== true) return otherCall(procedure, args, options)
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    return Effect.flatMap(route(procedure, timeoutMs), ({ address, left }) =>
+    return Effect.flatMap(resolveRoute(procedure, timeoutMs), ({ route, left }) =>
       Effect.tapError(
-        operations.call(procedure, args, remaining(options, address, left)),
+        operations.call(procedure, args, remaining(options, route, left, invoke, procedure)),
         (error) => Effect.sync(() => (isStaleRoute(error) ? resolver.forget(procedure) : undefined))
       ))
   }
 
   const callStream: CallStream = (procedure, args, options) => {
-    if (options.direct !== true) return operations.callStream(procedure, args, options)
+    if (options.direct !== true) {
+      if (invoke === undefined || options.pin !== undefined) return operations.callStream(procedure, args, options)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const known = resolver.known(procedure, now)
+        return operations.callStream(procedure, args, known?.req === true ? { ...options, pin: pinOf(known, procedure, invoke) } : options)
+      })
+    }
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    return Effect.flatMap(route(procedure, timeoutMs), ({ address, left }) =>
+    return Effect.flatMap(resolveRoute(procedure, timeoutMs), ({ route, left }) =>
       Effect.map(
         Effect.tapError(
-          operations.callStream(procedure, args, remaining(options, address, left)),
+          operations.callStream(procedure, args, remaining(options, route, left, invoke, procedure)),
           (error) => Effect.sync(() => (isStaleRoute(error) ? resolver.forget(procedure) : undefined))
         ),
         (stream) => {

@@ -7,9 +7,10 @@
  * else), else the in-memory identity it was given. As the root is `rest_for_one`, a restart of
  * this child restarts everything after it, all of which then see the reloaded key.
  *
- * Peer scores and bans still live in the transport registry, and the persisted SWIM
- * incarnation belongs to membership; they move here when those subsystems need them to
- * survive a transport restart.
+ * The other persisted state of §15.2 lives next to the subsystem that uses it, in the same data
+ * directory: bans in the transport registry, saved to and reloaded from `bans.json`
+ * (`./BanFile.ts`, so they survive a registry restart and a process restart); the SWIM
+ * incarnation in membership (`swim-incarnation`). Peer scores are not persisted.
  *
  * @since 0.1.0
  */

@@ -142,6 +142,39 @@ export const create = (path: string, identity: Identity): void => {
   }
 }
 
+/**
+ * Replaces the file at `path` with `text`, atomically: a temporary file in the same directory
+ * (mode `mode`, fsynced), renamed over the target, the directory fsynced. A crash leaves the old
+ * file or the new one, never a mix. Creates the directory (mode 0700) if needed. Throws the
+ * underlying error; the temporary file is removed on failure.
+ *
+ * @since 0.1.0
+ * @category io
+ */
+export const replaceAtomically = (path: string, text: string, mode = 0o600): void => {
+  const dir = dirname(path)
+  const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`)
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const fd = fs.openSync(temp, "wx", mode)
+    try {
+      fs.writeSync(fd, text)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(temp, path)
+    syncDirectory(dir)
+  } catch (error) {
+    try {
+      fs.unlinkSync(temp)
+    } catch {
+      // nothing to clean up
+    }
+    throw error
+  }
+}
+
 const syncDirectory = (dir: string): void => {
   try {
     const fd = fs.openSync(dir, "r")

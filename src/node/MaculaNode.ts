@@ -56,6 +56,7 @@ import type { LifecycleEvent } from "../runtime/Lifecycle.ts"
 import type { Process } from "../runtime/Process.ts"
 import * as Registry from "../runtime/Registry.ts"
 import * as Supervisor from "../runtime/Supervisor.ts"
+import * as Ucan from "../identity/ucan/index.ts"
 import * as Authorisation from "./Authorisation.ts"
 import * as ClientCapabilities from "./ClientCapabilities.ts"
 import * as Config from "./Config.ts"
@@ -66,6 +67,7 @@ import * as KeyFile from "./KeyFile.ts"
 import { Mesh } from "./Mesh.ts"
 import type {
   Advertisement,
+  AdvertiseOptions,
   CallOptions,
   DhtSummary,
   Handler,
@@ -80,9 +82,11 @@ import type {
 } from "./Mesh.ts"
 import type { Mcid } from "../content/Mcid.ts"
 import * as Content from "./Content.ts"
+import * as BanFile from "./BanFile.ts"
 import * as DirectCall from "./DirectCall.ts"
+import * as ProviderInvocation from "./ProviderInvocation.ts"
 import * as SignedRecord from "./SignedRecord.ts"
-import type { GetContentOptions } from "./Content.ts"
+import type { GetContentOptions, PushContentOptions } from "./Content.ts"
 import * as Messaging from "./Messaging.ts"
 import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import * as StationLink from "./StationLink.ts"
@@ -123,6 +127,17 @@ export type NodeEvent =
     readonly incarnation: number
   }
   | { readonly _tag: "Refused"; readonly did: string; readonly remoteAddress: string; readonly code: string; readonly reason: string }
+  /** Something the operator should know that did not stop the node (e.g. a damaged ban file). */
+  | { readonly _tag: "Warning"; readonly message: string }
+  | {
+    /** Content arrived by push (§12.6, admitted by `acceptPushFrom`): whole in the store, pinned. */
+    readonly _tag: "ContentPushed"
+    readonly mcid: string
+    /** The sender's DID. */
+    readonly from: string
+    /** Its size as offered, in bytes. */
+    readonly size: number | undefined
+  }
   | {
     readonly _tag: "Connection"
     readonly change: "ready" | "closed"
@@ -155,10 +170,11 @@ export interface Hooks {
   /** Stations: called once with the node's DHT handle (tests and tools: look records up). */
   readonly onDht?: (dht: DhtSupervisor.Dht) => void
   /**
-   * Called once with the node's record lookup: a value lookup on a station, `dht.get` through the
-   * home station's proxy on a client (§10.5). Tools (`macula status`) look records up with it.
+   * Called once with the node's record lookup and store: a value lookup (a store) on a station,
+   * `dht.get` (`dht.put`) through the home station's proxy on a client (§10.5). Tools look records
+   * up with it (`macula status`) and store them (`macula realm revoke`).
    */
-  readonly onRecords?: (find: Content.Content["findRecords"]) => void
+  readonly onRecords?: (find: Content.Content["findRecords"], put: Content.Content["putRecord"]) => void
 }
 
 const describeCause = (cause: Cause.Cause<unknown>): string => ExitReason.describe(ExitReason.ExitReason.Failure({ cause }))
@@ -313,10 +329,12 @@ export const make = (
         return t
       })
     const unspecified = host === "0.0.0.0" || host === "::"
+    const servedRealmIds = resolved.servedRealms.map((h) => Realm.fromHex(h)!)
     const helloOf = (t: ConnectionActor.TransportService["Service"]): ConnectionActor.Options["config"]["hello"] => {
       const hello = {
         feat: [],
-        realms: role === "client" && resolved.realm !== undefined ? [Realm.id(resolved.realm)] : [],
+        // Client: the realm it acts in; station: the realms it serves (`[]` = all, §3.4).
+        realms: role === "client" ? (resolved.realm !== undefined ? [Realm.id(resolved.realm)] : []) : servedRealmIds,
         addrs: role === "station" && !unspecified ? [t.localAddress] : [],
         impl
       }
@@ -335,6 +353,10 @@ export const make = (
         hello: helloOf(t)
       }),
       dialer: { reconnectMinMs: knobs.reconnectMinMs, reconnectMaxMs: knobs.reconnectMaxMs, dialTimeoutMs: knobs.handshakeTimeoutMs },
+      // With a data directory, bans outlive restarts of the transport and of the process (§15.2).
+      ...(resolved.dataDir === undefined
+        ? {}
+        : { bans: BanFile.store(resolved.dataDir, (message) => emit({ _tag: "Warning", message })) }),
       sinks: {
         ...(membership === undefined ? {} : { swim: membership.swimSink }),
         // Clients have no DHT: their `dht` lane carries the station proxy's replies (content).
@@ -392,12 +414,13 @@ export const make = (
             )
         },
         workerShutdownMs: knobs.workerShutdownMs,
-        // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), all realms.
+        // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), the
+        // realms served (empty = all).
         station: {
           content: Effect.suspend(() =>
             live.transportTree === undefined || unspecified
-              ? Effect.succeed({ a: [], realms: [], feat: [] })
-              : Effect.map(live.transportTree.listenAddress, (a) => ({ a: [a], realms: [], feat: [] }))
+              ? Effect.succeed({ a: [], realms: servedRealmIds, feat: [] })
+              : Effect.map(live.transportTree.listenAddress, (a) => ({ a: [a], realms: servedRealmIds, feat: [] }))
           ),
           sign: SignedRecord.signer((message) => identity.sign(message))
         },
@@ -481,14 +504,39 @@ export const make = (
     // every connection, provider records in the DHT, grants from the pinned realm authorities.
     // Clients: the session and the endpoint over the station link's current connection; they
     // notice a new link within `linkCheckMs` and replay subscriptions and advertisements on it.
+    // Stations: the authorisation port; revocations (§13.6) come from DHT `revocation` records,
+    // looked up while granting and after the realms' `revoked_v1` facts the router watches.
+    const authorisation = role === "station"
+      ? Authorisation.port({
+        authorities: resolved.realmAuthorities,
+        station: identity.did,
+        now: () => Date.now(),
+        ...(dht === undefined ? {} : {
+          findRevocations: (cid: string) => {
+            const key = Ucan.Revocation.recordKey(cid)
+            if (key === undefined) return Effect.succeed([])
+            return Effect.map(dht.dht.findValue(key, "revocation"), (found) =>
+              found.records.flatMap((r) => (r.body.ty === "revocation" ? [r.body.d] : [])))
+          }
+        })
+      })
+      : undefined
     const routing = RoutingSupervisor.make({
       role,
       identity,
-      ...(role === "station"
+      ...(role === "station" && authorisation !== undefined
         ? {
           transport: () => live.transportTree,
           ...(dht === undefined ? {} : { directory: Messaging.directory(dht.dht) }),
-          authorise: Authorisation.make({ authorities: resolved.realmAuthorities, station: identity.did, now: () => Date.now() })
+          authorise: authorisation.authorise,
+          revocations: {
+            subscribe: authorisation.subscribe,
+            granted: authorisation.granted,
+            observed: (envelope) => {
+              const cid = Authorisation.factCid(envelope.p)
+              if (cid !== undefined) Effect.runFork(authorisation.onFact(cid))
+            }
+          }
         }
         : {
           station: () => Effect.sync(() => view.home?.handle),
@@ -501,10 +549,18 @@ export const make = (
             ),
           // Delegations held: presented to each station connection with the gated frames (§13.4).
           ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities })),
+          // Calls for our `requireInvocation` advertisements carry an invocation for us (§13.4).
+          checkInvocation: ProviderInvocation.verifier({ identity, delegations: resolved.capabilities }),
           // With a data directory, at-least-once subscriptions outlive the process (§8.5).
           ...(resolved.dataDir === undefined ? {} : { cursors: SubscriptionCursors.load(resolved.dataDir) })
         }),
-      config: { workerShutdownMs: knobs.workerShutdownMs }
+      config: {
+        workerShutdownMs: knobs.workerShutdownMs,
+        // Stations refuse clients of realms they do not serve (`realm_refused`, both families).
+        ...(resolved.servedRealms.length === 0
+          ? {}
+          : { pubsub: { servedRealms: resolved.servedRealms }, rpc: { servedRealms: resolved.servedRealms } })
+      }
     })
     const routingSlot: NodeSupervisor.Slot = role === "station"
       ? { start: () => routing.child.start }
@@ -553,10 +609,17 @@ export const make = (
             : Effect.map(live.transportTree.listenAddress, (a) => [a])
         ),
       ...(resolved.dataDir === undefined ? {} : { dataDir: resolved.dataDir }),
+      acceptPushFrom: resolved.acceptPushFrom,
+      pushTimeoutMs: knobs.pushTimeoutMs,
+      onPushed: (pushed) => emit({ _tag: "ContentPushed", ...pushed }),
       ...hooks.content,
-      config: { workerShutdownMs: knobs.workerShutdownMs, ...hooks.content?.config }
+      config: {
+        workerShutdownMs: knobs.workerShutdownMs,
+        ...(role === "station" ? { fetchedPinMs: knobs.stationUploadPinMs } : {}),
+        ...hooks.content?.config
+      }
     })
-    hooks.onRecords?.(content.findRecords)
+    hooks.onRecords?.(content.findRecords, content.putRecord)
 
     const registry = Registry.make()
     const inNode = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -633,7 +696,13 @@ export const make = (
             findRecords: content.findRecords,
             home: () => (view.home === undefined ? undefined : { did: view.home.did, rttMs: view.home.handle.status().rttMs })
           }),
-          operations
+          operations,
+          undefined,
+          // A `req: true` provider gets an invocation signed for it (§9.2, §13.4), in every mode.
+          (() => {
+            const invoke = ProviderInvocation.invoker({ identity, delegations: resolved.capabilities })
+            return (provider: string, realm: string, procedure: string) => invoke(provider, realm, procedure, Date.now())
+          })()
         )
       }
       : operations
@@ -680,6 +749,7 @@ export const make = (
       getContent: (mcid, options) => Effect.andThen(live$("getContent", Effect.void), content.get(mcid, options)),
       getContentToFile: (mcid, path, options) =>
         Effect.andThen(live$("getContentToFile", Effect.void), content.getToFile(mcid, path, options)),
+      pushContent: (mcid, options) => Effect.andThen(live$("pushContent", Effect.void), content.push(mcid, options)),
       snapshot: () => snapshot,
       homeNow: () => homeOf(view.home, view.failovers)
     }
@@ -841,13 +911,15 @@ export class MaculaNode {
    * Clients: serves `procedure`; resolves once the home station registered it. The handler's
    * result (or resolved value) is the caller's result; a throw reaches the caller as
    * `RemoteError` (`handler_error`). After a fail-over the advertisement is replayed on the new
-   * station.
+   * station. With `{ requireInvocation: true }` only calls carrying an invocation signed for this
+   * node reach the handler (PROTOCOL.md §13.4; `direct: true` callers sign one).
    */
   async advertise(
     procedure: string,
-    handler: Handler
+    handler: Handler,
+    options?: AdvertiseOptions
   ): Promise<{ readonly procedure: string; readonly unadvertise: () => Promise<void> }> {
-    const ad: Advertisement = await run(this.guard("advertise", this.api.advertise(procedure, handler)))
+    const ad: Advertisement = await run(this.guard("advertise", this.api.advertise(procedure, handler, options)))
     return { procedure, unadvertise: () => run(ad.unadvertise) }
   }
 
@@ -869,9 +941,10 @@ export class MaculaNode {
   async advertiseStream(
     procedure: string,
     mode: StreamMode,
-    handler: StreamHandler
+    handler: StreamHandler,
+    options?: AdvertiseOptions
   ): Promise<{ readonly procedure: string; readonly unadvertise: () => Promise<void> }> {
-    const ad: Advertisement = await run(this.guard("advertise", this.api.advertiseStream(procedure, mode, handler)))
+    const ad: Advertisement = await run(this.guard("advertise", this.api.advertiseStream(procedure, mode, handler, options)))
     return { procedure, unadvertise: () => run(ad.unadvertise) }
   }
 
@@ -908,6 +981,18 @@ export class MaculaNode {
    */
   getContentToFile(mcid: Mcid | string, path: string, options?: GetContentOptions): Promise<number> {
     return run(this.guard("getContentToFile", this.api.getContentToFile(mcid, path, options)))
+  }
+
+  /**
+   * Pushes content held here (put or fetched before) to the node `options.to` (PROTOCOL.md
+   * §12.6): resolves once that node holds it. Rejects with `PushFailed` (`declined`: its
+   * `acceptPushFrom` does not admit this node, it is busy or its pull failed; `timeout`: no
+   * answer within `timeoutMs`, default knob `pushTimeoutMs`), `ContentNotFound` (not whole
+   * here), `ConnectionLost` (no route to it), `McidError`, `DidError` (a bad `to`), `ConfigError`
+   * (a `timeoutMs` that is not a positive number) or `NodeStopped`.
+   */
+  pushContent(mcid: Mcid | string, options: PushContentOptions): Promise<void> {
+    return run(this.guard("pushContent", this.api.pushContent(mcid, options)))
   }
 
   /**

@@ -10,7 +10,7 @@
  * to the current scope, so a user actor that makes them in `init` drops them when it exits and
  * makes them again when its supervisor restarts it (docs/guides/application-actors.md).
  *
- * Content (`putContent`, `getContent`) works on both roles; it is built in `./Content.ts`.
+ * Content (`putContent`, `getContent`, `pushContent`) works on both roles; it is built in `./Content.ts`.
  *
  * @since 0.1.0
  */
@@ -24,7 +24,7 @@ import type { Process } from "../runtime/Process.ts"
 import type { TopicError } from "../topic/index.ts"
 import type { EncodeError } from "../wire/index.ts"
 import type { Mcid } from "../content/Mcid.ts"
-import type { GetContentError, GetContentOptions, PutContentError } from "./Content.ts"
+import type { GetContentError, GetContentOptions, PushContentError, PushContentOptions, PutContentError } from "./Content.ts"
 import type { CallTimeout, ConnectionLost, NodeStopped, NoProvider, NotImplemented, RemoteError, Unauthorized } from "./Errors.ts"
 import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import type { SupervisionTree } from "./Supervision.ts"
@@ -173,6 +173,23 @@ export interface Gap {
 }
 
 /**
+ * Options of `advertise` and `advertiseStream`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdvertiseOptions {
+  /**
+   * Serve only callers that present an invocation signed for this provider (PROTOCOL.md §10.3
+   * `req: true`, §13.4): the provider record says so, and a caller resolving it signs a
+   * `/mesh/call` invocation whose audience is this node (a `direct: true` call at once, another
+   * call after a first refusal). A call without a valid one is refused `unauthorized`
+   * (`Unauthorized` with the UCAN error name as `reason`) before the handler runs. @default false
+   */
+  readonly requireInvocation?: boolean
+}
+
+/**
  * Options of `subscribe`.
  *
  * @since 0.1.0
@@ -187,6 +204,11 @@ export interface SubscribeOptions {
   readonly delivery?: "at-most-once" | "at-least-once"
   /** Announced losses of an at-least-once subscription. */
   readonly onGap?: (gap: Gap) => void
+  /**
+   * The station ended the subscription after accepting it: its grant was revoked (PROTOCOL.md
+   * §13.6), `Unauthorized` with reason `Revoked`. No more events come.
+   */
+  readonly onEnd?: (error: SubscribeError) => void
 }
 
 /**
@@ -345,16 +367,25 @@ export interface MeshApi {
     options?: SubscribeOptions
   ) => Effect.Effect<Subscription, SubscribeError, Scope.Scope>
   /** Clients: serves `procedure` with `handler`; succeeds once the station registered it. */
-  readonly advertise: (procedure: string, handler: Handler) => Effect.Effect<Advertisement, SubscribeError>
+  readonly advertise: (procedure: string, handler: Handler, options?: AdvertiseOptions) => Effect.Effect<Advertisement, SubscribeError>
   /** `advertise`, withdrawn when the current scope closes (a user actor's `init`). */
-  readonly advertiseScoped: (procedure: string, handler: Handler) => Effect.Effect<Advertisement, SubscribeError, Scope.Scope>
+  readonly advertiseScoped: (
+    procedure: string,
+    handler: Handler,
+    options?: AdvertiseOptions
+  ) => Effect.Effect<Advertisement, SubscribeError, Scope.Scope>
   /** Clients: calls `procedure` with `args` (any msgpack-encodable value) and returns the result. */
   readonly call: (procedure: string, args: unknown, options?: CallOptions) => Effect.Effect<unknown, CallError>
   /**
    * Clients: serves a streaming `procedure` in one `mode` (`server`, `client`, `bidi`; §9.5).
    * The handler gets the call's `StreamChannel`; its return value is the call's result.
    */
-  readonly advertiseStream: (procedure: string, mode: StreamMode, handler: StreamHandler) => Effect.Effect<Advertisement, SubscribeError>
+  readonly advertiseStream: (
+    procedure: string,
+    mode: StreamMode,
+    handler: StreamHandler,
+    options?: AdvertiseOptions
+  ) => Effect.Effect<Advertisement, SubscribeError>
   /**
    * Clients: starts a streaming call; the returned `StreamCall` carries the messages (both ways,
    * credit-based flow control end to end) and the `result`. Fails at once only for a bad
@@ -373,6 +404,12 @@ export interface MeshApi {
    * renamed into place) chunk by chunk, never holding it whole; returns its size in bytes.
    */
   readonly getContentToFile: (mcid: Mcid | string, path: string, options?: GetContentOptions) => Effect.Effect<number, GetContentError>
+  /**
+   * Pushes content held here to the node `options.to` (PROTOCOL.md §12.6): resolves once it holds
+   * the content; fails `PushFailed` when it declines (its `acceptPushFrom`) or does not answer
+   * in time, `ContentNotFound` when the content is not whole here.
+   */
+  readonly pushContent: (mcid: Mcid | string, options: PushContentOptions) => Effect.Effect<void, PushContentError>
 }
 
 /**

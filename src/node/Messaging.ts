@@ -25,6 +25,7 @@ import { NodeStopped, NotImplemented } from "./Errors.ts"
 import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
 import type {
   Advertisement,
+  AdvertiseOptions,
   CallError,
   CallOptions,
   Handler,
@@ -183,12 +184,13 @@ export const operations = (
       yield* guard("subscribe")
       const made = yield* routing.subscribe(topicOrPattern, onEvent, {
         ...(options?.delivery === undefined ? {} : { delivery: options.delivery }),
-        ...(options?.onGap === undefined ? {} : { onGap: options.onGap })
+        ...(options?.onGap === undefined ? {} : { onGap: options.onGap }),
+        ...(options?.onEnd === undefined ? {} : { onEnd: options.onEnd })
       })
       return { pattern: topicOrPattern, unsubscribe: made.unsubscribe }
     })
 
-  const advertise = (procedure: string, handler: Handler): Effect.Effect<Advertisement, SubscribeError> =>
+  const advertise = (procedure: string, handler: Handler, options?: AdvertiseOptions): Effect.Effect<Advertisement, SubscribeError> =>
     Effect.gen(function*() {
       yield* guard("advertise")
       const made = yield* routing.advertise(procedure, async (args, ctx) => {
@@ -196,25 +198,36 @@ export const operations = (
         const problem = valueProblem("call", result)
         if (problem !== undefined) throw new Error(`${procedure}: the result cannot be sent: ${problem.detail}`)
         return result
-      })
+      }, options?.requireInvocation === true ? { req: true } : undefined)
       return { procedure, unadvertise: made.unadvertise }
     })
 
   // A plain chain (no generator): every call runs through here.
-  const call = (procedure: string, args: unknown, options?: CallOptions): Effect.Effect<unknown, CallError> =>
+  const call = (
+    procedure: string,
+    args: unknown,
+    options?: CallOptions & { readonly pin?: RoutingSupervisor.Pin }
+  ): Effect.Effect<unknown, CallError> =>
     Effect.flatMap(guard("call"), () =>
       Effect.flatMap(checkPayload("call", args), (value) =>
         routing.call(procedure, value, {
           ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
           ...(options?.idempotent === undefined ? {} : { idempotent: options.idempotent }),
-          // `direct: true` is resolved to an address before this (`./DirectCall.ts`).
-          ...(typeof options?.direct !== "string" ? {} : { direct: options.direct })
+          // `direct: true` is resolved to an address before this (`./DirectCall.ts`), with a `pin`
+          // for a provider that requires an invocation.
+          ...(typeof options?.direct !== "string" ? {} : { direct: options.direct }),
+          ...(options?.pin === undefined ? {} : { pin: options.pin })
         })))
 
   /** Each stream message is checked as call arguments are: nothing unencodable or oversized is sent. */
   const checkMessage = (message: unknown): Error | undefined => valueProblem("call", message)
 
-  const advertiseStream = (procedure: string, mode: StreamMode, handler: StreamHandler): Effect.Effect<Advertisement, SubscribeError> =>
+  const advertiseStream = (
+    procedure: string,
+    mode: StreamMode,
+    handler: StreamHandler,
+    options?: AdvertiseOptions
+  ): Effect.Effect<Advertisement, SubscribeError> =>
     Effect.gen(function*() {
       yield* guard("advertise")
       const made = yield* routing.advertiseStream(procedure, mode, async (args, stream, ctx) => {
@@ -222,18 +235,23 @@ export const operations = (
         const problem = valueProblem("call", result)
         if (problem !== undefined) throw new Error(`${procedure}: the result cannot be sent: ${problem.detail}`)
         return result
-      }, checkMessage)
+      }, checkMessage, options?.requireInvocation === true ? { req: true } : undefined)
       return { procedure, unadvertise: made.unadvertise }
     })
 
-  const callStream = (procedure: string, args: unknown, options: StreamCallOptions): Effect.Effect<StreamCall, CallError> =>
+  const callStream = (
+    procedure: string,
+    args: unknown,
+    options: StreamCallOptions & { readonly pin?: RoutingSupervisor.Pin }
+  ): Effect.Effect<StreamCall, CallError> =>
     Effect.gen(function*() {
       yield* guard("call")
       const value = yield* checkPayload("call", args)
       return yield* routing.callStream(procedure, value, {
         mode: options.mode,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(typeof options.direct !== "string" ? {} : { direct: options.direct })
+        ...(typeof options.direct !== "string" ? {} : { direct: options.direct }),
+        ...(options.pin === undefined ? {} : { pin: options.pin })
       }, checkMessage)
     })
 
@@ -244,8 +262,12 @@ export const operations = (
   ): Effect.Effect<Subscription, SubscribeError, Scope.Scope> =>
     Effect.acquireRelease(subscribe(topicOrPattern, onEvent, options), (s) => s.unsubscribe)
 
-  const advertiseScoped = (procedure: string, handler: Handler): Effect.Effect<Advertisement, SubscribeError, Scope.Scope> =>
-    Effect.acquireRelease(advertise(procedure, handler), (a) => a.unadvertise)
+  const advertiseScoped = (
+    procedure: string,
+    handler: Handler,
+    options?: AdvertiseOptions
+  ): Effect.Effect<Advertisement, SubscribeError, Scope.Scope> =>
+    Effect.acquireRelease(advertise(procedure, handler, options), (a) => a.unadvertise)
 
   return { publish, subscribe, subscribeScoped, advertise, advertiseScoped, call, advertiseStream, callStream }
 }

@@ -102,6 +102,39 @@ export {
    */
   MaculaNode
 } from "./MaculaNode.ts"
+export {
+  /**
+   * A push (`pushContent`, PROTOCOL.md §12.6) declined by its recipient or unanswered in time.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PushFailed,
+  /**
+   * The home station did not take a client's upload (`putContent`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UploadFailed
+} from "./Content.ts"
+export type {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  PushContentOptions,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  PushContentError,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  PushedContent
+} from "./Content.ts"
 export type {
   /**
    * @since 0.1.0
@@ -127,6 +160,11 @@ export type {
    * @category models
    */
   Advertisement,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  AdvertiseOptions,
   /**
    * @since 0.1.0
    * @category models

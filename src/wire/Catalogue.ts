@@ -430,6 +430,8 @@ const contentHave: Check<"content.have"> = (o) => {
   const frame: Mutable<Frame.ContentHave> = { t: "content.have", h: haveEntries(o) }
   const to = F.optBinN(o.to, "to", keyBytes)
   if (to !== undefined) frame.to = to
+  const from = F.optBinN(o.from, "from", keyBytes)
+  if (from !== undefined) frame.from = from
   return frame
 }
 

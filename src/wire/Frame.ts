@@ -882,6 +882,8 @@ export interface ContentHave {
   readonly h: ReadonlyArray<HaveEntry>
   /** Far end, when relayed. */
   readonly to?: Bin32
+  /** Sender of a relayed push offer, set by its home station (§12.6; clients do not send it). */
+  readonly from?: Bin32
 }
 
 /**

@@ -5,7 +5,12 @@
  * DHT, found by a value lookup run on A; a call with `direct: true` resolves the provider's
  * station through A's DHT proxy, dials B and is served there — B's RPC dispatcher counts the
  * calls (unary and streaming), A's counts none of them — while the caller's home stays A; a
- * procedure nobody serves fails `NoProvider`.
+ * procedure nobody serves fails `NoProvider`. A provider advertised with `requireInvocation`
+ * (record `req: true`, §13.4) is served to a `direct: true` call, which signs an invocation for
+ * it and pins it; a call routed through A, or sent to B's address, is refused for want of one
+ * the first time, then sent once more pinned with an invocation and served, and pinned at once
+ * afterwards; a forged `ucan` (signed by someone else than the caller) is refused `Unauthorized`
+ * before the handler runs.
  *
  * Every step has a hard timeout; every node is stopped in afterAll.
  */
@@ -15,7 +20,9 @@ import * as RpcDispatcherActor from "../../actors/RpcDispatcherActor.ts"
 import * as DhtRpc from "../../actors/DhtRpc.ts"
 import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as Did from "../../src/identity/Did.ts"
+import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
+import * as ProviderInvocation from "../../src/node/ProviderInvocation.ts"
 import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
 import type * as Actor from "../../src/runtime/Actor.ts"
 import type * as Supervisor from "../../src/runtime/Supervisor.ts"
@@ -124,5 +131,33 @@ describe("direct mode with direct: true", () => {
     // Nobody serves it: no provider record, a typed error saying so.
     await expect(caller.call(proc("nobody"), null, { direct: true, timeoutMs: 15_000 }))
       .rejects.toMatchObject({ _tag: "NoProvider", procedure: proc("nobody") })
+
+    // A provider that requires an invocation (`req: true`): direct mode signs one for it.
+    let guardedRuns = 0
+    await provider.advertise(proc("guarded"), (_args, ctx) => {
+      guardedRuns++
+      return { caller: ctx.caller }
+    }, { requireInvocation: true })
+    const guarded = await eventually("direct call to a req provider", 60_000, () =>
+      caller.call(proc("guarded"), null, { direct: true, timeoutMs: 15_000 }))
+    expect(guarded).toEqual({ caller: caller.did })
+    expect(await caller.call(proc("guarded"), 1, { direct: true, timeoutMs: 15_000 })).toEqual({ caller: caller.did })
+    expect(guardedRuns).toBe(2)
+    // Routed through A, or straight to B's address: pinned with an invocation too (a fresh caller,
+    // which learns that the provider requires one from the first refusal).
+    const other = await start({ role: "client", realm, seeds: [aSeed] })
+    expect(await other.call(proc("guarded"), null, { timeoutMs: 15_000 })).toEqual({ caller: other.did })
+    expect(await other.call(proc("guarded"), null, { timeoutMs: 15_000 })).toEqual({ caller: other.did })
+    const third = await start({ role: "client", realm, seeds: [aSeed] })
+    expect(await third.call(proc("guarded"), null, { direct: `${b.address}#${b.did}`, timeoutMs: 15_000 })).toEqual({ caller: third.did })
+    expect(guardedRuns).toBe(5)
+    // An invocation signed by someone else than the caller its station names: refused, not run.
+    const forger = Identity.generate()
+    const forged = ProviderInvocation.invoker({ identity: forger, delegations: [] })(provider.did, realm, proc("guarded"), Date.now())
+    const refused = await Effect.runPromise(Effect.flip(third.mesh.call(proc("guarded"), null, {
+      timeoutMs: 15_000, pin: { to: Did.toPublicKey(provider.did), ucan: forged }
+    } as Parameters<typeof third.mesh.call>[2])))
+    expect(refused).toMatchObject({ _tag: "Unauthorized", reason: "InvalidClaim" })
+    expect(guardedRuns).toBe(5)
   }, 240_000)
 })

@@ -314,6 +314,15 @@ export * as Config from "./Config.ts"
  */
 export * as RealmCapabilities from "./RealmCapabilities.ts"
 
+/**
+ * Revocations as stations receive them: verification of a `/ucan/revoke` and of a DHT
+ * `revocation` record, its key, and how long it is kept.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Revocation from "./Revocation.ts"
+
 export {
   /**
    * The error of this module, whose `name` is a `UcanErrorName`.

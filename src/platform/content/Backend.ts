@@ -3,7 +3,8 @@
  * an in-memory implementation for tests. `FileBackend.ts` is the one on disk.
  *
  * Two kinds of entries, each named by an MCID's text form: `block` (raw blocks and manifests,
- * their bytes) and `pin` (an empty marker: this root is pinned). `write` is atomic: an entry
+ * their bytes) and `pin` (this root is pinned: empty for good, else the pin's end as decimal
+ * unix ms). `write` is atomic: an entry
  * is either absent or complete, whatever happens to the process during the write.
  *
  * @since 0.1.0

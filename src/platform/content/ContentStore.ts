@@ -14,11 +14,16 @@
  * chunks still missing, which is exactly where a restarted fetch resumes (§12.4 step 4).
  *
  * **Pins and garbage collection.** `pin(root)` keeps a root and, for a manifest, every chunk
- * it lists. `gc` deletes every block no pin reaches, least recently used first. `quotaBytes`
- * bounds the total: a write that would pass it first evicts unpinned blocks (LRU, as a station
- * does under `stationContentMaxBytes`) and fails `QuotaExceeded` if that is not enough. A
- * fetch in progress pins its root so its chunks survive a collection; `cancel` unpins it and
- * leaves the verified chunks to the next `gc` (§12.4).
+ * it lists: for good, or with `until` only until that time (unix ms), after which the root is
+ * unpinned and its blocks become evictable like any other (a station's uploads, §12.5). A pin
+ * only ever grows: pinning again keeps the later of the two ends, and a pin for good stays one.
+ * The end is kept in the pin's file, so a restart neither loses a pin nor makes it permanent;
+ * expired pins are deleted by the next collection. `gc` deletes every block no pin reaches,
+ * least recently used first. `quotaBytes` bounds the total: a write that would pass it first
+ * evicts unpinned blocks (LRU, as a station does under `stationContentMaxBytes`) and fails
+ * `QuotaExceeded` if that is not enough. A fetch in progress pins its root so its chunks
+ * survive a collection; `cancel` unpins it and leaves the verified chunks to the next `gc`
+ * (§12.4). Time is the effect `Clock` (wall-clock ms; a `TestClock` in tests).
  *
  * Driving it from an actor: every operation is an `Effect` with typed errors; the bookkeeping
  * of mutations (quota, pins, collection) is serialised inside the store, while block writes
@@ -26,7 +31,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import * as Deferred from "effect/Deferred"
 import * as Semaphore from "effect/Semaphore"
 import { open as openFile } from "node:fs/promises"
@@ -151,6 +156,31 @@ export interface PutOptions extends Manifest.Metadata {
 }
 
 /**
+ * Options of `pin`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PinOptions {
+  /**
+   * Keep the root only until this time (unix ms, the `Clock`'s time); absent: for good. A root
+   * already pinned keeps the later end (a pin for good stays one).
+   */
+  readonly until?: number
+}
+
+/**
+ * A pinned root and when its pin ends (`Infinity`: never).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PinInfo {
+  readonly mcid: Mcid.Mcid
+  readonly until: number
+}
+
+/**
  * Errors of a write.
  *
  * @since 0.1.0
@@ -206,12 +236,17 @@ export interface ContentStoreShape {
   readonly putFile: (path: string, options?: PutOptions) => Effect.Effect<Mcid.Mcid, WriteError>
   /** Whole content, if every block of it is held. */
   readonly read: (mcid: Mcid.Mcid) => Effect.Effect<Option.Option<Uint8Array>, ContentStoreError>
-  /** Keeps a root (and for a manifest, its chunks) through `gc`. Idempotent. */
-  readonly pin: (mcid: Mcid.Mcid) => Effect.Effect<void, ContentStoreError>
+  /**
+   * Keeps a root (and for a manifest, its chunks) through `gc`: for good, or until
+   * `options.until`. Only extends a pin; idempotent.
+   */
+  readonly pin: (mcid: Mcid.Mcid, options?: PinOptions) => Effect.Effect<void, ContentStoreError>
   /** Lets `gc` take a root back. Idempotent. */
   readonly unpin: (mcid: Mcid.Mcid) => Effect.Effect<void, ContentStoreError>
-  /** The pinned roots. */
+  /** The roots pinned now (pins past their end left out). */
   readonly pins: Effect.Effect<ReadonlyArray<Mcid.Mcid>>
+  /** The pins in force now, with their ends. */
+  readonly pinInfo: Effect.Effect<ReadonlyArray<PinInfo>>
   /**
    * Deletes blocks no pin reaches, least recently used first: all of them, or with
    * `targetBytes` only until the store uses at most that much.
@@ -238,6 +273,35 @@ interface Indexed {
   used: number
 }
 
+interface Pin {
+  readonly mcid: Mcid.Mcid
+  /** Unix ms; `Infinity` for a pin for good. */
+  readonly until: number
+}
+
+/**
+ * A pin file's bytes: empty for a pin for good (as every pin was before pins could end),
+ * else the end in unix ms as decimal ASCII.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodePinEnd = (until: number): Uint8Array =>
+  until === Infinity ? new Uint8Array(0) : new TextEncoder().encode(String(Math.ceil(until)))
+
+/**
+ * The end a pin file holds. Bytes this store did not write (not a decimal integer) read as
+ * a pin for good: a pin is never dropped on a guess.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const decodePinEnd = (bytes: Uint8Array): number => {
+  if (bytes.length === 0) return Infinity
+  const text = new TextDecoder().decode(bytes)
+  return /^[0-9]{1,16}$/.test(text) ? Number(text) : Infinity
+}
+
 /** Decoded manifests kept in memory (each up to ~1 MB at 30 000 chunks). */
 const MANIFEST_CACHE = 64
 
@@ -258,7 +322,7 @@ export const make = (
     const rehash = config.verifyOnRead && backend.stable !== true
     yield* backend.open
     const blocks = new Map<string, Indexed>()
-    const pinned = new Map<string, Mcid.Mcid>()
+    const pinned = new Map<string, Pin>()
     const manifests = new Map<string, Manifest.Manifest>()
     let usedBytes = 0
     let tick = 0
@@ -280,7 +344,10 @@ export const make = (
     }
     for (const entry of yield* backend.list("pin")) {
       const m = Mcid.decode(entry.name)
-      if (m._tag === "Mcid") pinned.set(entry.name, m)
+      if (m._tag !== "Mcid") continue
+      const bytes = entry.size === 0 ? new Uint8Array(0) : yield* backend.read("pin", entry.name)
+      // Removed since listed: not pinned.
+      if (bytes !== undefined) pinned.set(entry.name, { mcid: m, until: decodePinEnd(bytes) })
     }
 
     const touch = (key: string): void => {
@@ -341,12 +408,22 @@ export const make = (
         return Option.some(manifest)
       })
 
+    /** Deletes the pins whose end has come (under the lock), so the next restart has fewer. */
+    const dropExpired = (now: number) =>
+      Effect.gen(function*() {
+        for (const [key, p] of [...pinned]) {
+          if (p.until > now) continue
+          yield* backend.remove("pin", key)
+          pinned.delete(key)
+        }
+      })
+
     /** Every key some pin keeps: the pinned roots and the chunks of pinned manifests held. */
     const reachable = Effect.gen(function*() {
       const keep = new Set<string>(guarded.keys())
-      for (const [key, mcid] of pinned) {
+      for (const [key, p] of pinned) {
         keep.add(key)
-        const manifest = yield* getManifest(mcid)
+        const manifest = yield* getManifest(p.mcid)
         if (Option.isSome(manifest)) for (const h of manifest.value.hashes) keep.add(Mcid.key(Mcid.raw(h)))
       }
       return keep
@@ -354,6 +431,7 @@ export const make = (
 
     const collect = (targetBytes: number): Effect.Effect<GcReport, ContentStoreError> =>
       Effect.gen(function*() {
+        yield* dropExpired(yield* Clock.currentTimeMillis)
         if (usedBytes <= targetBytes) return { removedBlocks: 0, freedBytes: 0 }
         const keep = yield* reachable
         const victims = [...blocks].filter(([key]) => !keep.has(key)).sort((a, b) => a[1].used - b[1].used)
@@ -456,13 +534,20 @@ export const make = (
         return { _tag: "Manifest", manifest: p.manifest, held: p.held.flatMap((yes, i) => (yes ? [i] : [])) }
       })
 
-    const pin = (mcid: Mcid.Mcid) =>
+    const pin = (mcid: Mcid.Mcid, options: PinOptions = {}) =>
       mutex.withPermit(Effect.gen(function*() {
         const key = Mcid.key(mcid)
-        if (pinned.has(key)) return
-        yield* backend.write("pin", key, new Uint8Array(0))
-        pinned.set(key, mcid)
+        const now = yield* Clock.currentTimeMillis
+        const old = pinned.get(key)
+        // An expired pin no longer counts: the new end replaces it rather than extends it.
+        const current = old === undefined || old.until <= now ? -Infinity : old.until
+        const until = Math.max(current, options.until ?? Infinity)
+        if (old !== undefined && until === old.until) return
+        yield* backend.write("pin", key, encodePinEnd(until))
+        pinned.set(key, { mcid, until })
       }))
+
+    const pinsAt = (now: number): Array<Pin> => [...pinned.values()].filter((p) => p.until > now)
 
     const unpin = (mcid: Mcid.Mcid) =>
       mutex.withPermit(Effect.gen(function*() {
@@ -587,9 +672,10 @@ export const make = (
       read,
       pin,
       unpin,
-      pins: Effect.sync(() => [...pinned.values()]),
+      pins: Effect.map(Clock.currentTimeMillis, (now) => pinsAt(now).map((p) => p.mcid)),
+      pinInfo: Effect.map(Clock.currentTimeMillis, (now) => pinsAt(now).map((p) => ({ mcid: p.mcid, until: p.until }))),
       gc: (options = {}) => mutex.withPermit(collect(options.targetBytes ?? 0)),
-      usage: Effect.sync(() => ({ bytes: usedBytes, blocks: blocks.size, pins: pinned.size, corruptDropped }))
+      usage: Effect.map(Clock.currentTimeMillis, (now) => ({ bytes: usedBytes, blocks: blocks.size, pins: pinsAt(now).length, corruptDropped }))
     } satisfies ContentStoreShape
   })
 

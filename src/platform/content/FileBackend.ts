@@ -2,7 +2,8 @@
  * The content store's files on disk.
  *
  * Layout under `dir`: `blocks/<xy>/<mcid>` (one file per raw block or manifest, `xy` two
- * characters of the MCID text to keep directories small), `pins/<mcid>` (empty markers) and
+ * characters of the MCID text to keep directories small), `pins/<mcid>` (empty for a pin for
+ * good, else its end in unix ms) and
  * `tmp/` (writes in progress).
  *
  * Key invariant, crash safety: a write goes to a fresh file in `tmp/`, is flushed with `fsync`,

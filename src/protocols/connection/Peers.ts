@@ -301,6 +301,18 @@ export const ban = (p: Peers, did: string, untilMs: Millis, limits: Limits): Pee
 })
 
 /**
+ * The bans in force at `now`, oldest change first (what a node persists, §15.2).
+ *
+ * @since 0.1.0
+ * @category scores
+ */
+export const activeBans = (p: Peers, now: Millis): ReadonlyArray<{ readonly did: string; readonly until: Millis }> => {
+  const out: Array<{ readonly did: string; readonly until: Millis }> = []
+  for (const [did, until] of p.bans) if (until > now) out.push({ did, until })
+  return out
+}
+
+/**
  * Remembers the latest score of `did`.
  *
  * @since 0.1.0

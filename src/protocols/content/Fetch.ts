@@ -37,7 +37,10 @@
  *    about a chunk that was meanwhile marked held cannot skew the store backlog.
  *
  * `Pause` cancels every outstanding want and keeps verified chunks; `Resume` recomputes what is
- * missing; `Cancel` stops for good. With no usable provider in use the core emits
+ * missing; `Cancel` stops for good. A write the store refuses for good (`StoreRefused`: its
+ * quota is full of content it may not evict, or the manifest would not store) ends the fetch
+ * `Failed` in the same way, with every outstanding want cancelled: asking again for the chunk
+ * would only be refused again. With no usable provider in use the core emits
  * `NeedProviders` and waits for `ProvidersFound` or a lost provider's retry (an actor gives up
  * with `Cancel` only when none is `lost` either).
  *
@@ -144,6 +147,12 @@ export type Event = Data.TaggedEnum<{
   Stored: { readonly now: Millis; readonly index: number }
   /** Writing chunk `index` failed; it is fetched again. */
   StoreFailed: { readonly now: Millis; readonly index: number }
+  /**
+   * The store refused a write for good: its quota is full of content it may not evict
+   * (`quota`), or the manifest could not be written (`manifest`). Asking for the chunk again
+   * would be refused again, so the fetch ends `Failed`. `index` is the refused chunk, if any.
+   */
+  StoreRefused: { readonly now: Millis; readonly reason: StoreRefusal; readonly index?: number; readonly detail?: string }
   /** A timer fired. */
   TimerFired: { readonly now: Millis; readonly timer: Timer; readonly generation: number }
   /** The session to a provider is gone. */
@@ -163,6 +172,14 @@ export type Event = Data.TaggedEnum<{
  * @category constructors
  */
 export const Event = Data.taggedEnum<Event>()
+
+/**
+ * Why the store refused a write for good (`StoreRefused`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StoreRefusal = "quota" | "manifest"
 
 /**
  * Why a provider's score changed.
@@ -201,6 +218,11 @@ export type Command = Data.TaggedEnum<{
   Completed: { readonly mcid: Ids.McidBytes }
   /** The fetch stopped on `Cancel`. */
   Cancelled: {}
+  /**
+   * The fetch ended without the content (`StoreRefused`): its wants are cancelled in the same
+   * step; verified chunks stay on disk. `reason` and `detail` say why, for the report.
+   */
+  Failed: { readonly reason: StoreRefusal; readonly detail: string }
 }>
 
 /**
@@ -268,7 +290,7 @@ export interface Counters {
  */
 export interface State {
   readonly target: Ids.McidBytes
-  readonly phase: "idle" | "manifest" | "storing_manifest" | "blocks" | "paused" | "done" | "cancelled"
+  readonly phase: "idle" | "manifest" | "storing_manifest" | "blocks" | "paused" | "done" | "cancelled" | "failed"
   /** Content size, once the manifest is known (undefined for a raw target). */
   readonly size: number | undefined
   /** Chunk MCIDs in order (one, the target itself, for a raw target); empty until known. */
@@ -771,6 +793,26 @@ const progress = (tx: Tx): void => {
   }))
 }
 
+/**
+ * Stops for good (cancel, a refused write): every want and manifest request is cancelled
+ * (the providers see `content.cancel`), lost providers are no longer retried and the end-game
+ * timer is disarmed, so nothing of this fetch fires again.
+ */
+const halt = (tx: Tx): void => {
+  stopAsking(tx)
+  for (const provider of tx.s.lost.keys()) cancelTimer(tx, { _tag: "Retry", provider })
+  tx.s.lost = new Map()
+  cancelTimer(tx, { _tag: "Endgame" })
+}
+
+/**
+ * Whether the fetch has ended (`done`, `cancelled` or `failed`): every later event is ignored.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isOver = (s: State): boolean => s.phase === "done" || s.phase === "cancelled" || s.phase === "failed"
+
 /** Cancels every outstanding want and manifest request (pause and cancel). */
 const stopAsking = (tx: Tx): void => {
   for (const [id, p] of tx.providers) {
@@ -936,7 +978,7 @@ const onTimer = (tx: Tx, config: Config, timer: Timer, now: Millis): void => {
  * @category step
  */
 export const make = (config: Config): Step.Step<State, Event, Command> => (state, event) => {
-  if (state.phase === "done" || state.phase === "cancelled") return Step.unchanged(state)
+  if (isOver(state)) return Step.unchanged(state)
   const tx = begin(state)
   const now = event.now
   switch (event._tag) {
@@ -1034,12 +1076,26 @@ export const make = (config: Config): Step.Step<State, Event, Command> => (state
       pump(tx, config, now)
       break
     case "Cancel":
-      stopAsking(tx)
-      for (const provider of tx.s.lost.keys()) cancelTimer(tx, { _tag: "Retry", provider })
-      tx.s.lost = new Map()
+      halt(tx)
       tx.s.phase = "cancelled"
       tx.out.push(Command.Cancelled())
       break
+    case "StoreRefused": {
+      // A refusal of a write the core no longer awaits (a chunk since stored or re-assigned)
+      // is still final: the store will refuse the next write as well, whichever chunk it is.
+      halt(tx)
+      const i = event.index
+      // The refused chunk is no longer awaited (a copy, which has no write of its own, aside).
+      if (i !== undefined && tx.s.status[i] === chunkStatus.verified && tx.s.chunkIndex.get(Ids.key(tx.s.chunks[i]!)) === i) {
+        tx.s.storing = Math.max(0, tx.s.storing - 1)
+        setStatus(tx, i, chunkStatus.missing)
+      }
+      tx.s.phase = "failed"
+      const what = event.index === undefined ? "the manifest" : `chunk ${event.index}`
+      const detail = event.detail ?? (event.reason === "quota" ? `${what}: the store's quota is full` : `${what}: not stored`)
+      tx.out.push(Command.Failed({ reason: event.reason, detail }))
+      break
+    }
   }
   return commit(tx)
 }

@@ -16,6 +16,8 @@
  * `err relay_refused`), `maxPendingFrames` frames held while the route is being found, and
  * `maxWantsPerSession` block wants outstanding per session: excess wants are answered
  * `content.have {y: false}` here and never travel on (the serving side's credit, §12.3).
+ * A push offer (`content.have` with `to`) from a client is stamped with `from` = the client
+ * before it enters the relay (`stampOrigin`, §12.6), so its recipient knows the sender.
  * A session silent for `idleMs` in both directions is closed with `err relay_failed` (a content
  * session has no closing frame; the fetcher just stops). When the far end's connection or session fails the near end
  * gets `err relay_failed`, which the fetcher takes as the provider lost.
@@ -368,6 +370,20 @@ export const make = (config: Config) => (state: State, event: Event): readonly [
       return [state, out]
     }
   }
+}
+
+/**
+ * The origin stamp of a relayed push offer (§12.6): a `content.have` that names a far end in
+ * `to` and comes from a client gets `from` = that client's key, whatever the client put there,
+ * so the recipient learns who offers; from a station it keeps the `from` that station stamped
+ * (stations are trusted to route, §13.4). Any other frame is returned as it is.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const stampOrigin = (frame: Frame, upstream: { readonly role: "client" | "station"; readonly key: Uint8Array }): Frame => {
+  if (frame.t !== "content.have" || frame.to === undefined || upstream.role !== "client") return frame
+  return { ...frame, from: upstream.key }
 }
 
 /**

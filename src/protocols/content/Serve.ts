@@ -16,7 +16,8 @@
  * `maxServedPeers` peers are tracked; wants from more are answered `y: false`.
  *
  * An unsolicited `content.have {y: true}` is a push offer (§12.6) and becomes an `Offered`
- * command; whether to accept it (`acceptPushFrom`) is the actor's decision.
+ * command. The node normally takes offers before they reach this core (`./Push.ts` decides with
+ * `acceptPushFrom`); the serving actor counts and declines any that still arrive.
  *
  * Pure: no I/O, no clock. Nonsense from a peer (cancels of unknown wants, answers for a peer
  * that left) is ignored.
@@ -109,9 +110,8 @@ export type Command = Data.TaggedEnum<{
   /** A minor violation (want list over its cap). */
   Penalise: { readonly peer: PeerId; readonly reason: string }
   /**
-   * A push offer (§12.6): `peer` holds `m` and offers it. The actor checks `acceptPushFrom`
-   * and, if admitted, starts a fetch of `m` from `peer`; when that fetch completes it sends
-   * `content.have {m, y: true}` back, which tells the pusher the push is done.
+   * A push offer (§12.6): `peer` holds `m` and offers it. Offers are decided by `./Push.ts`
+   * (driven by the node's content glue); one that reaches the serving actor is declined.
    */
   Offered: { readonly peer: PeerId; readonly m: Ids.McidBytes; readonly size?: number }
   SetTimer: { readonly timer: Timer; readonly at: Millis; readonly generation: number }

@@ -6,6 +6,7 @@
  *   timeouts, blacklisting, end game, resume from held chunks, pause/resume/cancel.
  * - `Serve`: the serving side for every peer: want lists with per-peer credit, priorities,
  *   round-robin, TTLs, manifest requests.
+ * - `Push`: push upload (§12.6): whom `acceptPushFrom` admits, and the recipient's pulls.
  *
  * Both speak the six `content.*` frames of `src/wire` and leave every I/O (sessions, the
  * store, timers) to their actors as commands. `Config` holds the knobs and the two pure
@@ -37,6 +38,14 @@ export * as Fetch from "./Fetch.ts"
  * @category modules
  */
 export * as Ids from "./Ids.ts"
+
+/**
+ * Push upload: `acceptPushFrom` and the recipient's core (§12.6).
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Push from "./Push.ts"
 
 /**
  * The station's relay of content sessions between clients (`to`).

@@ -98,6 +98,8 @@ export interface Subscription {
   readonly pattern: string
   readonly mode: Frame.SubMode
   readonly alo: Alo | undefined
+  /** The `id` of the `sub` that (last) opened it: an `err` ending it names this (§13.6). */
+  reqId: number
 }
 
 /**
@@ -204,6 +206,8 @@ export interface RouterState {
   /** Peer interest per realm (hex). */
   readonly peerTries: Map<string, PatternTrie<PeerId>>
   readonly waiters: Map<number, AckWaiter>
+  /** Exact topics the station itself watches (`Watch`), by `realmHex topic`. */
+  readonly watched: Set<string>
   /** Our `interest.add` ids awaiting a peer's `ok`: id → waiter. */
   readonly peerAcks: Map<number, { readonly peer: PeerId; readonly waiter: number }>
   readonly dedup: Keys.DedupWindow
@@ -244,6 +248,7 @@ export const initialRouter = (config: Config, init: RouterInit): RouterState => 
   peers: new Map(),
   peerTries: new Map(),
   waiters: new Map(),
+  watched: new Set(),
   peerAcks: new Map(),
   dedup: Keys.dedupWindow(config.stationDedupWindowMs, config.stationDedupMaxEntries),
   timers: Keys.timers(),
@@ -328,6 +333,12 @@ export const makeRouterStep = (config: Config): Step.Step<S, RouterEvent, Router
     case "TimerFired":
       if (Keys.fire(state.timers, event.timer, event.generation)) onTimer(t, state, event.timer)
       else state.counters.staleTimers++
+      break
+    case "Watch":
+      watch(t, state, event.realm, event.topic)
+      break
+    case "GrantsRevoked":
+      onGrantsRevoked(t, state, event.client, event.realm, event.keep, event.reason)
       break
   }
   return Step.next(state, t.out)
@@ -468,7 +479,7 @@ const onSub = (t: Turn, s: S, id: PeerId, f: Frame.Sub, verdict: Verdict): void 
   ) return resume(t, s, c, previous, f)
   if (previous !== undefined) dropSubscription(t, s, c, previous)
   const alo: Alo | undefined = mode === "alo" ? freshAlo(t, s, f.cur) : undefined
-  const sub: Subscription = { client: id, sid: f.sid, realm, realmBytes: f.realm, pattern: f.pat, mode, alo }
+  const sub: Subscription = { client: id, sid: f.sid, realm, realmBytes: f.realm, pattern: f.pat, mode, alo, reqId: f.id }
   c.subs.set(f.sid, sub)
   trieOf(s.subs, realm).insert(f.pat, sub)
   const fresh = addLocalInterest(t, s, realm, f.realm, f.pat)
@@ -491,6 +502,7 @@ const freshAlo = (t: Turn, s: S, cur: number | undefined): Alo => {
 
 const resume = (t: Turn, s: S, c: Client, sub: Subscription, f: Frame.Sub): void => {
   const alo = sub.alo!
+  sub.reqId = f.id
   cancelTimer(t, s, aloTimer(c.id, sub.sid))
   alo.detachedAt = undefined
   const cur = Math.min(f.cur ?? alo.acked, alo.last)
@@ -513,6 +525,44 @@ const onUnsub = (t: Turn, s: S, id: PeerId, f: Frame.Unsub): void => {
   const sub = c.subs.get(f.sid)
   if (sub !== undefined) dropSubscription(t, s, c, sub)
   t.out.push(Cmd.Send({ to: id, frame: { t: "ok", id: f.id } }))
+}
+
+/**
+ * A revocation took `id`'s subscribe grants in a realm (§13.6): every subscription there that no
+ * kept scope covers ends, with `err unauthorized` naming the `sub` that opened it.
+ */
+const onGrantsRevoked = (
+  t: Turn,
+  s: S,
+  id: PeerId,
+  realmBytes: Uint8Array,
+  keep: ReadonlyArray<string>,
+  reason: string
+): void => {
+  const c = s.clients.get(id)
+  if (c === undefined) return void s.counters.ignored++
+  const realm = Keys.hex(realmBytes)
+  for (const sub of Array.from(c.subs.values())) {
+    if (sub.realm !== realm || keep.some((scope) => Topic.covers(scope, sub.pattern))) continue
+    dropSubscription(t, s, c, sub)
+    s.counters.refused++
+    if (c.attached) err(t, id, sub.reqId, "unauthorized", reason)
+  }
+  if (!c.attached && c.subs.size === 0) s.clients.delete(id)
+}
+
+/** The station follows an exact realm topic itself: interest to peers, events as `Observed`. */
+const watch = (t: Turn, s: S, realmBytes: Uint8Array, topic: string): void => {
+  const realm = Keys.hex(realmBytes)
+  if (realmBytes.length !== 32 || !Topic.isValid(topic) || Topic.isSystem(topic) || Topic.isPattern(topic)) {
+    return void s.counters.ignored++
+  }
+  const key = interestKey(realm, topic)
+  if (s.watched.has(key)) return
+  // Bounded like one client's subscriptions (the station watches one topic per granted realm).
+  if (s.watched.size >= t.config.maxSubscriptionsPerClient) return void s.counters.ignored++
+  s.watched.add(key)
+  addLocalInterest(t, s, realm, realmBytes, topic)
 }
 
 const dropSubscription = (t: Turn, s: S, c: Client, sub: Subscription): void => {
@@ -600,6 +650,7 @@ const route = (t: Turn, s: S, signed: Frame.Signed, env: EnvelopeBody, forward: 
   if (Keys.checkAndRecord(s.dedup, dedupKey, t.now)) return void s.counters.duplicates++
   s.counters.published++
   const realm = Keys.hex(env.realm)
+  if (s.watched.size > 0 && s.watched.has(interestKey(realm, env.topic))) t.out.push(Cmd.Observed({ envelope: env }))
   const matched = s.subs.get(realm)?.match(env.topic) ?? []
   // One frame per client for all its `amo` subscriptions; each `alo` one gets its own.
   const amo = new Map<PeerId, Array<number>>()

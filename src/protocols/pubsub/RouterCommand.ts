@@ -11,6 +11,7 @@
 import type { Data } from "effect"
 import type { Millis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
+import type { EnvelopeBody } from "../../wire/SignedBody.ts"
 import type { PeerId } from "./RouterEvent.ts"
 import type { Args, Variant } from "../../core/Tagged.ts"
 
@@ -29,6 +30,8 @@ export type RouterCommand = Data.TaggedEnum<{
   CancelTimer: { readonly timer: string }
   /** Lower `peer`'s score: `minor` or `major` (§14). */
   Penalise: { readonly peer: PeerId; readonly severity: "minor" | "major"; readonly reason: string }
+  /** An event on a topic the station watches (`Watch`) passed through; hand it to the station. */
+  Observed: { readonly envelope: EnvelopeBody }
 }>
 
 /**
@@ -45,5 +48,6 @@ export const RouterCommand = {
   CancelTimer: (a: Args<RouterCommand, "CancelTimer">): Variant<RouterCommand, "CancelTimer"> => ({ _tag: "CancelTimer", timer: a.timer }),
   Penalise: (a: Args<RouterCommand, "Penalise">): Variant<RouterCommand, "Penalise"> => ({
     _tag: "Penalise", peer: a.peer, severity: a.severity, reason: a.reason
-  })
+  }),
+  Observed: (a: Args<RouterCommand, "Observed">): Variant<RouterCommand, "Observed"> => ({ _tag: "Observed", envelope: a.envelope })
 } as const

@@ -109,6 +109,22 @@ export type RouterEvent = Data.TaggedEnum<{
   }
   /** A timer set by `SetTimer` fired. */
   TimerFired: { readonly now: Millis; readonly timer: string; readonly generation: number }
+  /**
+   * The station itself follows an exact realm topic (the realm's `…/membership/revoked_v1`
+   * fact, §13.6): its interest goes to peers, and matching events come out as `Observed`.
+   */
+  Watch: { readonly now: Millis; readonly realm: Uint8Array; readonly topic: string }
+  /**
+   * A revocation took `client`'s subscribe grants in `realm` (§13.6): its subscriptions there
+   * that no `keep` scope covers end with `err unauthorized` (`reason`) naming their `sub`.
+   */
+  GrantsRevoked: {
+    readonly now: Millis
+    readonly client: PeerId
+    readonly realm: Uint8Array
+    readonly keep: ReadonlyArray<string>
+    readonly reason: string
+  }
 }>
 
 /**
@@ -141,5 +157,7 @@ export const RouterEvent = {
   PublishLocal: spread<RouterEvent, "PublishLocal">("PublishLocal"),
   TimerFired: (a: Args<RouterEvent, "TimerFired">): Variant<RouterEvent, "TimerFired"> => ({
     _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
-  })
+  }),
+  Watch: spread<RouterEvent, "Watch">("Watch"),
+  GrantsRevoked: spread<RouterEvent, "GrantsRevoked">("GrantsRevoked")
 } as const

@@ -85,6 +85,8 @@ export interface ClientSubscription {
   readonly alo: AloCursor | undefined
   /** Accepted by the current station. */
   active: boolean
+  /** The `id` of the `sub` the current station accepted: an `err` naming it later ends it (§13.6). */
+  acceptedId?: number
   readonly mailbox: Array<Item>
   busy: Item | undefined
 }
@@ -417,7 +419,19 @@ const onReply = (t: Turn, s: S, f: Frame.Ok | Frame.Err): void => {
     return
   }
   const r = s.requests.get(f.id)
-  if (r === undefined) return void s.counters.unknownReplies++ // late, or for a request we dropped
+  if (r === undefined) {
+    // The station ends an accepted subscription (its grant was revoked, §13.6) with an `err`
+    // naming the `sub` that opened it; anything else is late, or for a request we dropped.
+    const ended = f.t === "err" ? Array.from(s.subs.values()).find((sub) => sub.active && sub.acceptedId === f.id) : undefined
+    if (ended === undefined || f.t !== "err") return void s.counters.unknownReplies++
+    unsubscribeLocally(t, s, ended)
+    return void notify(
+      t,
+      f.r === undefined
+        ? Notice.SubscribeFailed({ sid: ended.sid, code: f.c })
+        : Notice.SubscribeFailed({ sid: ended.sid, code: f.c, reason: f.r })
+    )
+  }
   s.requests.delete(f.id)
   if (r.kind === "unsub") return
   const sub = s.subs.get(r.sid)
@@ -433,6 +447,7 @@ const onReply = (t: Turn, s: S, f: Frame.Ok | Frame.Err): void => {
     return
   }
   sub.active = true
+  sub.acceptedId = f.id
   if (sub.alo !== undefined && !sub.alo.based) {
     sub.alo.based = true
     sub.alo.processed = f.cur ?? 0

@@ -131,6 +131,12 @@ export interface Config {
    * @default 1_024
    */
   readonly maxAdvertisements: number
+  /**
+   * Station: realm ids (hex) served; empty serves every realm. An `adv` or `call` in another
+   * realm gets `realm_refused` (as `sub` and `pub` do, §9.4 code 5).
+   * @default []
+   */
+  readonly servedRealms: ReadonlyArray<string>
 }
 
 /**
@@ -161,7 +167,8 @@ export const defaults: Config = {
   maxProviders: 65_536,
   maxCacheEntries: 16_384,
   streamQueueMax: 64,
-  maxAdvertisements: 1_024
+  maxAdvertisements: 1_024,
+  servedRealms: []
 }
 
 /**
@@ -222,5 +229,8 @@ export const problems = (c: Config): ReadonlyArray<string> => {
   }
   if (!(c.republishFraction > 0 && c.republishFraction < 1)) out.push("republishFraction must lie in (0, 1)")
   if (c.callTimeoutMs > c.maxCallTtlMs) out.push("callTimeoutMs must not exceed maxCallTtlMs")
+  for (const realm of c.servedRealms) {
+    if (!/^[0-9a-f]{64}$/.test(realm)) out.push(`servedRealms entry ${realm} is not 64 lowercase hex digits`)
+  }
   return out
 }

@@ -2,7 +2,8 @@
  * The station side of RPC (PROTOCOL.md §9) as a sans-IO core:
  * `makeDispatcherStep(config)` gives `step(state, event) -> [state, commands]`.
  *
- * What it does: registers advertisements of attached clients (checking name, signer, serving
+ * What it does: refuses advertisements and calls in a realm it does not serve (`servedRealms`,
+ * `realm_refused`); registers advertisements of attached clients (checking name, signer, serving
  * station and the actor's grant verdict) and asks for their provider records to be stored in
  * the DHT; tombstones providers that withdraw or disconnect (`withdrawn`); routes calls as the
  * caller's home station H — pinned provider, local providers, the resolution cache, then the
@@ -55,6 +56,8 @@ export interface Candidate {
   readonly station: PeerId
   readonly modes: ReadonlyArray<Frame.CallMode>
   readonly req: boolean
+  /** A local provider: the `id` of its `adv`, which an `err` ending it names (§13.6). */
+  readonly advId?: number
 }
 
 /**
@@ -212,6 +215,9 @@ export const makeDispatcherStep = (config: Config): Step.Step<S, DispatcherEvent
     case "ClientDetached":
       clientDetached(t, state, event.client)
       break
+    case "GrantsRevoked":
+      onGrantsRevoked(t, state, event.client, event.realm, event.keep, event.reason)
+      break
     case "PeerStatus":
       peerStatus(t, state, event.peer, event.status)
       break
@@ -271,6 +277,10 @@ const sendErr = (t: Turn, to: PeerId, id: number, c: string, r?: string): void =
   t.out.push(Cmd.Send({ to, frame: r === undefined ? { t: "err", id, c } : { t: "err", id, c, r } }))
 }
 
+/** Served here: every realm when `servedRealms` is empty (§1), else only those listed. */
+const realmServed = (t: Turn, realm: Uint8Array): boolean =>
+  t.config.servedRealms.length === 0 || t.config.servedRealms.includes(Keys.hex(realm))
+
 const isTombstoned = (t: Turn, s: S, key: string): boolean => {
   const until = s.tombstones.get(key)
   if (until === undefined) return false
@@ -301,6 +311,7 @@ const onAdv = (
     s.counters.refused++
     sendErr(t, client, f.id, c, r)
   }
+  if (!realmServed(t, f.realm)) return refuse("realm_refused")
   const problem = procProblem(f.proc)
   if (problem !== undefined) return refuse("invalid_topic", problem)
   if (Keys.hex(rec.pk) !== client) {
@@ -318,7 +329,7 @@ const onAdv = (
   if (s.pendingStores.size >= t.config.maxPendingCalls) return refuse("overloaded")
   const row = held ?? new Map<PeerId, Candidate>()
   if (!row.has(client)) s.providerCount++
-  row.set(client, { provider: client, station: s.self, modes: f.modes, req: rec.d.req })
+  row.set(client, { provider: client, station: s.self, modes: f.modes, req: rec.d.req, advId: f.id })
   s.providers.set(procKey, row)
   s.tombstones.delete(`${procKey}|${client}`)
   const ref = s.nextId++
@@ -356,6 +367,29 @@ const onStored = (t: Turn, s: S, ref: number, acks: number): void => {
   s.pendingStores.delete(ref)
   if (s.clients.has(p.client)) {
     t.out.push(Cmd.Send({ to: p.client, frame: { t: "ok", id: p.id, n: Math.max(0, Math.floor(acks)) } }))
+  }
+}
+
+/**
+ * A revocation took `client`'s advertise grants in a realm (§13.6): its advertisements there
+ * whose procedure no kept grant names leave the registry (tombstoned, as a withdrawal) and are
+ * ended with `err unauthorized` naming their `adv`.
+ */
+const onGrantsRevoked = (
+  t: Turn,
+  s: S,
+  client: PeerId,
+  realm: Uint8Array,
+  keep: ReadonlyArray<string>,
+  reason: string
+): void => {
+  const prefix = `${Keys.hex(realm)}|`
+  for (const [procKey, row] of Array.from(s.providers)) {
+    const held = row.get(client)
+    if (held === undefined || !procKey.startsWith(prefix) || keep.includes(procKey.slice(prefix.length))) continue
+    removeProvider(t, s, procKey, client)
+    s.counters.refused++
+    if (held.advId !== undefined && s.clients.has(client)) sendErr(t, client, held.advId, "unauthorized", reason)
   }
 }
 
@@ -456,6 +490,7 @@ const onCall = (t: Turn, s: S, from: PeerId, role: "client" | "station", f: Fram
   if (f.ttl === 0) return refuse("deadline_exceeded")
   if (f.ttl > t.config.maxCallTtlMs) return refuse("bad_request", "ttl")
   if (f.hop > t.config.maxCallHops) return refuse("loop_detected")
+  if (!realmServed(t, f.realm)) return refuse("realm_refused")
   const problem = procProblem(f.proc)
   if (problem !== undefined) return refuse("bad_request", `invalid_topic:${problem}`)
   if (role === "client" && f.from !== undefined) return refuse("bad_request", "from")

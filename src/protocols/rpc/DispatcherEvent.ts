@@ -115,6 +115,17 @@ export type DispatcherEvent = Data.TaggedEnum<{
   }
   /** A timer set by `SetTimer` fired. */
   TimerFired: { readonly now: Millis; readonly timer: string; readonly generation: number }
+  /**
+   * A revocation took `client`'s advertise grants in `realm` (§13.6): its advertisements there
+   * whose procedure is not in `keep` end, with `err unauthorized` (`reason`) naming their `adv`.
+   */
+  GrantsRevoked: {
+    readonly now: Millis
+    readonly client: PeerId
+    readonly realm: Uint8Array
+    readonly keep: ReadonlyArray<string>
+    readonly reason: string
+  }
 }>
 
 /**
@@ -132,6 +143,7 @@ export const DispatcherEvent = {
   RecordStored: spread<DispatcherEvent, "RecordStored">("RecordStored"),
   ProvidersResolved: spread<DispatcherEvent, "ProvidersResolved">("ProvidersResolved"),
   StreamFrameReceived: spread<DispatcherEvent, "StreamFrameReceived">("StreamFrameReceived"),
+  GrantsRevoked: spread<DispatcherEvent, "GrantsRevoked">("GrantsRevoked"),
   CallReceived: (a: Args<DispatcherEvent, "CallReceived">): Variant<DispatcherEvent, "CallReceived"> => ({
     _tag: "CallReceived", now: a.now, from: a.from, role: a.role, frame: a.frame, verdict: a.verdict
   }),

@@ -14,6 +14,9 @@
  *   renews at `republishFraction` × `providerRecordTtlMs`, withdraws with a `gone` record;
  *   admits incoming calls up to `maxHandlerConcurrency` per procedure, runs their handlers with
  *   the call's deadline and answers `reply` (result, `handler_error`, `deadline_exceeded`);
+ *   refuses a reused in-flight call id as the station does (`RejectFrame invalid_field`, a minor
+ *   `Penalise`, §14 row 9) and, for an advertisement with `req`, any call whose invocation the
+ *   actor did not find valid (`unauthorized`, §13.4);
  * - **streams**, both sides: credit windows per direction (§9.5); a message beyond credit is
  *   queued (≤ `streamQueueMax`) until the other side grants more; credit is re-granted as the
  *   application consumes, at the latest at half the window; a half-close (`s.end`) is sent
@@ -33,7 +36,7 @@ import * as Topic from "../../topic/Topic.ts"
 import type * as Frame from "../../wire/Frame.ts"
 import type { Config } from "./Config.ts"
 import * as Credit from "./Credit.ts"
-import type { StreamFrame } from "./DispatcherEvent.ts"
+import type { StreamFrame, Verdict } from "./DispatcherEvent.ts"
 import { EndpointCommand as Cmd, EndpointNotice } from "./EndpointCommand.ts"
 import type { EndpointCommand, ProviderDraft } from "./EndpointCommand.ts"
 import type { EndpointEvent, Handle } from "./EndpointEvent.ts"
@@ -240,7 +243,7 @@ export const makeEndpointStep = (config: Config): Step.Step<S, EndpointEvent, En
       onAnswer(t, state, event.frame)
       break
     case "CallReceived":
-      onIncoming(t, state, event.frame)
+      onIncoming(t, state, event.frame, event.verdict)
       break
     case "CancelReceived":
       onIncomingCancel(t, state, event.id)
@@ -468,15 +471,27 @@ const replyIncoming = (t: Turn, id: number, streaming: boolean, body: { readonly
   t.out.push(streaming ? Cmd.Send({ frame, stream: `p/${id}` }) : Cmd.Send({ frame }))
 }
 
-const onIncoming = (t: Turn, s: S, f: Frame.Call): void => {
+const onIncoming = (t: Turn, s: S, f: Frame.Call, verdict: Verdict | undefined): void => {
   const mode: Frame.CallMode = f.mode ?? "unary"
   const streaming = mode !== "unary"
-  if (s.incoming.has(f.id)) return void s.counters.ignored++ // reused in-flight id
+  if (s.incoming.has(f.id)) {
+    // §14 row 9, as the station does: a reused in-flight id is `invalid_field`; the stream it
+    // came on is reset and the station penalised (minor); the call in flight under it goes on.
+    s.counters.ignored++
+    t.out.push(Cmd.RejectFrame({ code: "invalid_field", reason: "call_id_reused" }))
+    return void t.out.push(Cmd.Penalise({ severity: "minor", reason: "call_id_reused" }))
+  }
   const procKey = procKeyOf(f.realm, f.proc)
   const ad = s.ads.get(procKey)
-  const refuse = (c: Frame.RpcErrorCode): void => replyIncoming(t, f.id, streaming, { e: { c } })
+  const refuse = (c: Frame.RpcErrorCode, m?: string): void =>
+    replyIncoming(t, f.id, streaming, { e: m === undefined ? { c } : { c, m } })
   if (ad === undefined) return refuse("provider_gone")
   if (ad.modes.length > 0 && !ad.modes.includes(mode)) return refuse("bad_request")
+  // §13.4: a provider advertised with `req` serves only calls with a valid invocation for it.
+  if (ad.req && f.ucan === undefined) return refuse("unauthorized", "UnavailableProof")
+  if (ad.req && verdict?._tag !== "Allowed") {
+    return refuse("unauthorized", verdict?._tag === "Denied" ? verdict.reason : "UnavailableProof")
+  }
   if (f.ttl === 0) return refuse("deadline_exceeded")
   if ((s.running.get(procKey) ?? 0) >= t.config.maxHandlerConcurrency || s.incoming.size >= t.config.maxInFlightCallsPerConn) {
     s.counters.overloaded++

@@ -7,6 +7,8 @@
  * ‖ 0x00 ‖ realm ‖ proc), signs the draft as this node and sends `adv` (or, with `gone`,
  * `unadv`) with the given `id`. `RunHandler` starts the procedure's handler with an abort
  * signal; `AbortHandler` fires it. `Complete` ends a call of the application exactly once.
+ * `RejectFrame` and `Penalise` answer bad input from the home station (§14): the stream the
+ * frame came on is reset, the station's score lowered.
  *
  * @since 0.1.0
  */
@@ -107,6 +109,13 @@ export type EndpointCommand = Data.TaggedEnum<{
   SetTimer: { readonly timer: string; readonly at: Millis; readonly generation: number }
   /** Forget the pending timer of that key. */
   CancelTimer: { readonly timer: string }
+  /**
+   * Refuse the frame just received (§14): reset the stream it came on (the station's rpc lane,
+   * or a call stream) with `code`; `reason` says why.
+   */
+  RejectFrame: { readonly code: "invalid_field"; readonly reason: string }
+  /** Lower the score of the station the frame just received came from (§3.7, §14). */
+  Penalise: { readonly severity: "minor" | "major"; readonly reason: string }
 }>
 
 /**
@@ -133,5 +142,7 @@ export const EndpointCommand = {
   }),
   CancelTimer: (a: Args<EndpointCommand, "CancelTimer">): Variant<EndpointCommand, "CancelTimer"> => ({
     _tag: "CancelTimer", timer: a.timer
-  })
+  }),
+  RejectFrame: spread<EndpointCommand, "RejectFrame">("RejectFrame"),
+  Penalise: spread<EndpointCommand, "Penalise">("Penalise")
 } as const

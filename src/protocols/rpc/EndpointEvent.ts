@@ -14,7 +14,7 @@ import type { Data } from "effect"
 import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type * as Frame from "../../wire/Frame.ts"
-import type { StreamFrame } from "./DispatcherEvent.ts"
+import type { StreamFrame, Verdict } from "./DispatcherEvent.ts"
 
 /**
  * A call stream's name at the endpoint.
@@ -69,8 +69,12 @@ export type EndpointEvent = Data.TaggedEnum<{
   ReplyReceived: { readonly now: Millis; readonly frame: Frame.Reply }
   /** `ok` / `err` on the rpc lane (answers to `adv` / `unadv`). */
   AnswerReceived: { readonly now: Millis; readonly frame: Frame.Ok | Frame.Err }
-  /** `call` for one of our handlers. */
-  CallReceived: { readonly now: Millis; readonly frame: Frame.Call }
+  /**
+   * `call` for one of our handlers. `verdict`: the actor's check of the call's `ucan` (§13.4,
+   * audience = this provider), given when the call carries one; an advertisement with `req`
+   * serves only calls whose verdict is `Allowed`.
+   */
+  CallReceived: { readonly now: Millis; readonly frame: Frame.Call; readonly verdict?: Verdict }
   /** `cancel` of a call our handler serves. */
   CancelReceived: { readonly now: Millis; readonly id: number }
   /** `s.data` / `s.end` / `s.credit` on a call stream. */
@@ -132,9 +136,10 @@ export const EndpointEvent = {
   AnswerReceived: (a: Args<EndpointEvent, "AnswerReceived">): Variant<EndpointEvent, "AnswerReceived"> => ({
     _tag: "AnswerReceived", now: a.now, frame: a.frame
   }),
-  CallReceived: (a: Args<EndpointEvent, "CallReceived">): Variant<EndpointEvent, "CallReceived"> => ({
-    _tag: "CallReceived", now: a.now, frame: a.frame
-  }),
+  CallReceived: (a: Args<EndpointEvent, "CallReceived">): Variant<EndpointEvent, "CallReceived"> =>
+    a.verdict === undefined
+      ? { _tag: "CallReceived", now: a.now, frame: a.frame }
+      : { _tag: "CallReceived", now: a.now, frame: a.frame, verdict: a.verdict },
   CancelReceived: (a: Args<EndpointEvent, "CancelReceived">): Variant<EndpointEvent, "CancelReceived"> => ({
     _tag: "CancelReceived", now: a.now, id: a.id
   }),

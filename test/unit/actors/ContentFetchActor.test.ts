@@ -3,13 +3,16 @@
  * killed mid-transfer (chaos) is restarted by the `fetches` supervisor and resumes from the
  * chunks verified on disk, asking the provider for none of them again (wants are counted at
  * the provider); repeated kills stay within the restart budget; a provider whose connection
- * is cut again and again is taken back after a backoff and the fetch completes from it; an
- * unknown MCID fails `ContentNotFound` after the configured DHT queries.
+ * is cut again and again is taken back after a backoff and the fetch completes from it; with
+ * `fetchedPinMs` fetched content is pinned only that long after completion; an unknown MCID
+ * fails `ContentNotFound` after the configured DHT queries.
  */
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import { describe, expect } from "vitest"
 import * as Content from "../../../src/content/Content.ts"
 import * as Mcid from "../../../src/content/Mcid.ts"
@@ -116,6 +119,29 @@ describe("ContentFetchActor", () => {
       expect(cutAt).toHaveLength(3)
       // One run of the fetch did it all: the provider was taken back, not the fetch restarted.
       expect((yield* c!.content.stats()).transfers).toEqual([])
+    }), 30_000)
+
+  effect("with fetchedPinMs the content is pinned until that long after its fetch completes, then a collection takes it", () =>
+    Effect.gen(function*() {
+      const w = yield* world(25, { latencyMs: 30 })
+      const keepMs = 100_000
+      const [a, c] = yield* nodes(w, 2, (n) => (n === 1 ? { config: { fetchedPinMs: keepMs } } : {}))
+      const bytes = content(6 * CHUNK, 11)
+      const mcid = yield* Effect.orDie(Effect.flatMap(drive(a!.content.put(bytes)), (e) => e))
+      const got = yield* drive(c!.content.get(mcid), 60_000)
+      if (got._tag !== "Success") throw new Error(`get failed: ${String(got.cause)}`)
+      const store = c!.content.store()!
+      const doneAt = yield* Clock.currentTimeMillis
+      const pin = (yield* store.pinInfo).find((p) => Mcid.equals(p.mcid, mcid))
+      // Pinned from completion (the Completed command), not from the start of the fetch.
+      expect(pin!.until).toBeGreaterThan(doneAt + keepMs - 1_000)
+      expect(pin!.until).toBeLessThanOrEqual(doneAt + keepMs)
+      expect((yield* Effect.orDie(store.gc())).removedBlocks).toBe(0)
+      yield* TestClock.adjust(keepMs)
+      expect((yield* store.pins).map(Mcid.toString)).not.toContain(Mcid.toString(mcid))
+      expect((yield* Effect.orDie(store.gc())).removedBlocks).toBe(6 + 1)
+      // The provider's own put stays pinned for good.
+      expect((yield* a!.content.store()!.pinInfo).find((p) => Mcid.equals(p.mcid, mcid))?.until).toBe(Infinity)
     }), 30_000)
 
   effect("content nobody provides fails ContentNotFound after the configured DHT queries", () =>

@@ -118,7 +118,7 @@ describe("realm commands", () => {
     expect(Ucan.decode(readFileSync(out))).toMatchObject({ cmd: "/mesh", pol: [["==", ".realm", "io.example"]] })
   })
 
-  it("revoke builds a /ucan/revoke of the delegation that verifies, and says it cannot distribute it", () => {
+  it("revoke builds a /ucan/revoke of the delegation that verifies, with its path from the capability files", async () => {
     const dir = tempDir()
     const keyPath = join(dir, "a.key")
     RealmCommand.keygen(["-o", keyPath], Io.capture())
@@ -129,14 +129,35 @@ describe("realm commands", () => {
     const cid = issued.stdout[0]!
     const revPath = join(dir, "r.ucan")
     const io = Io.capture()
-    expect(RealmCommand.revoke(["--authority-key", keyPath, "--cid", cid, "-o", revPath], io)).toBe(0)
+    expect(await RealmCommand.revoke(["--authority-key", keyPath, "--cid", cid, "--cap", capPath, "-o", revPath], io)).toBe(0)
     const revocation = readFileSync(revPath)
     expect(io.stdout).toEqual([Ucan.cid(revocation)])
     const verdict = Ucan.verifyRevocation(revocation, [readFileSync(capPath)], { now: Math.floor(Date.now() / 1000) })
     expect(verdict).toMatchObject({ ok: true, revoked: cid, revoker: authority.did })
-    expect(() => RealmCommand.revoke(["--authority-key", keyPath, "--cid", cid, "-o", join(dir, "r2.ucan"), "--seed", "quic://h:1"], Io.capture()))
-      .toThrow(/cannot distribute the revocation/)
-    expect(() => RealmCommand.revoke(["--authority-key", keyPath, "--cid", "bafynot"], Io.capture())).toThrow(/give -o FILE/)
-    expect(() => RealmCommand.revoke(["--authority-key", keyPath, "--cid", "nope", "-o", join(dir, "x")], Io.capture())).toThrow(UsageError)
+    // Offline without --cap: still written (the proofs travel separately).
+    expect(await RealmCommand.revoke(["--authority-key", keyPath, "--cid", cid, "-o", join(dir, "r1.ucan")], Io.capture())).toBe(0)
+    await expect(RealmCommand.revoke(["--authority-key", keyPath, "--cid", cid, "-o", join(dir, "r2.ucan"), "--seed", "quic://h:1"], Io.capture()))
+      .rejects.toThrow(/--seed needs --cap/)
+    await expect(RealmCommand.revoke(["--authority-key", keyPath, "--cid", "bafynot"], Io.capture())).rejects.toThrow(/give -o FILE/)
+    await expect(RealmCommand.revoke(["--authority-key", keyPath, "--cid", "nope", "-o", join(dir, "x")], Io.capture())).rejects.toThrow(UsageError)
+    // A delegation the files do not hold, and a revoker off the path.
+    await expect(RealmCommand.revoke(["--authority-key", keyPath, "--cid", Ucan.cid(revocation), "--cap", capPath, "-o", join(dir, "y")], Io.capture()))
+      .rejects.toThrow(/no --cap file holds/)
+    const otherKey = join(dir, "b.key")
+    RealmCommand.keygen(["-o", otherKey], Io.capture())
+    await expect(RealmCommand.revoke(["--authority-key", otherKey, "--cid", cid, "--cap", capPath, "-o", join(dir, "z")], Io.capture()))
+      .rejects.toThrow(RealmCommand.RealmCommandError)
+  })
+
+  it("revocationPath walks from the revoked delegation up to a root", () => {
+    const root = Identity.generate()
+    const mid = Identity.generate()
+    const leaf = Identity.generate()
+    const top = Ucan.delegate({ issuer: root, audience: mid.did, subject: root.did, command: "/mesh" })
+    const below = Ucan.delegate({ issuer: mid, audience: leaf.did, subject: root.did, command: "/mesh/publish" })
+    const unrelated = Ucan.delegate({ issuer: Identity.generate(), audience: leaf.did, subject: root.did, command: "/mesh" })
+    expect(RealmCommand.revocationPath([below, unrelated, top], Ucan.cid(below))).toEqual([top, below])
+    expect(RealmCommand.revocationPath([top], Ucan.cid(top))).toEqual([top])
+    expect(RealmCommand.revocationPath([below], Ucan.cid(below))).toBeInstanceOf(UsageError)
   })
 })

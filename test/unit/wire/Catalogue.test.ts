@@ -276,10 +276,10 @@ const tables: { readonly [T in FrameType]: Table<T> } = {
     oversizeField: [["w", [{ m: bin(34), k: "block", p: 256 }]]]
   },
   "content.have": {
-    valid: { t: "content.have", h: [{ m: bin(34), y: true, sz: 1_000 }, { m: bin(34), y: false }], to: bin(32) },
+    valid: { t: "content.have", h: [{ m: bin(34), y: true, sz: 1_000 }, { m: bin(34), y: false }], to: bin(32), from: bin(32, 1) },
     required: ["h"],
     mistyped: [["h", [{ m: bin(34), y: "yes" }]], ["h", [{ m: bin(34), y: true, sz: -1 }]]],
-    wrongSize: [["h", [{ m: bin(35), y: true }]]],
+    wrongSize: [["h", [{ m: bin(35), y: true }]], ["from", bin(31)]],
     oversizeField: []
   },
   "content.block": {

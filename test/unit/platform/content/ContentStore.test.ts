@@ -1,9 +1,10 @@
 /**
  * ContentStore: the same behaviour on disk and in memory (verification before storage, resume
- * state, pins, collection, quota), plus what only the disk has (reopening, interrupted-write
- * leftovers, files corrupted behind the store's back).
+ * state, pins for good and pins that end, collection, quota), plus what only the disk has
+ * (reopening, interrupted-write leftovers, files corrupted behind the store's back).
  */
 import { Effect, Option } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -36,6 +37,9 @@ const contentOf = (size: number, seed: number): Uint8Array => {
 }
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 const run = <A, E>(e: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(e)
+/** Runs `e` with the clock at `now` (unix ms), so pin ends are tested without waiting. */
+const runAt = <A, E>(now: number, e: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.provide(Effect.andThen(TestClock.setTime(now), e), TestClock.layer()))
 const failureTag = <A, E extends { readonly _tag: string }>(e: Effect.Effect<A, E>): Promise<string> =>
   Effect.runPromise(Effect.match(e, { onFailure: (err) => err._tag, onSuccess: () => "success" }))
 
@@ -191,6 +195,44 @@ for (const [name, makeOpen] of backends) {
       const results = await run(Effect.forEach(more, (b) => Effect.result(store.putBlock(Mcid.ofBytes(b), b, { verified: true })), { concurrency: "unbounded" }))
       expect(results.map((r) => r._tag).sort()).toEqual(["Failure", "Success"])
       expect(await run(store.usage)).toMatchObject({ blocks: 5, bytes: 5000 })
+    })
+
+    it("a pin with an end keeps content until then, after which it is evicted least recently used first; ends survive a reopen and only grow", async () => {
+      const open = makeOpen()
+      const store = await open({ quotaBytes: 3 * 1000 })
+      const [a, b, c, d, e] = [11, 12, 13, 14, 15].map((s) => contentOf(1000, s)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+      const ma = await runAt(1_000, store.put(a, { pin: false }))
+      await runAt(1_000, store.pin(ma, { until: 5_000 }))
+      const mb = await runAt(1_000, store.put(b, { pin: false }))
+      await runAt(1_000, store.pin(mb, { until: 9_000 }))
+      const mc = await runAt(1_000, store.put(c, { pin: false }))
+      // Both pins hold: the only unpinned block goes, although a is older.
+      const md = await runAt(2_000, store.put(d, { pin: false }))
+      expect([await run(store.has(ma)), await run(store.has(mb)), await run(store.has(mc)), await run(store.has(md))]).toEqual([true, true, false, true])
+      // a's pin has ended: a is now the least recently used unpinned block.
+      const me = await runAt(6_000, store.put(e, { pin: false }))
+      expect([await run(store.has(ma)), await run(store.has(mb)), await run(store.has(md)), await run(store.has(me))]).toEqual([false, true, true, true])
+      // The ended pin was deleted, not only ignored.
+      expect((await runAt(0, store.pinInfo)).map((p) => [Mcid.key(p.mcid), p.until])).toEqual([[Mcid.key(mb), 9_000]])
+      // A pin only grows: an earlier end is ignored, a pin for good stays one.
+      await runAt(6_000, store.pin(mb, { until: 7_000 }))
+      expect((await runAt(6_000, store.pinInfo))[0]!.until).toBe(9_000)
+      await runAt(6_000, store.pin(md, { until: 20_000 }))
+      await runAt(6_000, store.pin(me))
+      await runAt(6_000, store.pin(me, { until: 30_000 }))
+      // Reopened: the same pins with the same ends, which still end.
+      const again = await open({ quotaBytes: 3 * 1000 })
+      const ends = (await runAt(6_000, again.pinInfo)).map((p) => [Mcid.key(p.mcid), p.until]).sort()
+      expect(ends).toEqual([[Mcid.key(mb), 9_000], [Mcid.key(md), 20_000], [Mcid.key(me), Infinity]].sort())
+      expect((await runAt(25_000, again.pins)).map(Mcid.key)).toEqual([Mcid.key(me)])
+      expect((await runAt(25_000, again.gc())).removedBlocks).toBe(2)
+      expect((await runAt(25_000, again.usage))).toMatchObject({ blocks: 1, pins: 1 })
+    })
+
+    it("a pin's end reads back from the pin file; bytes it did not write read as a pin for good", () => {
+      for (const until of [0, 1, 1_700_000_000_123, Infinity]) expect(ContentStore.decodePinEnd(ContentStore.encodePinEnd(until))).toBe(until)
+      expect(ContentStore.decodePinEnd(new TextEncoder().encode("soon"))).toBe(Infinity)
+      expect(ContentStore.decodePinEnd(new TextEncoder().encode("-5"))).toBe(Infinity)
     })
 
     it("fails QuotaExceeded rather than evict pinned content", async () => {

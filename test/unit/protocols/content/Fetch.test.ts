@@ -2,7 +2,8 @@
  * The fetch core, event by event: start (nothing held, a resume, complete), the manifest
  * phase, windows and ordering, verification before storage, bad blocks, timeouts (one
  * penalty, then probation), blacklists, providers that lack the content, lost providers taken
- * back after a backoff, the store backlog, the end game, pause/resume/cancel.
+ * back after a backoff, the store backlog, the end game, pause/resume/cancel, a write the
+ * store refuses for good.
  */
 import { describe, expect, it } from "vitest"
 import * as Fetch from "../../../../src/protocols/content/Fetch.ts"
@@ -417,6 +418,54 @@ describe("Fetch: pause, resume, cancel", () => {
     const [same, none] = step(state, Event.FrameReceived({ now: 6, from: "a", frame: blockFrame(state, 0) }))
     expect(same).toBe(state)
     expect(none).toEqual([])
+  })
+})
+
+describe("Fetch: a write the store refuses for good", () => {
+  it("ends the fetch Failed, cancelling every outstanding want at every provider, and ignores what follows", () => {
+    const { step, s } = started(config({ fetchWindowPerProvider: 3 }), ["a", "b"])
+    const asked = (state: Fetch.State, who: string) => [...state.providers.get(who)!.inFlight.keys()]
+    // a delivers its first chunk: verified and handed to the store.
+    const first = asked(s, "a")[0]!
+    let [state, out] = step(s, Event.FrameReceived({ now: 5, from: "a", frame: blockFrame(s, first) }))
+    expect(tags(out)).toContain("StoreBlock")
+    const outstanding = { a: asked(state, "a").map((i) => chunkHex(state, i)), b: asked(state, "b").map((i) => chunkHex(state, i)) }
+    expect(outstanding.a.length + outstanding.b.length).toBeGreaterThan(0)
+    ;[state, out] = step(state, Event.StoreRefused({ now: 6, reason: "quota", index: first }))
+    expect(state.phase).toBe("failed")
+    expect(Fetch.isOver(state)).toBe(true)
+    expect(out.filter((c) => c._tag === "Failed")).toEqual([Fetch.Command.Failed({ reason: "quota", detail: `chunk ${first}: the store's quota is full` })])
+    expect([...cancelledAt(out, "a")].sort()).toEqual([...outstanding.a].sort())
+    expect([...cancelledAt(out, "b")].sort()).toEqual([...outstanding.b].sort())
+    expect(wantedBy(out, "a")).toEqual([])
+    expect(wantedBy(out, "b")).toEqual([])
+    // Every want timer is disarmed with its want; nothing of this fetch stays armed.
+    expect(state.timers.size).toBe(0)
+    expect(state.outstanding.size).toBe(0)
+    expect(state.storing).toBe(0)
+    for (const later of [
+      Event.Stored({ now: 7, index: first }),
+      Event.FrameReceived({ now: 7, from: "b", frame: blockFrame(state, asked(s, "b")[0]!) }),
+      Event.StoreRefused({ now: 8, reason: "quota" }),
+      Event.Resume({ now: 9 })
+    ]) {
+      const [same, none] = step(state, later)
+      expect(same).toBe(state)
+      expect(none).toEqual([])
+    }
+  })
+
+  it("ends a fetch whose manifest the store refused", () => {
+    const step = Fetch.make(config())
+    let [s] = step(Fetch.initial(target, 1), Event.Start({ now: 0, providers: ["a", "b"], stored: { _tag: "Nothing" } }))
+    const [id, who] = [...s.manifestRequests][0]!
+    let out
+    ;[s, out] = step(s, Event.FrameReceived({ now: 1, from: who, frame: { t: "content.manifest_res", id, m: target, man: manifestBytes! } }))
+    expect(s.phase).toBe("storing_manifest")
+    ;[s, out] = step(s, Event.StoreRefused({ now: 2, reason: "manifest", detail: "manifest: ContentStoreError" }))
+    expect(s.phase).toBe("failed")
+    expect(out).toContainEqual(Fetch.Command.Failed({ reason: "manifest", detail: "manifest: ContentStoreError" }))
+    expect(s.timers.size).toBe(0)
   })
 })
 
