@@ -72,6 +72,10 @@ interface Dht {
   readonly ids: Map<string, Uint8Array>
   readonly buckets: Map<number, Bucket>
   readonly failures: Map<string, number>
+  /** Per member: requests numbered below this were in flight at its last counted failure. */
+  readonly failedBefore: Map<string, number>
+  /** The number the core gives its next request (requests are numbered in order, from 1). */
+  nextRequest: number
   /** Outstanding requests the core sent, by number. */
   readonly requests: Map<number, { readonly kind: "ping" | "query"; readonly key: string }>
   /** What the last step must have reported. */
@@ -84,6 +88,8 @@ const clone = (m: Dht): Dht => ({
   ids: m.ids,
   buckets: new Map([...m.buckets].map(([i, b]) => [i, { members: [...b.members], cache: [...b.cache], probe: b.probe }])),
   failures: new Map(m.failures),
+  failedBefore: new Map(m.failedBefore),
+  nextRequest: m.nextRequest,
   requests: new Map(m.requests),
   added: [],
   evicted: [],
@@ -113,6 +119,7 @@ const remove = (m: Dht, key: string, reason: string): void => {
   if (!b.members.includes(key)) return
   b.members = without(b.members, key)
   m.failures.delete(key)
+  m.failedBefore.delete(key)
   if (b.probe === key) b.probe = undefined
   m.evicted.push(`${key}:${reason}`)
   const promoted = b.cache.pop()
@@ -148,9 +155,14 @@ const failed = (m: Dht, request: number): void => {
     return
   }
   if (!bucket(m, r.key).members.includes(r.key)) return
+  // Requests in flight together (one lost connection) count once.
+  if (request < (m.failedBefore.get(r.key) ?? 0)) return
   const failures = (m.failures.get(r.key) ?? 0) + 1
   if (failures >= config.staleAfterFailures) remove(m, r.key, "stale")
-  else m.failures.set(r.key, failures)
+  else {
+    m.failures.set(r.key, failures)
+    m.failedBefore.set(r.key, m.nextRequest)
+  }
 }
 
 const next = (before: Dht, event: Event, { commands }: { readonly commands: ReadonlyArray<Command> }): Dht => {
@@ -193,6 +205,7 @@ const next = (before: Dht, event: Event, { commands }: { readonly commands: Read
   for (const c of commands) {
     if (c._tag === "SendRequest") m.requests.set(c.request, { kind: "query", key: hex(c.to.id) })
     if (c._tag === "Ping") m.requests.set(c.request, { kind: "ping", key: hex(c.to.id) })
+    if (c._tag === "SendRequest" || c._tag === "Ping") m.nextRequest = Math.max(m.nextRequest, c.request + 1)
     if (c._tag === "CancelTimer" && c.timer._tag === "Rpc") m.requests.delete(c.timer.request)
   }
   return m
@@ -268,7 +281,7 @@ const spec: Model.Spec<State.State, Event, Command, Dht> = {
   step: makeStep(config),
   initial: () => State.initial(config, { publicKey: selfKey, seed: 1 }),
   model: {
-    initial: () => ({ ids: new Map(), buckets: new Map(), failures: new Map(), requests: new Map(), added: [], evicted: [], ping: undefined }),
+    initial: () => ({ ids: new Map(), buckets: new Map(), failures: new Map(), failedBefore: new Map(), nextRequest: 1, requests: new Map(), added: [], evicted: [], ping: undefined }),
     next
   },
   prelude: (now) => [Event.Started(at(now))],

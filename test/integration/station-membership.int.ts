@@ -136,7 +136,8 @@ describe("station membership", () => {
       for (const t of survivors) {
         if (s === t) continue
         expect(statusOf(s, t.did)).toBe("alive")
-        expect(inTable(s, t.did)).toBe(true)
+        const about = s.lines.filter((l) => l.text.includes(t.did)).map((l) => `${l.at} ${l.text}`)
+        expect(inTable(s, t.did), `a survivor's table lost a live survivor:\n${about.join("\n")}`).toBe(true)
       }
     }
   }, 150_000)

@@ -55,8 +55,13 @@ export interface Entry {
   readonly prefix: string | undefined
   /** Last time it answered or was seen (monotonic ms). */
   readonly lastSeen: Millis
-  /** Consecutive failed requests. */
+  /** Consecutive failed requests, counting requests in flight together once (`recordFailure`). */
   readonly failures: number
+  /**
+   * Requests numbered below this were in flight when the last failure was counted: their own
+   * failures are the same outage and do not count again.
+   */
+  readonly failedBefore?: number
 }
 
 /**
@@ -387,13 +392,30 @@ export const cancelProbe = (table: RoutingTable, key: string): RoutingTable => {
 }
 
 /**
+ * Which request failed, for `recordFailure`: its number, and the number the next request will
+ * get (requests are numbered in the order they are sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FailedRequest {
+  readonly request: number
+  readonly next: number
+}
+
+/**
  * A request to a member failed (timeout, error, closed connection). After
  * `staleAfterFailures` consecutive failures it is removed at once.
+ *
+ * With `failed` given, requests that were in flight together count once: a lost connection
+ * fails every request on it at the same moment (a burst of record hand-offs, say), and that is
+ * one failure of the member, not several. A failure counts only for a request sent after the
+ * last counted one.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const recordFailure = (limits: Limits, table: RoutingTable, key: string): readonly [RoutingTable, Removal] => {
+export const recordFailure = (limits: Limits, table: RoutingTable, key: string, failed?: FailedRequest): readonly [RoutingTable, Removal] => {
   const index = locate(table, key)
   const none: Removal = { bucket: index ?? -1, evicted: undefined, promoted: undefined }
   if (index === undefined) return [table, none]
@@ -401,8 +423,10 @@ export const recordFailure = (limits: Limits, table: RoutingTable, key: string):
   const at = bucket.members.findIndex((e) => e.key === key)
   if (at < 0) return [table, none]
   const entry = bucket.members[at]!
+  if (failed !== undefined && entry.failedBefore !== undefined && failed.request < entry.failedBefore) return [table, none]
   if (entry.failures + 1 >= limits.staleAfterFailures) return remove(limits, table, key)
-  const members = bucket.members.map((e, i) => (i === at ? { ...e, failures: e.failures + 1 } : e))
+  const counted: Entry = failed === undefined ? { ...entry, failures: entry.failures + 1 } : { ...entry, failures: entry.failures + 1, failedBefore: failed.next }
+  const members = bucket.members.map((e, i) => (i === at ? counted : e))
   return [{ ...table, buckets: withBucket(table, index, { ...bucket, members }) }, none]
 }
 

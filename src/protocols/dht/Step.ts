@@ -187,9 +187,10 @@ const reportRemoval = (tx: Tx, removal: RoutingTable.Removal, reason: EvictReaso
 
 // A failed request counts against a member only; a lookup candidate we never admitted has no
 // entry to age. After `staleAfterFailures` in a row the member goes without a probe: it has
-// already failed to answer real traffic (§10.1).
-const memberFailed = (tx: Tx, key: string): void => {
-  const [table, removal] = RoutingTable.recordFailure(tx.config, tx.table, key)
+// already failed to answer real traffic (§10.1). Requests in flight together fail together
+// when a connection goes, and count once.
+const memberFailed = (tx: Tx, key: string, request: number): void => {
+  const [table, removal] = RoutingTable.recordFailure(tx.config, tx.table, key, { request, next: tx.nextRequest })
   tx.table = table
   reportRemoval(tx, removal, "stale")
 }
@@ -570,15 +571,15 @@ const requestFailed = (tx: Tx, request: number): void => {
   }
   switch (pending._tag) {
     case "Query":
-      memberFailed(tx, pending.key)
+      memberFailed(tx, pending.key, request)
       onQueryFailed(tx, pending)
       return
     case "Store":
-      memberFailed(tx, pending.key)
+      memberFailed(tx, pending.key, request)
       storeAnswered(tx, pending.job, false)
       return
     case "Replicate":
-      memberFailed(tx, pending.key)
+      memberFailed(tx, pending.key, request)
       return
     case "Ping": {
       // No pong: the least recently seen member goes, the freshest candidate comes in.
