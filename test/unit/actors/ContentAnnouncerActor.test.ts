@@ -17,22 +17,10 @@ import * as ContentStore from "../../../src/platform/content/ContentStore.ts"
 import * as FileBackend from "../../../src/platform/content/FileBackend.ts"
 import * as Actor from "../../../src/runtime/Actor.ts"
 import { effect } from "../../support/it.ts"
+import { contentOf, CS } from "../protocols/content/Fixtures.ts"
 
-const CS = 262_144
 const dirs: Array<string> = []
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
-
-const contentOf = (size: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = (Math.imul(seed, 0x9e3779b1) ^ 0x5bd1e995) | 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 255
-  }
-  return out
-}
 
 /** Waits (real time, up to ~5 s) until `done` holds: the store's file I/O is not on TestClock. */
 const waitFor = (done: () => boolean) =>
