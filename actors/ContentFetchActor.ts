@@ -20,6 +20,11 @@
  *   after a backoff, and its next frame opens a new session (a new dial if need be). Events of
  *   the old session are not taken for the new one's. A provider lost too often in a row gets
  *   one more try each time the DHT names it again, without counting as a new provider.
+ * - Members-only providers (PROTOCOL.md §13.0, §13.3 `/content/get`): the first frame of each
+ *   session carries the `au` of `Options.authority`, if any. A provider that answers `err
+ *   unauthorized` is taken as one without the content (dropped from this fetch, not retried);
+ *   a fetch that runs out of providers after such refusals fails `Unauthorized`, not
+ *   `NoProviders`.
  * - Blocks are verified by the core before `StoreBlock` (BLAKE3 and length), and written
  *   with `verified: true` so the store does not hash them a second time; its write is
  *   atomic. Each write completes as `Stored`, `StoreRefused` when the store's quota refused
@@ -55,7 +60,7 @@ import * as Fetch from "../src/protocols/content/Fetch.ts"
 import type { Handle, Session } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as ExitReason from "../src/runtime/ExitReason.ts"
-import type { Frame } from "../src/wire/Frame.ts"
+import type { Authority, ContentHave, Frame } from "../src/wire/Frame.ts"
 
 /**
  * A provider as the DHT names it: its DID and, when known, an address to dial.
@@ -135,7 +140,16 @@ export type Report =
   | { readonly _tag: "Progress"; readonly progress: Progress }
   | { readonly _tag: "Completed"; readonly mcid: string }
   | { readonly _tag: "Cancelled"; readonly mcid: string }
-  | { readonly _tag: "Failed"; readonly mcid: string; readonly reason: "NoProviders" | "StoreFailed"; readonly detail: string }
+  | {
+    readonly _tag: "Failed"
+    readonly mcid: string
+    /**
+     * `Unauthorized`: no provider was found that did not refuse this node `err unauthorized`;
+     * `detail` is then the UCAN error names they gave, comma-separated.
+     */
+    readonly reason: "NoProviders" | "StoreFailed" | "Unauthorized"
+    readonly detail: string
+  }
 
 /**
  * Counters of one run, for tests and `stats`.
@@ -184,6 +198,11 @@ export interface Options {
    * leaves a pin that still ends. Unit: ms. @default Infinity
    */
   readonly retainMs?: number
+  /**
+   * The `au` the first frame of each provider session carries (PROTOCOL.md §13.0: a
+   * `/content/get` invocation for this MCID addressed to the provider), if this node has one.
+   */
+  readonly authority?: (provider: string, mcid: Mcid.Mcid) => Authority | undefined
   readonly report: (report: Report) => void
 }
 
@@ -249,6 +268,8 @@ class Driver {
   readonly cleanups: Array<() => void> = []
   counters: Counters = { sessionsOpened: 0, sessionFailures: 0, providerQueries: 0, blocksStored: 0, penalties: 0 }
   emptyQueries = 0
+  /** Providers that refused this node `err unauthorized` (members only), with the UCAN reason. */
+  readonly refusals = new Map<string, string>()
   querying = false
   startedAt = 0
   bytesAtStart = 0
@@ -433,8 +454,21 @@ class Driver {
     return handle === undefined ? Effect.void : handle.penalize("minor", `content: ${reason}`)
   }
 
-  fail(reason: "NoProviders", detail: string): Effect.Effect<boolean> {
+  /** The first frame of a session to `did` with the `au` this node presents, if any (§13.0). */
+  withAuthority(did: string, frame: Frame): Frame {
+    const authority = this.options.authority
+    if (authority === undefined || (frame.t !== "content.want" && frame.t !== "content.manifest_req")) return frame
+    const au = authority(did, this.options.mcid)
+    return au === undefined ? frame : { ...frame, au }
+  }
+
+  fail(noProviders: "NoProviders", why: string): Effect.Effect<boolean> {
     const driver = this
+    // Providers were found, but the ones that answered refused us: the failure is authority.
+    const reason = this.refusals.size > 0 ? "Unauthorized" as const : noProviders
+    const detail = this.refusals.size === 0
+      ? why
+      : [...new Set(this.refusals.values())].join(", ")
     return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const [next, commands] = driver.step(driver.core, Fetch.Event.Cancel({ now }))
@@ -510,17 +544,28 @@ class Driver {
         if (frame.t === "content.block" || frame.t === "content.have" || frame.t === "content.manifest_res") {
           driver.self.tell({ _tag: "Core", event: (now) => Fetch.Event.FrameReceived({ now, from: did, frame }) })
         } else if (frame.t === "err") {
+          if (frame.c === "unauthorized") {
+            // A members-only provider refused us: it cannot serve this fetch, as one without the
+            // content (dropped, not retried), and the failure says why.
+            if (driver.refusals.size < 64) driver.refusals.set(did, frame.r ?? "unauthorized")
+            const target = Mcid.bytes(driver.options.mcid)
+            const refusal: ContentHave = { t: "content.have", h: [{ m: target, y: false }] }
+            driver.self.tell({ _tag: "Core", event: (now) => Fetch.Event.FrameReceived({ now, from: did, frame: refusal }) })
+          }
           // A relay that lost (or refused) the far end: this session is over.
           Effect.runSync(lost)
         }
       })
       driver.cleanups.push(unroute)
       yield* driver.fork(Effect.andThen(handle.success.closed, lost))
+      let first = true
       while (true) {
         const next = yield* Queue.take(outbox)
         if ("end" in next) return yield* session.end
         if (link.failed) return yield* Effect.ignore(session.end)
-        const sent = yield* Effect.result(session.send(next.frame))
+        const frame = first ? driver.withAuthority(did, next.frame) : next.frame
+        first = false
+        const sent = yield* Effect.result(session.send(frame))
         if (sent._tag === "Failure") return yield* lost
       }
     }))

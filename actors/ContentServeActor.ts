@@ -16,6 +16,16 @@
  * glue (`src/node/Content.ts`, `acceptPushFrom`) before they reach this actor; one that still
  * does (the glue not running) is counted and declined.
  *
+ * Members-only serving (`Options.admission`, PROTOCOL.md §13.0, §13.3 `/content/get`): the first
+ * `content.want` or `content.manifest_req` of each session is judged on its `au` (and the `from` a
+ * relaying station stamped). Refused, the session is answered `err unauthorized` (`r` = the UCAN
+ * error name; the manifest request's `id` when it was one) and nothing is served on it: its later
+ * frames are dropped. Admitted for root X, the session is served X and, when X is a manifest,
+ * the chunks it lists (read from the store once, at admission); other MCIDs asked on it are
+ * answered as not held (`Serve.confine`). The admission ends when the chain expires (`until`):
+ * a later frame is refused `Expired`. Sessions' verdicts are kept for the `4 × maxServedPeers`
+ * newest sessions (a content session has no closing frame): an older session must present again.
+ *
  * Ordering: the answers to one session leave in the order the core emitted them (one chain of
  * fibers per session); sessions do not wait for each other. Restart: the want lists are lost;
  * the peers' fetches time out those wants and ask again.
@@ -25,14 +35,48 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Mcid from "../src/content/Mcid.ts"
 import type { ContentStoreShape } from "../src/platform/content/ContentStore.ts"
 import type { Knobs } from "../src/protocols/content/Config.ts"
+import * as Ids from "../src/protocols/content/Ids.ts"
 import * as Serve from "../src/protocols/content/Serve.ts"
 import type { Inbound } from "../src/platform/transport/ConnectionHandle.ts"
 import * as Actor from "../src/runtime/Actor.ts"
-import type { Frame } from "../src/wire/Frame.ts"
+import type { Authority, Frame } from "../src/wire/Frame.ts"
+
+/**
+ * The judgement of a members-only session's first frame (`content.want` or
+ * `content.manifest_req`): allowed for the root `mcid` (text) until `until` (unix s, `null` =
+ * no expiry), or denied with the UCAN error name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AdmissionVerdict =
+  | { readonly _tag: "Allowed"; readonly mcid: string; readonly until: number | null }
+  | { readonly _tag: "Denied"; readonly reason: string }
+
+/**
+ * A members-only serving policy, as the node glue builds it (`src/node/ContentAuthority.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Admission {
+  /** Judges the first frame of a session: its peer, the `from` a station stamped, its `au`. */
+  readonly judge: (first: {
+    readonly peerDid: string
+    readonly from: Uint8Array | undefined
+    readonly au: Authority | undefined
+  }) => AdmissionVerdict
+}
+
+/** What is known of a session under a members-only policy. */
+type SessionAdmission =
+  | { readonly _tag: "Refused" }
+  | { readonly _tag: "Admitted"; readonly scope: ReadonlySet<string>; readonly until: number | null }
 
 /**
  * What the actor is started with.
@@ -45,6 +89,8 @@ export interface Options {
   readonly knobs: Knobs
   /** Every frame received and sent (tests, metrics). */
   readonly onFrame?: (direction: "in" | "out", peer: string, frame: Frame) => void
+  /** A members-only serving policy; absent, every session is served (`open`). */
+  readonly admission?: Admission
 }
 
 /**
@@ -63,6 +109,8 @@ export interface Stats {
   readonly offersDeclined: number
   readonly penalties: number
   readonly openWants: number
+  /** Sessions refused `unauthorized` (members-only policy). */
+  readonly unauthorized: number
 }
 
 /**
@@ -115,6 +163,9 @@ class Driver {
   dropped = 0
   offersDeclined = 0
   penalties = 0
+  unauthorized = 0
+  /** Members-only policy: each session's verdict, newest last (bounded). */
+  readonly admissions = new Map<string, SessionAdmission>()
   self!: Actor.ActorRef<Msg>
   scope!: Scope.Scope
 
@@ -235,7 +286,83 @@ class Driver {
       return Effect.void
     }
     if (!this.peers.has(peer)) this.peers.set(peer, { reply: inbound.reply, last: undefined })
+    if (this.options.admission !== undefined) return this.admit(this.options.admission, inbound, peer, frame, now)
     return this.feed(Serve.Event.FrameReceived({ now, from: peer, frame }))
+  }
+
+  /** Members-only policy: judges a session's first frame, then confines the session to its scope. */
+  admit(admission: Admission, inbound: Inbound, peer: string, frame: Serve.Inbound, now: number): Effect.Effect<void> {
+    const driver = this
+    return Effect.gen(function*() {
+      let known = driver.admissions.get(peer)
+      if (known === undefined) {
+        if (!Serve.opensSession(frame)) {
+          // Nothing asked yet (a cancel, an offer): nothing to serve, so nothing to judge.
+          return yield* driver.feed(Serve.Event.FrameReceived({ now, from: peer, frame }))
+        }
+        const verdict = admission.judge({ peerDid: inbound.peerDid, from: frame.from, au: frame.au })
+        known = verdict._tag === "Denied"
+          ? { _tag: "Refused" }
+          : { _tag: "Admitted", scope: yield* driver.scopeOf(verdict.mcid), until: verdict.until }
+        driver.remember(peer, known)
+        if (known._tag === "Refused") {
+          driver.unauthorized++
+          return yield* driver.refuse(peer, frame, verdict._tag === "Denied" ? verdict.reason : "InvalidClaim")
+        }
+      }
+      if (known._tag === "Refused") {
+        driver.dropped++
+        // Its link was just added for this frame: nothing will be sent on it.
+        if (!driver.core.peers.has(peer) && driver.peers.get(peer)?.last === undefined) driver.peers.delete(peer)
+        return
+      }
+      if (known.until !== null && now > known.until * 1_000) {
+        driver.remember(peer, { _tag: "Refused" })
+        driver.unauthorized++
+        yield* driver.refuse(peer, frame, "Expired")
+        // Its open wants are not served any more.
+        return yield* driver.feed(Serve.Event.PeerGone({ now, peer }))
+      }
+      const scope = known.scope
+      const confined = Serve.confine(frame, (m) => scope.has(Ids.key(m)))
+      for (const answer of confined.answers) yield* driver.interpret(Serve.Command.Send({ to: peer, frame: answer }))
+      if (confined.frame !== undefined) yield* driver.feed(Serve.Event.FrameReceived({ now, from: peer, frame: confined.frame }))
+    })
+  }
+
+  /** The scope of a session admitted for `text`: the root and, for a held manifest, its chunks. */
+  scopeOf(text: string): Effect.Effect<ReadonlySet<string>> {
+    const mcid = Mcid.decode(text)
+    if (mcid._tag !== "Mcid") return Effect.succeed(new Set())
+    const root = Mcid.bytes(mcid)
+    if (mcid.codec !== "manifest") return Effect.succeed(Serve.scopeOf(root))
+    // Read once, at admission; a manifest not held leaves only the root (answered `nf`).
+    return Effect.map(
+      Effect.orElseSucceed(this.options.store.getManifest(mcid), () => Option.none()),
+      (manifest) => Serve.scopeOf(root, Option.isSome(manifest) ? manifest.value.hashes : [])
+    )
+  }
+
+  remember(peer: string, admission: SessionAdmission): void {
+    this.admissions.delete(peer)
+    this.admissions.set(peer, admission)
+    const cap = 4 * this.options.knobs.maxServedPeers
+    while (this.admissions.size > cap) this.admissions.delete(this.admissions.keys().next().value!)
+  }
+
+  /** `err unauthorized` on a session (§13.0); the core never hears of it. */
+  refuse(peer: string, frame: Serve.Inbound, reason: string): Effect.Effect<void> {
+    const link = this.peers.get(peer)
+    if (link === undefined) return Effect.void
+    const err: Frame = frame.t === "content.manifest_req"
+      ? { t: "err", id: frame.id, c: "unauthorized", r: reason }
+      : { t: "err", c: "unauthorized", r: reason }
+    this.options.onFrame?.("out", peer, err)
+    if (!this.core.peers.has(peer)) {
+      // Forgotten once the reply left: the core never tracked this session.
+      return this.chain(peer, Effect.andThen(Effect.ignore(link.reply(err)), Effect.sync(() => void this.peers.delete(peer))))
+    }
+    return this.chain(peer, Effect.ignore(link.reply(err)))
   }
 
   stats(): Stats {
@@ -251,7 +378,8 @@ class Driver {
       dropped: this.dropped,
       offersDeclined: this.offersDeclined,
       penalties: this.penalties,
-      openWants
+      openWants,
+      unauthorized: this.unauthorized
     }
   }
 }

@@ -176,6 +176,10 @@ export interface Deps {
   readonly hints?: () => ReadonlyArray<ProviderRef>
   /** Every frame the serving side receives and sends (tests, metrics). */
   readonly onServeFrame?: (direction: "in" | "out", peer: string, frame: Frame) => void
+  /** A members-only serving policy (PROTOCOL.md §13.3 `/content/get`); absent: open. */
+  readonly serveAdmission?: ContentServeActor.Admission
+  /** The `au` each fetch's provider sessions open with (§13.0), if this node has one. */
+  readonly fetchAuthority?: ContentFetchActor.Options["authority"]
 }
 
 /**
@@ -203,6 +207,15 @@ export class FetchCancelled extends Data.TaggedError("FetchCancelled")<{ readonl
 export class ContentUnavailable extends Data.TaggedError("ContentUnavailable")<{ readonly reason: string }> {}
 
 /**
+ * Every provider found refused this node `err unauthorized` (members-only providers, §13.3
+ * `/content/get`); `reason` lists the UCAN error names they gave.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ContentUnauthorized extends Data.TaggedError("ContentUnauthorized")<{ readonly mcid: string; readonly reason: string }> {}
+
+/**
  * The content is stored but its first announcement failed; the announcer keeps retrying.
  *
  * @since 0.1.0
@@ -216,7 +229,7 @@ export class AnnounceFailed extends Data.TaggedError("AnnounceFailed")<{ readonl
  * @since 0.1.0
  * @category errors
  */
-export type GetError = McidError | ContentNotFound | FetchCancelled | ContentUnavailable | ContentStoreError
+export type GetError = McidError | ContentNotFound | FetchCancelled | ContentUnavailable | ContentUnauthorized | ContentStoreError
 
 /**
  * Errors of `put`.
@@ -237,6 +250,19 @@ export interface GetOptions {
   readonly onProgress?: (progress: Progress) => void
   /** Providers to try first. */
   readonly hints?: ReadonlyArray<ProviderRef>
+}
+
+/**
+ * What `fetch` resolves with: the content is whole in the store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fetched {
+  /** Its size in bytes. */
+  readonly size: number
+  /** Its chunks (1 for a raw block). */
+  readonly chunks: number
 }
 
 /**
@@ -280,6 +306,12 @@ export interface Api {
   readonly put: (input: Uint8Array | string, options?: ContentStore.PutOptions) => Effect.Effect<Mcid.Mcid, PutError>
   /** The content's bytes: from the store, else fetched (joins a transfer already running). */
   readonly get: (mcid: Mcid.Mcid | string, options?: GetOptions) => Effect.Effect<Uint8Array, GetError>
+  /**
+   * Fetches like `get` (joins a transfer already running) and resolves once the content is whole
+   * in the store, reading none of it: memory stays at a chunk whatever the size (a push
+   * recipient, a prefetch). Returns its size in bytes and its chunk count (1 for a raw block).
+   */
+  readonly fetch: (mcid: Mcid.Mcid | string, options?: GetOptions) => Effect.Effect<Fetched, GetError>
   /** Fetches like `get` and writes the content to `path` chunk by chunk; returns its size. */
   readonly getToFile: (mcid: Mcid.Mcid | string, path: string, options?: GetOptions) => Effect.Effect<number, GetError>
   /** Stops asking providers (they see `content.cancel`); verified chunks stay. `false` if no such transfer. */
@@ -316,7 +348,7 @@ export interface FetchArgs {
 interface Transfer {
   readonly mcid: Mcid.Mcid
   readonly key: string
-  readonly done: Deferred.Deferred<void, ContentNotFound | FetchCancelled | ContentStoreError>
+  readonly done: Deferred.Deferred<void, ContentNotFound | ContentUnauthorized | FetchCancelled | ContentStoreError>
   readonly listeners: Set<(progress: Progress) => void>
   readonly hints: Array<ProviderRef>
   process: Actor.ActorRef<ContentFetchActor.Msg> | undefined
@@ -410,7 +442,11 @@ export const make = (deps: Deps): {
         transfers.delete(transfer.key)
         Deferred.doneUnsafe(
           transfer.done,
-          Effect.fail(new ContentNotFound({ mcid: transfer.key, message: `${r.reason}: ${r.detail}` }))
+          Effect.fail(
+            r.reason === "Unauthorized"
+              ? new ContentUnauthorized({ mcid: transfer.key, reason: r.detail })
+              : new ContentNotFound({ mcid: transfer.key, message: `${r.reason}: ${r.detail}` })
+          )
         )
         return
     }
@@ -437,6 +473,7 @@ export const make = (deps: Deps): {
         providerRetryMs: sub.providerRetryMs,
         seed: transfer.runs,
         retainMs: sub.fetchedPinMs,
+        ...(deps.fetchAuthority === undefined ? {} : { authority: deps.fetchAuthority }),
         report: report(transfer)
       })
       transfer.process = ref
@@ -516,7 +553,12 @@ export const make = (deps: Deps): {
       shutdown: sub.workerShutdownMs,
       start: Effect.suspend(() =>
         Effect.tap(
-          ContentServeActor.start({ store: wiring.store!, knobs, ...(deps.onServeFrame === undefined ? {} : { onFrame: deps.onServeFrame }) }),
+          ContentServeActor.start({
+            store: wiring.store!,
+            knobs,
+            ...(deps.onServeFrame === undefined ? {} : { onFrame: deps.onServeFrame }),
+            ...(deps.serveAdmission === undefined ? {} : { admission: deps.serveAdmission })
+          }),
           (ref) => Effect.sync(() => void (wiring.serve = ref))
         )
       )
@@ -610,6 +652,23 @@ export const make = (deps: Deps): {
         const bytes = yield* store.read(mcid)
         if (bytes._tag === "None") return yield* Effect.fail(new ContentNotFound({ mcid: Mcid.toString(mcid), message: "collected before it was read" }))
         return bytes.value
+      }),
+    fetch: (m, options = {}) =>
+      Effect.gen(function*() {
+        const mcid = yield* parseMcid(m)
+        yield* fetch(mcid, options)
+        const store = wiring.store
+        if (store === undefined) return yield* Effect.fail(unavailable("content subtree not running"))
+        const gone = () => new ContentNotFound({ mcid: Mcid.toString(mcid), message: "collected before it was checked" })
+        if (mcid.codec === "manifest") {
+          const progress = yield* store.progress(mcid)
+          if (progress._tag !== "chunked" || !progress.complete) return yield* Effect.fail(gone())
+          return { size: progress.manifest.size, chunks: progress.manifest.chunkCount }
+        }
+        // A raw block is at most one chunk: its size is read from the block itself.
+        const block = yield* store.getBlock(mcid, { shared: true })
+        if (block._tag === "None") return yield* Effect.fail(gone())
+        return { size: block.value.length, chunks: 1 }
       }),
     getToFile: (m, path, options = {}) =>
       Effect.gen(function*() {

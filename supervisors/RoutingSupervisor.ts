@@ -192,6 +192,11 @@ export interface Deps {
 export interface AdvertiseOptions {
   /** Callers must present an invocation for this provider (§10.3 `req`, §13.4). @default false */
   readonly req?: boolean
+  /**
+   * The station ended the advertisement after accepting it (its grant was revoked, §13.6:
+   * `Unauthorized` with reason `Revoked`); it is withdrawn and no more calls come.
+   */
+  readonly onEnd?: (error: SubscribeError) => void
 }
 
 /**
@@ -498,7 +503,11 @@ export const make = (deps: Deps): Routing => {
   }>()
   const publishes = new Map<number, { readonly topic: string; readonly done: Deferred.Deferred<void, PublishError> }>()
   const handlers = new Map<string, RpcEndpointActor.Handler>()
-  const ads = new Map<number, { readonly ad: RpcEndpointActor.Advertisement; readonly done: Deferred.Deferred<void, SubscribeError> }>()
+  const ads = new Map<number, {
+    readonly ad: RpcEndpointActor.Advertisement
+    readonly done: Deferred.Deferred<void, SubscribeError>
+    readonly onEnd: ((error: SubscribeError) => void) | undefined
+  }>()
   const calls = new Map<number, { readonly procedure: string; readonly timeoutMs: number; readonly done: Deferred.Deferred<unknown, CallError> }>()
   /**
    * The facade's bound on each unary call (its timeout and a second more), for an endpoint that
@@ -659,7 +668,10 @@ export const make = (deps: Deps): Routing => {
           if (a === undefined) return
           ads.delete(notice.ref)
           handlers.delete(a.ad.proc)
-          return void Deferred.doneUnsafe(a.done, Effect.fail(refusal("advertise", notice.code, notice.reason)))
+          const error = refusal("advertise", notice.code, notice.reason)
+          // Refused at once, the caller's promise says so; ended later, `onEnd` does.
+          if (!Deferred.doneUnsafe(a.done, Effect.fail(error))) a.onEnd?.(error)
+          return
         }
         default:
           return
@@ -848,12 +860,13 @@ export const make = (deps: Deps): Routing => {
   /** Registers `ad` and its handler at the endpoint, waits for the station, and undoes both on `unadvertise`. */
   const register = (
     ad: RpcEndpointActor.Advertisement,
-    handler: RpcEndpointActor.Handler
+    handler: RpcEndpointActor.Handler,
+    onEnd: ((error: SubscribeError) => void) | undefined
   ): Effect.Effect<{ readonly unadvertise: Effect.Effect<void> }, SubscribeError> =>
     Effect.gen(function*() {
       handlers.set(ad.proc, handler)
       const done = Deferred.makeUnsafe<void, SubscribeError>()
-      ads.set(ad.ref, { ad, done })
+      ads.set(ad.ref, { ad, done, onEnd })
       yield* Effect.sync(() => alive(wiring.endpoint)?.tell({ _tag: "Advertise", advertisement: ad }))
       yield* confirmed(done)
       const unadvertise = Effect.sync(() => {
@@ -874,7 +887,7 @@ export const make = (deps: Deps): Routing => {
       yield* checkTopic(procedure, false)
       const ref = nextRef++
       const ad: RpcEndpointActor.Advertisement = { ref, realm: realmOf(procedure), proc: procedure, ...(options?.req === true ? { req: true } : {}) }
-      return yield* register(ad, (args, ctx) => runUnary(handler, args, procedure, ctx))
+      return yield* register(ad, (args, ctx) => runUnary(handler, args, procedure, ctx), options?.onEnd)
     })
 
   const call = (
@@ -948,7 +961,7 @@ export const make = (deps: Deps): Routing => {
             }
           },
           catch: (e) => e
-        }))
+        }), options?.onEnd)
     })
 
   const callStream = (

@@ -135,6 +135,10 @@ export const describeEvent = (event: NodeEvent): string | undefined => {
           return `link: failing over from ${e.from} to ${e.to}`
         case "Waiting":
           return `link: no seed answered; retrying in ${e.delayMs} ms`
+        case "RealmRefused":
+          return `link: ${e.did} via ${e.seed} does not serve this realm; trying the next seed`
+        case "NoStationServesRealm":
+          return `warning: no seed serves realm ${e.realm}; attached to ${e.did} via ${e.seed}, which answers realm_refused`
       }
     }
   }

@@ -30,6 +30,11 @@
  * watches that realm's `revoked_v1` fact. Revocation is permanent but invalidates only that link:
  * another path to the same member keeps working.
  *
+ * A station that missed a `revoked_v1` fact (not linked to the publisher when it went out) still
+ * learns the revocation: held grants have their delegations asked again once their negative
+ * answer is older than `revocationCacheMs` (`recheck`, a bounded sweep the station runs every
+ * `recheckIntervalMs`), so what the revoked chain admitted ends within about that long.
+ *
  * A DHT lookup that fails or times out revokes nothing (the realm stays usable while the DHT is
  * unreachable; local revocations still apply) and is not cached, so the next grant asks again.
  *
@@ -112,6 +117,8 @@ export interface Options {
   readonly maxRevocations?: number
   /** Longest wait for one DHT lookup of revocations. @default 5_000 */
   readonly revocationLookupTimeoutMs?: number
+  /** Most delegations one re-check sweep (`recheck`) asks the DHT about. @default 256 */
+  readonly recheckBatch?: number
 }
 
 /**
@@ -175,7 +182,26 @@ export interface Port {
   readonly subscribe: (listener: (notice: Notice) => void) => () => void
   /** Realms (names) that have had a grant: those whose `revoked_v1` fact the station watches. */
   readonly granted: () => ReadonlyArray<string>
+  /**
+   * One re-check sweep: the delegations of held grants whose negative DHT answer is older than
+   * `revocationCacheMs` (or that were never answered) are asked again, oldest answer first, at
+   * most `recheckBatch`; what the DHT holds is learned (grants dropped, notices sent). Succeeds
+   * with the number of delegations asked once their lookups are done. Never fails.
+   */
+  readonly recheck: Effect.Effect<number>
+  /** `recheck` every `recheckIntervalMs(revocationCacheMs)`, forever (the station runs it). */
+  readonly run: Effect.Effect<never>
 }
+
+/**
+ * How often held grants are re-checked: a quarter of `revocationCacheMs` (at least 250 ms), so
+ * a negative answer is asked again at most a quarter after it runs out, and a revocation whose
+ * fact was missed is caught within about 1.25 × `revocationCacheMs` plus one lookup. Pure.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const recheckIntervalMs = (revocationCacheMs: number): number => Math.max(250, Math.floor(revocationCacheMs / 4))
 
 interface Grant {
   /** `args.topic` or `args.proc` of the invocation. */
@@ -307,6 +333,30 @@ class State {
       if (at !== undefined) this.absent.delete(cid)
       return true
     })
+  }
+
+  /**
+   * Delegations of live grants whose DHT answer has run out (or never came), skipping `busy`
+   * ones: at most `limit`, the oldest answer first (never answered before any). The work is one
+   * pass over the held grants (capped by `maxSeenInvocations`).
+   */
+  due(nowMs: number, limit: number, busy: ReadonlySet<string>): ReadonlyArray<string> {
+    if (limit <= 0) return []
+    const ttl = this.options.revocationCacheMs ?? 60_000
+    const nowSec = Math.floor(nowMs / 1_000)
+    const found = new Map<string, number>()
+    for (const entry of this.grants.values()) {
+      for (const g of entry.list) {
+        if (g.expiresAt !== null && g.expiresAt + this.leewaySec < nowSec) continue
+        for (const cid of g.cids) {
+          if (found.has(cid) || busy.has(cid) || this.isRevoked(cid, nowMs)) continue
+          const at = this.absent.get(cid)
+          if (at !== undefined && nowMs - at < ttl) continue
+          found.set(cid, at ?? Number.NEGATIVE_INFINITY)
+        }
+      }
+    }
+    return Array.from(found).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([cid]) => cid)
   }
 
   noteAbsent(cid: string, nowMs: number): void {
@@ -503,8 +553,22 @@ export const port = (options: Options): Port => {
     )
   }
 
+  const batch = Math.max(1, options.recheckBatch ?? 256)
+  const recheck: Effect.Effect<number> = Effect.suspend(() => {
+    const find = options.findRevocations
+    if (find === undefined) return Effect.succeed(0)
+    const cids = state.due(options.now(), Math.min(batch, 1_024 - inFlight.size), inFlight)
+    for (const cid of cids) inFlight.add(cid)
+    // A few lookups at a time: a sweep must not flood the DHT.
+    return Effect.as(Effect.forEach(cids, (cid) => consult(find, cid), { concurrency: 8, discard: true }), cids.length)
+  })
+  const interval = Duration.millis(recheckIntervalMs(options.revocationCacheMs ?? 60_000))
+  const run: Effect.Effect<never> = Effect.forever(Effect.andThen(Effect.sleep(interval), recheck))
+
   return {
     authorise,
+    recheck,
+    run,
     learn: (d) => Effect.sync(() => learnNow(d)),
     onFact,
     isRevoked: (cid) => state.isRevoked(cid, options.now()),

@@ -16,6 +16,7 @@ import * as Address from "../platform/transport/Address.ts"
 import * as Push from "../protocols/content/Push.ts"
 import * as Topic from "../topic/index.ts"
 import * as Ucan from "../identity/ucan/index.ts"
+import * as ContentAuthority from "./ContentAuthority.ts"
 import { ConfigError } from "./Errors.ts"
 
 /**
@@ -102,6 +103,17 @@ export interface Knobs {
    * @default 300_000
    */
   readonly pushTimeoutMs: number
+  /**
+   * Stations: how long a DHT answer "no revocation" is believed per delegation (§13.6); held
+   * grants have their chains asked again once it runs out, so a revocation whose fact this
+   * station missed ends what it admitted within about this long. @default 60_000
+   */
+  readonly revocationCacheMs: number
+  /**
+   * Longest time a revocation is kept (by a station's authorisation port) and the longest
+   * lifetime of a DHT `revocation` record accepted. @default 7_776_000_000 (90 days)
+   */
+  readonly maxRevocationTtlMs: number
 }
 
 /**
@@ -139,7 +151,9 @@ export const defaultKnobs: Knobs = {
   stationDialBackoffMaxMs: 60_000,
   stationContentMaxBytes: 10 * 1024 ** 3,
   stationUploadPinMs: 86_400_000,
-  pushTimeoutMs: 300_000
+  pushTimeoutMs: 300_000,
+  revocationCacheMs: 60_000,
+  maxRevocationTtlMs: 7_776_000_000
 }
 
 /**
@@ -180,6 +194,13 @@ export interface NodeConfig {
    * `"attached"`). @default a station `"attached"`, a client `"none"`
    */
   readonly acceptPushFrom?: Push.AcceptPushFromInput
+  /**
+   * Who may fetch the content this node holds (§13.3 `/content/get`): `"open"`, or members of one
+   * realm, `{ members: REALM, authority?: DID }` (the authority given or pinned in
+   * `realmAuthorities`). Members present a `/content/get` invocation on each content session.
+   * @default "open"
+   */
+  readonly contentServePolicy?: ContentAuthority.ServePolicyInput
   /** Overrides of the §16 knobs. */
   readonly knobs?: Partial<Knobs>
 }
@@ -216,6 +237,8 @@ export interface Resolved {
   readonly realmAuthorities: Readonly<Record<string, string>>
   /** Whom pushed content is taken from (the role's default filled in). */
   readonly acceptPushFrom: Push.Policy
+  /** Who may fetch what this node holds (`open` when not given). */
+  readonly contentServePolicy: ContentAuthority.ServePolicy
   /** Stations: ids (64 lower-case hex digits) of the realms served, in the order given; empty = all. */
   readonly servedRealms: ReadonlyArray<string>
   readonly knobs: Knobs
@@ -328,7 +351,9 @@ const knobProblems = (knobs: Knobs): ReadonlyArray<string> => {
  * `realm` is a valid segment; `listen` is `host:port`; seeds are `quic://` URLs whose pins are
  * valid DIDs; capabilities are UCAN envelopes that decode; authorities map valid realm names to
  * valid DIDs; served realms are valid realm names, on stations only; `acceptPushFrom` is
- * `none` / `attached` / `any` or a list of valid DIDs (and `attached`); knobs are integers in range.
+ * `none` / `attached` / `any` or a list of valid DIDs (and `attached`); `contentServePolicy` is
+ * `open` or `{ members }` of a valid realm whose authority is given or pinned; knobs are
+ * integers in range.
  *
  * @since 0.1.0
  * @category validation
@@ -394,6 +419,9 @@ export const resolve = (config: NodeConfig): Resolved | ConfigError => {
   const acceptPushFrom = Push.parsePolicy(config.acceptPushFrom, role === "station" ? "station" : "client", Did.isValid)
   if ("problems" in acceptPushFrom) problems.push(...acceptPushFrom.problems)
 
+  const contentServePolicy = ContentAuthority.parseServePolicy(config.contentServePolicy, realmAuthorities, isRealmName)
+  if ("problems" in contentServePolicy) problems.push(...contentServePolicy.problems)
+
   const knobs: Knobs = { ...defaultKnobs, ...config.knobs }
   problems.push(...knobProblems(knobs))
 
@@ -408,6 +436,7 @@ export const resolve = (config: NodeConfig): Resolved | ConfigError => {
     capabilities,
     realmAuthorities,
     acceptPushFrom: "problems" in acceptPushFrom ? Push.nobody : acceptPushFrom,
+    contentServePolicy: "problems" in contentServePolicy ? ContentAuthority.openPolicy : contentServePolicy,
     servedRealms,
     knobs
   }

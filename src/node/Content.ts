@@ -34,9 +34,12 @@
  *   and another client's `get` finds the station through its record (or as its home station).
  *   A station also announces itself as a provider before it answers.
  * - `push(mcid, { to })` pushes held content to any node: the home station or a node this one has
- *   a connection to directly; another client through the home station's relay (a session with
- *   `to`, §12.3; the home station stamps `from` so R knows the sender); a station pushing to a
- *   client behind another station goes through that station (the client's endpoint record).
+ *   a connection to directly; any other station directly too, dialled at the addresses of its
+ *   `station` record (a client stamps `from` with its own key there: it is a visitor, not one of
+ *   that station's attached clients, so that station's default refuses it); another client
+ *   through the home station's relay (a session with `to`, §12.3; the home station stamps `from`
+ *   so R knows the sender); a station pushing to a client behind another station goes through
+ *   that station (the client's endpoint record).
  * - A client whose `acceptPushFrom` admits anyone publishes its endpoint record (as a provider
  *   does), so that stations other than its own can relay offers to it; on arrival `onPushed` is
  *   called and `getContent` reads the content locally.
@@ -67,9 +70,11 @@ import type { ContentStoreShape } from "../platform/content/ContentStore.ts"
 import type { ContentStoreError } from "../platform/content/Errors.ts"
 import * as Push from "../protocols/content/Push.ts"
 import * as Relay from "../protocols/content/Relay.ts"
+import * as StationRecord from "../protocols/dht/StationRecord.ts"
 import type { ContentHave, Frame } from "../wire/Frame.ts"
+import * as ContentAuthority from "./ContentAuthority.ts"
 import * as ContentRelay from "./ContentRelay.ts"
-import { ConfigError, ConnectionLost, ContentNotFound, NodeStopped } from "./Errors.ts"
+import { ConfigError, ConnectionLost, ContentNotFound, NodeStopped, Unauthorized } from "./Errors.ts"
 import { signedRecord } from "./SignedRecord.ts"
 
 type Handle = ConnectionActor.Handle
@@ -146,7 +151,7 @@ export interface PushContentOptions {
  * @since 0.1.0
  * @category errors
  */
-export type PushContentError = McidError | DidError | ConfigError | ContentNotFound | PushFailed | ConnectionLost | NodeStopped
+export type PushContentError = McidError | DidError | ConfigError | ContentNotFound | PushFailed | Unauthorized | ConnectionLost | NodeStopped
 
 /**
  * Content that arrived by push (§12.6), given to `onPushed`: it is whole in the store, pinned,
@@ -182,6 +187,7 @@ export type GetContentError =
   | ContentNotFound
   | ContentSupervisor.FetchCancelled
   | ContentSupervisor.ContentUnavailable
+  | Unauthorized
   | ContentStoreError
   | NodeStopped
 
@@ -244,6 +250,12 @@ export interface Options {
   readonly relay?: ContentRelay.RelayOptions
   /** Clients: `endpointRecordTtlMs` of the endpoint record published with content. Unit: ms. @default 900_000 */
   readonly endpointRecordTtlMs?: number
+  /**
+   * UCAN authority on content (§13.3 `/content/get`, `/content/put`; `./ContentAuthority.ts`):
+   * members-only serving, the `au` of fetches and offers, a station's check of offers.
+   * @default none: open serving, nothing presented, offers judged by `acceptPushFrom` only
+   */
+  readonly authority?: ContentAuthority.NodeAuthority
 }
 
 /**
@@ -364,6 +376,18 @@ export const providersOf = (
   return out
 }
 
+/** Where an offer goes (see `routeTo` in `make`). */
+interface OfferRoute {
+  readonly handle: Handle
+  /** A session spliced by stations (its first frame carries `to`). */
+  readonly relayed: boolean
+  /** A client offering on a connection to a station other than its home one. */
+  readonly visiting: boolean
+}
+
+/** What reading `station` records needs: the key hash and the §16 clock leeway. */
+const stationRecordConfig = { sha256: DhtRpc.sha256, clockSkewLeewayMs: 60_000 }
+
 /** Size and chunk count of content held whole in `store`. */
 const sizeOf = (store: ContentStoreShape, mcid: Mcid.Mcid): Effect.Effect<{ readonly size: number; readonly chunks: number }, unknown> =>
   Effect.gen(function*() {
@@ -372,7 +396,8 @@ const sizeOf = (store: ContentStoreShape, mcid: Mcid.Mcid): Effect.Effect<{ read
       if (Option.isNone(manifest)) return yield* Effect.fail(new Error("manifest not held"))
       return { size: manifest.value.size, chunks: manifest.value.chunkCount }
     }
-    const bytes = yield* store.read(mcid)
+    // A raw block is at most one chunk; the store's own bytes do for its length.
+    const bytes = yield* store.getBlock(mcid, { shared: true })
     if (Option.isNone(bytes)) return yield* Effect.fail(new Error("block not held"))
     return { size: bytes.value.length, chunks: 1 }
   })
@@ -565,6 +590,8 @@ export const make = (options: Options): Content => {
       : options.quotaBytes === undefined ? {} : { store: ContentStore.layerMemory(quota) }),
     ...(options.config === undefined ? {} : { config: options.config }),
     ...(options.onServeFrame === undefined ? {} : { onServeFrame: options.onServeFrame }),
+    ...(options.authority?.serve === undefined ? {} : { serveAdmission: { judge: options.authority.serve } }),
+    ...(options.authority?.fetch === undefined ? {} : { fetchAuthority: options.authority.fetch }),
     hints: () => {
       const home = options.home?.()
       return home === undefined ? [] : [{ did: home.did }]
@@ -605,7 +632,8 @@ export const make = (options: Options): Content => {
             if (mcid !== undefined) {
               // A sender behind stations (named by `from`) is found through its provider record,
               // which says how to reach it (a station's address, a client's station).
-              const got = yield* Effect.result(subtree.api.get(mcid, command.direct ? { hints: [{ did: command.sender }] } : {}))
+              // Fetch only: the content is checked whole in the store, never read into memory.
+              const got = yield* Effect.result(subtree.api.fetch(mcid, command.direct ? { hints: [{ did: command.sender }] } : {}))
               // A station also serves what it took to others: it answers once it is announced.
               ok = got._tag === "Success" && (options.role !== "station" || (yield* Effect.result(dhtPort.announce(mcid)))._tag === "Success")
             }
@@ -639,6 +667,21 @@ export const make = (options: Options): Content => {
       const sender = Push.senderOf(frame, { did: inbound.peerDid, role }, didOf)
       const session = `${inbound.connectionId}/${inbound.stream}`
       const now = Date.now()
+      const admitOffer = options.authority?.admitOffer
+      if (admitOffer !== undefined && !stillWaiting(session)) {
+        // A station with pinned realm authorities takes uploads only with `/content/put` (§13.3),
+        // judged on a session's first offer; refused, the session is answered `err unauthorized`.
+        for (const entry of offered) {
+          const mcid = Mcid.fromBinary(entry.m)
+          const verdict = mcid === undefined
+            ? { _tag: "Denied" as const, reason: "InvalidClaim" }
+            : admitOffer({ peerDid: inbound.peerDid, from: frame.from, au: frame.au, mcid: Mcid.toString(mcid), size: entry.sz })
+          if (verdict._tag === "Denied") {
+            yield* Effect.ignore(inbound.reply({ t: "err", c: "unauthorized", r: verdict.reason, m: verdict.reason }))
+            return true
+          }
+        }
+      }
       for (const entry of offered) {
         // Set again for each entry: an answer to the one before may have dropped it.
         offerReplies.set(session, inbound.reply)
@@ -651,23 +694,53 @@ export const make = (options: Options): Content => {
   /** Frames on the sessions this node opened to offer content, by connection and stream. */
   const offers = new Map<string, (frame: Frame) => void>()
 
-  /** Where an offer to `to` goes: a connection to it, or a station's connection with `to` set. */
-  const routeTo = (to: string): Effect.Effect<{ readonly handle: Handle; readonly relayed: boolean }, ConnectionLost> =>
+  /**
+   * Where an offer to `to` goes: a connection to it (the home station, one already open, or a
+   * station dialled at the addresses of its `station` record), or a station's connection with
+   * `to` set. `visiting`: a client offering to a station other than its home one.
+   */
+  const routeTo = (to: string): Effect.Effect<OfferRoute, ConnectionLost> =>
     Effect.gen(function*() {
       const home = options.home?.()
-      if (home !== undefined && home.did === to) return { handle: home.handle, relayed: false }
+      const client = options.role === "client"
+      if (home !== undefined && home.did === to) return { handle: home.handle, relayed: false, visiting: false }
       const direct = yield* registryHandle(to)
-      if (direct !== undefined) return { handle: direct, relayed: false }
+      if (direct !== undefined) return { handle: direct, relayed: false, visiting: client }
+      // A station listens: dial it (stations relay content sessions to clients only).
+      const dialled = yield* dialStation(to)
+      if (dialled !== undefined) return { handle: dialled, relayed: false, visiting: client }
       // A client: through the home station, which relays to the recipient's station (§12.3).
-      if (home !== undefined) return { handle: ContentRelay.relayedHandle(home.handle, to), relayed: true }
+      if (home !== undefined) return { handle: ContentRelay.relayedHandle(home.handle, to), relayed: true, visiting: false }
       // A station: through a station the recipient's endpoint record names and we are linked to.
       const pk = Did.toPublicKey(to)
       const records = yield* Effect.orElseSucceed(findRecords(ContentRelay.endpointKey(pk), "endpoint"), () => [])
       for (const st of ContentRelay.stationsOfRecords(records, to)) {
         const via = yield* registryHandle(st)
-        if (via !== undefined) return { handle: ContentRelay.relayedHandle(via, to), relayed: true }
+        if (via !== undefined) return { handle: ContentRelay.relayedHandle(via, to), relayed: true, visiting: false }
       }
       return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: `no route to ${to}: not connected, no station of it linked here`, peer: to }))
+    })
+
+  /**
+   * A connection to `to` if it is a station: dialled at the addresses of its `station` record
+   * (§10.3; each pinned with its DID), in order. `undefined` when it has no such record (a
+   * client); fails when it has one but no address answers.
+   */
+  const dialStation = (to: string): Effect.Effect<Handle | undefined, ConnectionLost> =>
+    Effect.gen(function*() {
+      const pk = Did.toPublicKey(to)
+      const records = yield* Effect.orElseSucceed(findRecords(StationRecord.key(stationRecordConfig, pk), "station"), () => [])
+      const addresses = StationRecord.stationAddresses(stationRecordConfig, records.map((r) => r.body), pk, Date.now())
+      if (addresses.length === 0) return undefined
+      const tree = options.transport()
+      if (tree === undefined) return yield* Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting", peer: to }))
+      const failures: Array<string> = []
+      for (const address of addresses) {
+        const dialled = yield* Effect.result(tree.dialer.dial(address, { expectedDid: to }))
+        if (dialled._tag === "Success") return dialled.success
+        failures.push(`${address}: ${dialled.failure._tag}`)
+      }
+      return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: `station ${to} did not answer at ${failures.join(", ")}`, peer: to }))
     })
 
   /**
@@ -691,12 +764,17 @@ export const make = (options: Options): Content => {
         if (outcome !== undefined) Deferred.doneUnsafe(done, Effect.succeed(outcome))
       })
       // A station that starts a relayed offer names itself: the relays keep a station's `from`.
-      const frame: Frame = route.relayed && options.role === "station"
+      // A client visiting a station other than its home one names itself too: it is not one of
+      // that station's attached clients, whom its default admits (`Push.senderOf`).
+      const frame: Frame = (route.relayed && options.role === "station") || route.visiting
         ? { ...Push.offerFrame(m, size), from: options.identity.publicKey }
         : Push.offerFrame(m, size)
       const repeatMs = Math.max(1, options.pushRepeatMs ?? 15_000)
+      // The first offer carries the `/content/put` invocation (§13.3), if this node holds one;
+      // repeats go without (the session is judged once, and a nonce is used once).
+      const au = options.authority?.offer?.(to, mcid, size)
       return yield* Effect.gen(function*() {
-        yield* Effect.mapError(session.send(frame), lost)
+        yield* Effect.mapError(session.send(au === undefined ? frame : { ...(frame as ContentHave), au }), lost)
         const repeat = Effect.forever(Effect.andThen(Effect.sleep(repeatMs), Effect.ignore(session.send(frame))))
         return yield* Effect.timeoutOption(Effect.raceFirst(Deferred.await(done), Effect.andThen(repeat, Effect.never)), timeoutMs)
       }).pipe(Effect.ensuring(Effect.andThen(Effect.sync(() => offers.delete(key)), Effect.ignore(session.end))))
@@ -746,6 +824,9 @@ export const make = (options: Options): Content => {
       if (outcome._tag === "Declined") {
         return yield* Effect.fail(new PushFailed({ mcid: text, to, reason: "declined", detail: "the recipient did not take it (not admitted by its acceptPushFrom, busy, or its pull failed)" }))
       }
+      if (outcome._tag === "Unreachable" && outcome.code === "unauthorized") {
+        return yield* Effect.fail(new Unauthorized({ operation: "pushContent", reason: outcome.reason, detail: `${to} requires a /content/put invocation for ${text}` }))
+      }
       if (outcome._tag === "Unreachable") {
         return yield* Effect.fail(new ConnectionLost({ code: outcome.code, reason: outcome.reason, peer: to }))
       }
@@ -769,6 +850,11 @@ export const make = (options: Options): Content => {
           const peer = yield* registryHandle(inbound.peerDid)
           const role = peer?.status().peerRole === "client" ? "client" : "station"
           relayed = { ...inbound, frame: Relay.stampOrigin(inbound.frame, { role, key: Did.toPublicKey(inbound.peerDid) }) }
+        } else if ((inbound.frame.t === "content.want" || inbound.frame.t === "content.manifest_req") && inbound.frame.to !== undefined) {
+          // A relayed request names its requester too: a members-only provider checks its `au` (§13.0).
+          const peer = yield* registryHandle(inbound.peerDid)
+          const role = peer?.status().peerRole === "client" ? "client" : "station"
+          relayed = { ...inbound, frame: ContentAuthority.stampRequester(inbound.frame, { role, key: Did.toPublicKey(inbound.peerDid) }) }
         }
         if (yield* r.up(relayed)) return
         yield* local(inbound)
@@ -793,12 +879,15 @@ export const make = (options: Options): Content => {
 
   // --- Operations ----------------------------------------------------------------------------
 
-  const notFound = <A, E>(effect: Effect.Effect<A, E | ContentSupervisor.ContentNotFound>) =>
-    Effect.catchTag(
-      effect as Effect.Effect<A, ContentSupervisor.ContentNotFound>,
-      "ContentNotFound",
-      (e) => Effect.fail(new ContentNotFound({ mcid: e.mcid }))
-    ) as Effect.Effect<A, Exclude<E, ContentSupervisor.ContentNotFound> | ContentNotFound>
+  const notFound = <A, E>(effect: Effect.Effect<A, E | ContentSupervisor.ContentNotFound | ContentSupervisor.ContentUnauthorized>) =>
+    Effect.catchTags(
+      effect as Effect.Effect<A, ContentSupervisor.ContentNotFound | ContentSupervisor.ContentUnauthorized>,
+      {
+        ContentNotFound: (e) => Effect.fail(new ContentNotFound({ mcid: e.mcid })),
+        // Every provider found is members-only and refused this node (§13.3 `/content/get`).
+        ContentUnauthorized: (e) => Effect.fail(new Unauthorized({ operation: "getContent", reason: e.reason, detail: e.mcid }))
+      }
+    ) as Effect.Effect<A, Exclude<E, ContentSupervisor.ContentNotFound | ContentSupervisor.ContentUnauthorized> | ContentNotFound | Unauthorized>
 
   const content: Content = {
     slot: {

@@ -82,6 +82,7 @@ import type {
 } from "./Mesh.ts"
 import type { Mcid } from "../content/Mcid.ts"
 import * as Content from "./Content.ts"
+import * as ContentAuthority from "./ContentAuthority.ts"
 import * as BanFile from "./BanFile.ts"
 import * as DirectCall from "./DirectCall.ts"
 import * as ProviderInvocation from "./ProviderInvocation.ts"
@@ -425,7 +426,11 @@ export const make = (
           sign: SignedRecord.signer((message) => identity.sign(message))
         },
         // acceptPrivateAddrs `auto` (§3.2): private peers count as diverse only when we are private too.
-        config: { stationPowBits: knobs.stationPowBits, acceptPrivateAddrs: Config.isPrivateHost(host) },
+        config: {
+          stationPowBits: knobs.stationPowBits,
+          acceptPrivateAddrs: Config.isPrivateHost(host),
+          maxRevocationTtlMs: knobs.maxRevocationTtlMs
+        },
         onEvent: (event) => {
           if (event._tag === "ContactAdded") {
             const did = Did.fromPublicKeyUnsafe(event.contact.pk)
@@ -511,6 +516,8 @@ export const make = (
         authorities: resolved.realmAuthorities,
         station: identity.did,
         now: () => Date.now(),
+        revocationCacheMs: knobs.revocationCacheMs,
+        maxRevocationTtlMs: knobs.maxRevocationTtlMs,
         ...(dht === undefined ? {} : {
           findRevocations: (cid: string) => {
             const key = Ucan.Revocation.recordKey(cid)
@@ -521,6 +528,9 @@ export const make = (
         })
       })
       : undefined
+    // Held grants are re-checked against the DHT as their negative answers run out (§13.6): a
+    // revocation whose fact this station missed still ends what it admitted.
+    if (authorisation !== undefined && dht !== undefined) yield* Effect.forkScoped(authorisation.run)
     const routing = RoutingSupervisor.make({
       role,
       identity,
@@ -585,6 +595,8 @@ export const make = (
                   failoverAfterMs: knobs.failoverAfterMs,
                   dialTimeoutMs: knobs.handshakeTimeoutMs,
                   view,
+                  // Stations that do not serve the client's realm are passed over (servedRealms).
+                  ...(resolved.realm === undefined ? {} : { realm: resolved.realm }),
                   onEvent: (event) => emit({ _tag: "Link", event })
                 }),
                 { shutdown: knobs.workerShutdownMs }
@@ -610,6 +622,17 @@ export const make = (
         ),
       ...(resolved.dataDir === undefined ? {} : { dataDir: resolved.dataDir }),
       acceptPushFrom: resolved.acceptPushFrom,
+      // UCAN authority on content (§13.3 `/content/get`, `/content/put`): members-only serving,
+      // a station's check of uploads in pinned realms, and what this node presents for both.
+      authority: ContentAuthority.forNode({
+        role,
+        identity,
+        delegations: resolved.capabilities,
+        servePolicy: resolved.contentServePolicy,
+        realmAuthorities: resolved.realmAuthorities,
+        servedRealms: resolved.servedRealms,
+        ...(authorisation === undefined ? {} : { isRevoked: authorisation.isRevoked })
+      }),
       pushTimeoutMs: knobs.pushTimeoutMs,
       onPushed: (pushed) => emit({ _tag: "ContentPushed", ...pushed }),
       ...hooks.content,
@@ -912,7 +935,8 @@ export class MaculaNode {
    * result (or resolved value) is the caller's result; a throw reaches the caller as
    * `RemoteError` (`handler_error`). After a fail-over the advertisement is replayed on the new
    * station. With `{ requireInvocation: true }` only calls carrying an invocation signed for this
-   * node reach the handler (PROTOCOL.md §13.4; `direct: true` callers sign one).
+   * node reach the handler (PROTOCOL.md §13.4; `direct: true` callers sign one). `onEnd` hears
+   * when the station ends the advertisement later (its grant revoked: `Unauthorized`, `Revoked`).
    */
   async advertise(
     procedure: string,

@@ -187,6 +187,12 @@ export interface AdvertiseOptions {
    * (`Unauthorized` with the UCAN error name as `reason`) before the handler runs. @default false
    */
   readonly requireInvocation?: boolean
+  /**
+   * The station ended the advertisement after accepting it: its grant was revoked (PROTOCOL.md
+   * §13.6), `Unauthorized` with reason `Revoked`. It is withdrawn (not replayed after a
+   * fail-over) and no more calls come; advertise again with a valid delegation to serve again.
+   */
+  readonly onEnd?: (error: SubscribeError) => void
 }
 
 /**

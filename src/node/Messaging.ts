@@ -190,6 +190,12 @@ export const operations = (
       return { pattern: topicOrPattern, unsubscribe: made.unsubscribe }
     })
 
+  /** The routing subtree's options of an advertisement. */
+  const routingOptions = (options: AdvertiseOptions | undefined): RoutingSupervisor.AdvertiseOptions => ({
+    ...(options?.requireInvocation === true ? { req: true } : {}),
+    ...(options?.onEnd === undefined ? {} : { onEnd: options.onEnd })
+  })
+
   const advertise = (procedure: string, handler: Handler, options?: AdvertiseOptions): Effect.Effect<Advertisement, SubscribeError> =>
     Effect.gen(function*() {
       yield* guard("advertise")
@@ -198,7 +204,7 @@ export const operations = (
         const problem = valueProblem("call", result)
         if (problem !== undefined) throw new Error(`${procedure}: the result cannot be sent: ${problem.detail}`)
         return result
-      }, options?.requireInvocation === true ? { req: true } : undefined)
+      }, routingOptions(options))
       return { procedure, unadvertise: made.unadvertise }
     })
 
@@ -235,7 +241,7 @@ export const operations = (
         const problem = valueProblem("call", result)
         if (problem !== undefined) throw new Error(`${procedure}: the result cannot be sent: ${problem.detail}`)
         return result
-      }, checkMessage, options?.requireInvocation === true ? { req: true } : undefined)
+      }, checkMessage, routingOptions(options))
       return { procedure, unadvertise: made.unadvertise }
     })
 

@@ -19,6 +19,14 @@
  *    one seed still fails over when that station dies. Private and loopback addresses are
  *    offered candidates only when a seed is private or loopback too (`acceptPrivateAddrs: auto`,
  *    §3.2).
+ * 5. A station whose `hello` lists served realms without the client's realm (`servedRealms`,
+ *    §3.4) would answer `realm_refused` to every frame: the link reports `RealmRefused` and
+ *    treats it like a failed dial, moving on to the next candidate. When a whole pass reaches
+ *    only stations that refuse the realm, it attaches to the first of them anyway (so the
+ *    application gets typed `realm_refused` errors rather than no link) and reports
+ *    `NoStationServesRealm`, the warning that the seeds are wrong for this realm. While there,
+ *    it dials the other candidates every `reconnectMaxMs` and moves to the first that serves
+ *    the realm (`FailingOver`).
  *
  * The seed rotation is the pure function `nextSeed`; the actor owns the dials, timers and the
  * loop fiber. The link publishes what it sees in a `LinkView` (read by the node facade and
@@ -42,6 +50,7 @@ import type * as TransportSupervisor from "../../supervisors/TransportSupervisor
 import * as Actor from "../runtime/Actor.ts"
 import * as ExitReason from "../runtime/ExitReason.ts"
 import * as Did from "../identity/Did.ts"
+import * as Realm from "../identity/Realm.ts"
 import type * as Frame from "../wire/Frame.ts"
 import * as Config from "./Config.ts"
 import type { Seed } from "./Config.ts"
@@ -78,6 +87,13 @@ export type LinkEvent =
   | { readonly _tag: "Down"; readonly seed: string; readonly did: string; readonly code: string; readonly by: string }
   | { readonly _tag: "FailingOver"; readonly from: string; readonly to: string }
   | { readonly _tag: "Waiting"; readonly delayMs: number }
+  /** The station reached does not serve the client's realm (its `hello` says so): the link moves on. */
+  | { readonly _tag: "RealmRefused"; readonly seed: string; readonly index: number; readonly did: string }
+  /**
+   * A whole pass found no station serving the client's realm (`realm`, its name): the link attaches
+   * to `seed`, which refuses it, and every frame there will be answered `realm_refused`.
+   */
+  | { readonly _tag: "NoStationServesRealm"; readonly realm: string; readonly seed: string; readonly did: string }
 
 /**
  * The link's current state, shared with the node facade (plain fields, updated by the loop).
@@ -111,7 +127,19 @@ export interface Options {
   readonly dialTimeoutMs: number
   readonly view: LinkView
   readonly onEvent?: (event: LinkEvent) => void
+  /** The client's realm (name): stations whose `hello` does not list it are passed over (rule 5). */
+  readonly realm?: string
 }
+
+/**
+ * Whether a station whose `hello` lists `served` (realm ids; empty = every realm) serves
+ * `realm` (hex id; `undefined`: any station will do). Pure.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const servesRealm = (served: ReadonlyArray<Uint8Array> | undefined, realm: string | undefined): boolean =>
+  realm === undefined || served === undefined || served.length === 0 || served.some((r) => Realm.toHex(r) === realm)
 
 /**
  * The seed after `index` in a list of `count`, wrapping around. Pure.
@@ -236,8 +264,17 @@ const ending = (handle: ConnectionActor.Handle): Effect.Effect<ConnectionActor.S
 type Dialled = { readonly ok: true; readonly handle: ConnectionActor.Handle } | { readonly ok: false; readonly reason: string }
 
 /** Runs the link until interrupted. */
-const run = (options: Options): Effect.Effect<never> =>
-  Effect.gen(function*() {
+const run = (options: Options): Effect.Effect<never> => {
+  // The first station of the current pass that refused the realm, kept open in case none
+  // serves it (rule 5); closed when a serving one is found and when the link stops.
+  let fallback: { readonly seed: Seed; readonly index: number; readonly handle: ConnectionActor.Handle } | undefined
+  const dropFallback = Effect.suspend(() => {
+    const f = fallback
+    fallback = undefined
+    return f === undefined ? Effect.void : f.handle.close()
+  })
+  const realmId = options.realm === undefined ? undefined : Realm.idHex(options.realm)
+  return Effect.ensuring(Effect.gen(function*() {
     const { seeds, view } = options
     const emit = (event: LinkEvent) => options.onEvent?.(event)
     const dial = (seed: Seed, timeoutMs: number): Effect.Effect<Dialled> =>
@@ -256,6 +293,25 @@ const run = (options: Options): Effect.Effect<never> =>
       })
     const jittered = (attempt: number) =>
       Effect.map(Random.next, (r) => backoffMs(options.reconnectMinMs, options.reconnectMaxMs, attempt, r))
+    /**
+     * Every `reconnectMaxMs`, dials the other candidates until one serves the realm (rule 5);
+     * the refusing ones it reaches are closed again. Runs until it finds one (or is interrupted).
+     */
+    const findServing = (current: ConnectionActor.Handle, at: Seed, list: ReadonlyArray<Seed>) =>
+      Effect.gen(function*() {
+        for (;;) {
+          yield* Effect.sleep(options.reconnectMaxMs)
+          for (const candidate of list) {
+            if (candidate.url === at.url) continue
+            const found = yield* dial(candidate, options.dialTimeoutMs)
+            if (!found.ok || found.handle === current) continue
+            if (servesRealm(found.handle.status().peerHello?.realms, realmId)) {
+              return { _tag: "Found", seed: candidate, handle: found.handle } as const
+            }
+            yield* found.handle.close()
+          }
+        }
+      })
 
     let index = 0
     let failedInPass = 0
@@ -263,29 +319,60 @@ const run = (options: Options): Effect.Effect<never> =>
     // The seeds, then what the latest home offered (rule 4).
     let candidates: ReadonlyArray<Seed> = seeds
     for (;;) {
-      const seed = candidates[index] ?? seeds[0]!
+      let seed = candidates[index] ?? seeds[0]!
       emit({ _tag: "Dialing", seed: seed.url, index })
       const dialled = yield* dial(seed, options.dialTimeoutMs)
-      if (!dialled.ok) {
-        emit({ _tag: "DialFailed", seed: seed.url, index, reason: dialled.reason })
+      const refused = dialled.ok && !servesRealm(dialled.handle.status().peerHello?.realms, realmId)
+      let chosen: ConnectionActor.Handle | undefined = dialled.ok && !refused ? dialled.handle : undefined
+      if (chosen === undefined) {
+        if (!dialled.ok) emit({ _tag: "DialFailed", seed: seed.url, index, reason: dialled.reason })
+        else {
+          emit({ _tag: "RealmRefused", seed: seed.url, index, did: dialled.handle.peerDid })
+          if (fallback === undefined) fallback = { seed, index, handle: dialled.handle }
+          else if (fallback.handle !== dialled.handle) yield* dialled.handle.close()
+        }
         index = nextSeed(index, candidates.length)
-        if (++failedInPass >= candidates.length) {
-          failedInPass = 0
+        if (++failedInPass < candidates.length) continue
+        failedInPass = 0
+        const f = fallback
+        fallback = undefined
+        if (f === undefined || isEnding(f.handle.status())) {
+          if (f !== undefined) yield* f.handle.close()
           const delayMs = yield* jittered(++failedPasses)
           emit({ _tag: "Waiting", delayMs })
           yield* Effect.sleep(delayMs)
+          continue
         }
-        continue
-      }
+        // No station of the pass serves the realm: attach to the first that refused it.
+        emit({ _tag: "NoStationServesRealm", realm: options.realm ?? "", seed: f.seed.url, did: f.handle.peerDid })
+        seed = f.seed
+        index = f.index
+        chosen = f.handle
+      } else yield* dropFallback
       failedInPass = 0
       failedPasses = 0
-      let handle: ConnectionActor.Handle | undefined = dialled.handle
+      // Attached to a station that refuses the realm (rule 5): a serving one is looked for meanwhile.
+      let refusing = !servesRealm(chosen.status().peerHello?.realms, realmId)
+      let handle: ConnectionActor.Handle | undefined = chosen
       while (handle !== undefined) {
-        candidates = [...seeds, ...offeredSeeds(handle.status().peerHello?.peers ?? [], seeds, seed)]
+        const current: ConnectionActor.Handle = handle
+        candidates = [...seeds, ...offeredSeeds(current.status().peerHello?.peers ?? [], seeds, seed)]
         index = Math.max(0, candidates.findIndex((c) => c.url === seed.url))
-        view.home = { seed: seed.url, index, did: handle.peerDid, handle, since: yield* Clock.currentTimeMillis }
-        emit({ _tag: "Up", seed: seed.url, index, did: handle.peerDid })
-        const status = yield* ending(handle)
+        view.home = { seed: seed.url, index, did: current.peerDid, handle: current, since: yield* Clock.currentTimeMillis }
+        emit({ _tag: "Up", seed: seed.url, index, did: current.peerDid })
+        const lost = Effect.map(ending(current), (status) => ({ _tag: "Lost", status }) as const)
+        const outcome = refusing ? yield* Effect.raceFirst(lost, findServing(current, seed, candidates)) : yield* lost
+        if (outcome._tag === "Found") {
+          view.home = undefined
+          emit({ _tag: "FailingOver", from: seed.url, to: outcome.seed.url })
+          view.failovers++
+          yield* current.close()
+          seed = outcome.seed
+          handle = outcome.handle
+          refusing = false
+          continue
+        }
+        const status = outcome.status
         view.home = undefined
         emit({
           _tag: "Down",
@@ -312,7 +399,8 @@ const run = (options: Options): Effect.Effect<never> =>
       view.failovers++
       index = next
     }
-  })
+  }), dropFallback)
+}
 
 /**
  * The link's behavior. Its loop runs in the actor's scope; a defect in it crashes the actor so

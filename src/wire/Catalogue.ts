@@ -385,6 +385,8 @@ const contentWant: Check<"content.want"> = (o) => {
   if (full !== undefined) frame.full = full
   const to = F.optBinN(o.to, "to", keyBytes)
   if (to !== undefined) frame.to = to
+  const from = F.optBinN(o.from, "from", keyBytes)
+  if (from !== undefined) frame.from = from
   const au = F.optAuthority(o.au, "au")
   if (au !== undefined) frame.au = au
   return frame
@@ -432,6 +434,8 @@ const contentHave: Check<"content.have"> = (o) => {
   if (to !== undefined) frame.to = to
   const from = F.optBinN(o.from, "from", keyBytes)
   if (from !== undefined) frame.from = from
+  const au = F.optAuthority(o.au, "au")
+  if (au !== undefined) frame.au = au
   return frame
 }
 
@@ -449,6 +453,8 @@ const contentManifestReq: Check<"content.manifest_req"> = (o) => {
   }
   const to = F.optBinN(o.to, "to", keyBytes)
   if (to !== undefined) frame.to = to
+  const from = F.optBinN(o.from, "from", keyBytes)
+  if (from !== undefined) frame.from = from
   const au = F.optAuthority(o.au, "au")
   if (au !== undefined) frame.au = au
   return frame

@@ -867,6 +867,8 @@ export interface ContentWant {
   readonly full?: boolean
   /** Far end, when relayed. */
   readonly to?: Bin32
+  /** Requester of a relayed session, set by its home station (§13.0 `/content/get`; addition to §6). */
+  readonly from?: Bin32
   /** Authority. */
   readonly au?: Authority
 }
@@ -884,6 +886,8 @@ export interface ContentHave {
   readonly to?: Bin32
   /** Sender of a relayed push offer, set by its home station (§12.6; clients do not send it). */
   readonly from?: Bin32
+  /** Authority of a push offer: the `/content/put` invocation (§13.3; addition to §6). */
+  readonly au?: Authority
 }
 
 /**
@@ -913,6 +917,8 @@ export interface ContentManifestReq {
   readonly m: Bin34
   /** Far end, when relayed. */
   readonly to?: Bin32
+  /** Requester of a relayed session, set by its home station (§13.0 `/content/get`; addition to §6). */
+  readonly from?: Bin32
   /** Authority. */
   readonly au?: Authority
 }

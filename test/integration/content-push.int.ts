@@ -9,7 +9,10 @@
  * store, announced to B's application as `ContentPushed` from A. A push to C fails `PushFailed`
  * (`declined`) well within its timeout, and C stores nothing; a push unanswered in time fails
  * `PushFailed` (`timeout`) while B's pull goes on. A malformed `acceptPushFrom` is a
- * `ConfigError` at start. A station pushes to B as well (through S2, naming itself). The bundled `macula put --data DIR --to DID` pushes a file to a node
+ * `ConfigError` at start. A station pushes to B as well (through S2, naming itself). A client
+ * pushes to a station other than its home one, dialled at the address of its `station` record:
+ * one that lists it holds the content, one with a station's default declines (the client is not
+ * attached there). The bundled `macula put --data DIR --to DID` pushes a file to a node
  * that lists the sender's DID (exit 0, the MCID on stdout once it holds it) and fails in words,
  * exit 1, against a node with the default.
  *
@@ -22,12 +25,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, it } from "vitest"
+import * as DhtRpc from "../../actors/DhtRpc.ts"
 import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import type * as ContentSupervisor from "../../supervisors/ContentSupervisor.ts"
 import * as Mcid from "../../src/content/Mcid.ts"
 import * as Did from "../../src/identity/Did.ts"
 import { MaculaNode, type NodeEvent } from "../../src/node/index.ts"
 import * as ContentRelay from "../../src/node/ContentRelay.ts"
+import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
 import { bundled, killAll } from "../support/cli.ts"
 
 const nodes: Array<MaculaNode> = []
@@ -83,6 +88,16 @@ const endpointFound = (dht: DhtSupervisor.Dht, did: string) =>
   eventually(`endpoint record of ${did.slice(0, 16)}…`, 60_000, async () => {
     const found = await Effect.runPromise(dht.findValue(ContentRelay.endpointKey(Did.toPublicKey(did)), "endpoint"))
     if (ContentRelay.stationsOfRecords(found.records, did).length === 0) throw new Error("not yet")
+  })
+
+/** Waits until `dht` finds the `station` record of `did` with an address to dial. */
+const stationFound = (dht: DhtSupervisor.Dht, did: string) =>
+  eventually(`station record of ${did.slice(0, 16)}…`, 60_000, async () => {
+    const pk = Did.toPublicKey(did)
+    const found = await Effect.runPromise(dht.findValue(StationRecord.key({ sha256: DhtRpc.sha256 }, pk), "station"))
+    if (StationRecord.stationAddresses({ clockSkewLeewayMs: 60_000 }, found.records.map((r) => r.body), pk, Date.now()).length === 0) {
+      throw new Error("not yet")
+    }
   })
 
 /** Whether `store` holds `mcid` whole (read without fetching anything). */
@@ -160,6 +175,35 @@ describe("push upload", () => {
     await expect(a.pushContent(unknown, { to: b.did })).rejects.toMatchObject({ _tag: "ContentNotFound" })
     await expect(a.pushContent(mcid, { to: "did:key:nope" })).rejects.toMatchObject({ _tag: "DidError" })
     await expect(a.pushContent(mcid, { to: b.did, timeoutMs: -1 })).rejects.toMatchObject({ _tag: "ConfigError" })
+  }, 300_000)
+
+  it("A pushes to a station other than its home one, dialled directly; a station with the default declines", async () => {
+    let s1Dht: DhtSupervisor.Dht | undefined
+    const s1 = await start({ role: "station", listen: "127.0.0.1:0" }, { onDht: (d) => (s1Dht = d) })
+    const s1Seed = `${s1.address}#${s1.did}`
+    const a = await start({ role: "client", realm, seeds: [s1Seed] }, { content: { uploadToStation: false } })
+    // S2 lists A; S3 keeps a station's default (its attached clients), which A is not.
+    let s2Content: ContentSupervisor.Api | undefined
+    const s2 = await start({ role: "station", listen: "127.0.0.1:0", seeds: [s1Seed], acceptPushFrom: [a.did] }, {
+      content: { onApi: (api) => (s2Content = api) }
+    })
+    let s3Content: ContentSupervisor.Api | undefined
+    const s3 = await start({ role: "station", listen: "127.0.0.1:0", seeds: [s1Seed] }, { content: { onApi: (api) => (s3Content = api) } })
+
+    // A finds a station through its `station` record, looked up through S1's proxy.
+    for (const s of [s2, s3]) await stationFound(s1Dht!, s.did)
+
+    const bytes = new Uint8Array(randomBytes(2 * 262_144 + 777))
+    const mcid = await a.putContent(bytes)
+    await a.pushContent(mcid, { to: s2.did, timeoutMs: 120_000 })
+    expect(await holds(s2Content, mcid)).toBe(true)
+    expect(Buffer.from(await s2.getContent(mcid)).equals(Buffer.from(bytes))).toBe(true)
+
+    // S3 admits only its attached clients: A, a client of S1 visiting it, is declined at once.
+    const refusedAt = Date.now()
+    await expect(a.pushContent(mcid, { to: s3.did, timeoutMs: 60_000 })).rejects.toMatchObject({ _tag: "PushFailed", reason: "declined", to: s3.did })
+    expect(Date.now() - refusedAt).toBeLessThan(60_000)
+    expect(await holds(s3Content, mcid)).toBe(false)
   }, 300_000)
 
   it("macula put --to pushes a file to a node that admits the sender's DID, and fails in words otherwise", async () => {

@@ -7,14 +7,19 @@
  * that fact since it granted in the realm, looks the record up, verifies it and ends Alice's
  * subscription with `err unauthorized` (`Revoked`): her `onEnd` sees `Unauthorized`, events stop
  * reaching her, and presenting the same chain again is refused `Revoked`. Revoking her advertise
- * delegation likewise ends her advertisement: Carol's calls stop reaching her. Bob is unaffected
- * throughout.
+ * delegation likewise ends her advertisement: its `onEnd` sees `Unauthorized` (`Revoked`) and
+ * Carol's calls stop reaching her. Bob is unaffected throughout.
+ *
+ * A second case shows a station that never hears the fact (the realm service stores only the DHT
+ * record): its re-check of held grants finds the record once the negative answer runs out
+ * (`revocationCacheMs`, 2 s here) and ends the member's subscription all the same.
  *
  * Every step has a generous timeout; every node is stopped and the directory removed in afterAll.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Capabilities from "../../src/cli/Capabilities.ts"
 import * as Io from "../../src/cli/Io.ts"
@@ -23,6 +28,8 @@ import { Identity } from "../../src/identity/Identity.ts"
 import * as Ucan from "../../src/identity/ucan/index.ts"
 import { RealmCapabilities } from "../../src/identity/ucan/index.ts"
 import * as KeyFile from "../../src/node/KeyFile.ts"
+import * as SignedRecord from "../../src/node/SignedRecord.ts"
+import type { RevocationRecordBody } from "../../src/wire/SignedBody.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 
 const nodes: Array<MaculaNode> = []
@@ -36,8 +43,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 }, 60_000)
 
-const start = async (config: Parameters<typeof MaculaNode.start>[0]) => {
-  const node = await MaculaNode.start(config)
+const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
+  const node = await MaculaNode.start(config, hooks)
   nodes.push(node)
   return node
 }
@@ -89,7 +96,10 @@ describe("revocation distribution", () => {
     })
     await bobNode.subscribe(`${realm}/acme/#`, (e) => void bobGot.push(e.payload))
     // Alice also provides a procedure at A; Carol calls it through B.
-    await aliceNode.advertise(add, (args) => (args as { a: number; b: number }).a + (args as { a: number; b: number }).b)
+    const adEnded: Array<{ readonly _tag: string; readonly reason?: string }> = []
+    await aliceNode.advertise(add, (args) => (args as { a: number; b: number }).a + (args as { a: number; b: number }).b, {
+      onEnd: (error) => void adEnded.push(error as { _tag: string; reason?: string })
+    })
 
     await within("both members receive", 30_000, (async () => {
       // Until A's interest reached B, B forwards nothing: publish until the first event arrives.
@@ -138,6 +148,9 @@ describe("revocation distribution", () => {
       RealmCommand.revoke(["--authority-key", keyPath, "--cid", Ucan.cid(aliceAdvertise), "--cap", capPath, "--seed", `${b.address}#${b.did}`], Io.capture())
     )
     expect(second).toBe(0)
+    // The station ended the advertisement: Alice's `onEnd` hears why, once.
+    await until("alice's advertisement ended", () => adEnded.length > 0, 30_000)
+    expect(adEnded).toEqual([expect.objectContaining({ _tag: "Unauthorized", reason: "Revoked" })])
     await within("calls no longer reach alice", 30_000, (async () => {
       while (await carolNode.call(add, { a: 2, b: 3 }, { timeoutMs: 5_000 }).then(() => true, () => false)) await sleep(200)
     })())
@@ -152,4 +165,49 @@ describe("revocation distribution", () => {
     const bobAgain = await bobNode.subscribe(`${realm}/acme/shop/#`, () => undefined)
     await bobAgain.unsubscribe()
   }, 180_000)
+
+  it("ends a held grant whose revocation fact the station missed, at its re-check (revocationCacheMs)", async () => {
+    const authority = Identity.generate()
+    const dave = Identity.generate()
+    const expiration = Math.floor(Date.now() / 1_000) + 3_600
+    const caps = RealmCapabilities.issueMember({ issuer: authority, member: dave.did, realm, topics: [`${realm}/acme/#`], expiration })
+    const subscribeCap = caps.find((c) => Ucan.decode(c).cmd === "/mesh/subscribe")!
+    const c = await start({
+      role: "station",
+      listen: "127.0.0.1:0",
+      realmAuthorities: { [realm]: authority.did },
+      knobs: { revocationCacheMs: 2_000 }
+    })
+    const seedC = `${c.address}#${c.did}`
+    const daveNode = await start({ role: "client", realm, identity: dave, seeds: [seedC], capabilities: caps })
+    const ended: Array<{ readonly _tag: string; readonly reason?: string }> = []
+    await daveNode.subscribe(`${realm}/acme/#`, () => undefined, { onEnd: (error) => void ended.push(error as { _tag: string; reason?: string }) })
+
+    // The realm service stores the revocation record only: no `revoked_v1` fact is published.
+    let put: Parameters<NonNullable<NonNullable<Parameters<typeof MaculaNode.start>[1]>["onRecords"]>>[1] | undefined
+    await start({ role: "client", realm, identity: authority, seeds: [seedC] }, { onRecords: (_find, p) => void (put = p) })
+    const revocation = Ucan.revoke({ issuer: authority, subject: authority.did, delegation: Ucan.cid(subscribeCap), path: [Ucan.cid(subscribeCap)] })
+    const d = Ucan.Revocation.recordData(revocation, [subscribeCap])
+    if (d instanceof Error) throw d
+    const now = Date.now()
+    const body: RevocationRecordBody = {
+      ty: "revocation",
+      key: Ucan.Revocation.recordKey(d.cid)!,
+      pk: authority.publicKey,
+      seq: now,
+      iat: now,
+      exp: now + 3_600_000,
+      d
+    }
+    const record = SignedRecord.signedRecord(body, (m) => authority.sign(m))
+    if (record instanceof Error) throw record
+    const storedAt = Date.now()
+    await within("record stored", 30_000, Effect.runPromise(put!(record)))
+
+    // No fact: the station learns it at a re-check sweep, within about revocationCacheMs.
+    await until("dave's subscription ended by the re-check", () => ended.length > 0, 30_000)
+    expect(ended[0]).toMatchObject({ _tag: "Unauthorized", reason: "Revoked" })
+    // 2 s of negative answer plus a 0.5 s sweep period and a lookup; a loaded machine adds lag.
+    expect(Date.now() - storedAt).toBeLessThan(20_000)
+  }, 120_000)
 })

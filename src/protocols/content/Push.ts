@@ -17,7 +17,10 @@
  * relays the offer: the sender's home station stamps `from` (the sender's key) on a relayed
  * `content.have`, as it stamps `from` on a relayed `call` (§9.2), and the stations after it keep
  * it (stations are trusted to route, §13.4). On a session whose peer is a client, the peer is
- * the sender and `from` is ignored.
+ * the sender, whatever `from` names; a client that is not attached here (it dialled a station
+ * other than its home one to push to it) stamps `from` with its own key, so that a station's
+ * default (its attached clients) does not admit it. Claiming to be attached gains a client
+ * nothing: it could attach to the station instead.
  *
  * The recipient core keeps one pull per MCID: a repeated offer (the sender repeats its offer
  * while it waits, which keeps relays from closing the session as idle) or an offer of the same
@@ -133,7 +136,9 @@ export const admits = (policy: Policy, sender: Sender): boolean =>
 
 /**
  * Who sent an offer that arrived on a session whose peer is `peer` (a DID, with its role):
- * a client peer is the sender itself; through a station, the `from` the stations stamped (the
+ * a client peer is the sender itself, attached here unless it stamped `from` (a client of
+ * another station that dialled this one to push declares itself a visitor that way; whatever
+ * key it names, the sender is the peer); through a station, the `from` the stations stamped (the
  * station itself when there is none: it offers its own content).
  *
  * @since 0.1.0
@@ -144,7 +149,7 @@ export const senderOf = (
   peer: { readonly did: string; readonly role: "client" | "station" },
   didOf: (key: Uint8Array) => string | undefined
 ): Sender => {
-  if (peer.role === "client") return { did: peer.did, attached: true, direct: true }
+  if (peer.role === "client") return { did: peer.did, attached: frame.from === undefined, direct: true }
   const origin = frame.from === undefined ? undefined : didOf(frame.from)
   return origin === undefined || origin === peer.did ? { did: peer.did, attached: false, direct: true } : { did: origin, attached: false, direct: false }
 }

@@ -19,6 +19,11 @@
  * command. The node normally takes offers before they reach this core (`./Push.ts` decides with
  * `acceptPushFrom`); the serving actor counts and declines any that still arrive.
  *
+ * Members-only serving (PROTOCOL.md §13.0, §13.3 `/content/get`) is decided before this core:
+ * the serving actor judges each session's first request (`opensSession`) and confines an
+ * admitted session to its root and that root's chunks (`scopeOf`, `confine`), pure helpers kept
+ * here; the core itself serves whatever reaches it.
+ *
  * Pure: no I/O, no clock. Nonsense from a peer (cancels of unknown wants, answers for a peer
  * that left) is ignored.
  *
@@ -427,4 +432,66 @@ export const make = (knobs: Knobs): Step.Step<State, Event, Command> => (state, 
   pump(tx, knobs)
   armSweep(tx, knobs, now)
   return [{ ...tx.s, peers: tx.peers }, tx.out]
+}
+
+/**
+ * A members-only session's scope (PROTOCOL.md §13.0, `/content/get`): whether an MCID may be
+ * served on it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InScope = (m: Ids.McidBytes) => boolean
+
+/**
+ * Confines a frame of an admitted members-only session to its scope: block and `have` wants of
+ * MCIDs outside it are answered `y: false` here (the session was admitted for other content), a
+ * manifest request outside it is answered `nf`. `frame` is what still goes to the core
+ * (`undefined`: nothing), `answers` what to send back first. Cancels and offers pass as they are.
+ * Pure.
+ *
+ * @since 0.1.0
+ * @category admission
+ */
+export const confine = (
+  frame: Inbound,
+  inScope: InScope
+): { readonly frame: Inbound | undefined; readonly answers: ReadonlyArray<Outbound> } => {
+  switch (frame.t) {
+    case "content.want": {
+      const kept = frame.w.filter((e) => inScope(e.m))
+      if (kept.length === frame.w.length) return { frame, answers: [] }
+      const out = frame.w.filter((e) => !inScope(e.m))
+      const answers: ReadonlyArray<Outbound> = [{ t: "content.have", h: out.map((e) => ({ m: e.m, y: false })) }]
+      // A `full` list still replaces the old one, even when nothing of it is in scope.
+      return { frame: kept.length > 0 || frame.full === true ? { ...frame, w: kept } : undefined, answers }
+    }
+    case "content.manifest_req":
+      return inScope(frame.m) ? { frame, answers: [] } : { frame: undefined, answers: [{ t: "content.manifest_res", id: frame.id, m: frame.m, nf: true }] }
+    default:
+      return { frame, answers: [] }
+  }
+}
+
+/**
+ * Whether a frame opens a members-only session, so it must carry `au`: the first `content.want`
+ * or `content.manifest_req` of a session (§13.0). Pure.
+ *
+ * @since 0.1.0
+ * @category admission
+ */
+export const opensSession = (frame: Inbound): frame is ContentWant | ContentManifestReq =>
+  frame.t === "content.want" || frame.t === "content.manifest_req"
+
+/**
+ * The scope of a session admitted for `root` (§13.3 `/content/get`): the root and, for a
+ * manifest, the chunks it lists (`hashes`, as raw-block MCIDs). Keys as `Ids.key`. Pure.
+ *
+ * @since 0.1.0
+ * @category admission
+ */
+export const scopeOf = (root: Ids.McidBytes, hashes: ReadonlyArray<Uint8Array> = []): ReadonlySet<string> => {
+  const keys = new Set<string>([Ids.key(root)])
+  for (const h of hashes) keys.add(Ids.key(Ids.rawMcid(h)))
+  return keys
 }

@@ -12,6 +12,9 @@
  * - **provider**: keeps its advertisements, asks for provider records naming the current
  *   station to be signed and sent (`adv`), re-puts below quorum after `republishRetryMs` and
  *   renews at `republishFraction` × `providerRecordTtlMs`, withdraws with a `gone` record;
+ *   drops an advertisement the station ends after accepting it (an `err` naming its accepted
+ *   `adv`, as a revocation does, §13.6) and tells the application (`AdvertiseFailed` after
+ *   `Advertised`), except `realm_refused` on a replay, which keeps it for the next station;
  *   admits incoming calls up to `maxHandlerConcurrency` per procedure, runs their handlers with
  *   the call's deadline and answers `reply` (result, `handler_error`, `deadline_exceeded`);
  *   refuses a reused in-flight call id as the station does (`RejectFrame invalid_field`, a minor
@@ -114,6 +117,11 @@ export interface Advertisement {
   seq: number
   /** The station acknowledged it at least once. */
   confirmed: boolean
+  /**
+   * Id of the `adv` the current station last accepted: the id its `err` names when it ends the
+   * advertisement later (§13.6).
+   */
+  acceptedId: number | undefined
 }
 
 /**
@@ -151,6 +159,8 @@ export interface EndpointState {
   readonly running: Map<string, number>
   readonly ads: Map<string, Advertisement>
   readonly requests: Map<number, { readonly kind: "adv" | "unadv"; readonly key: string; readonly ref: number }>
+  /** Accepted `adv` id → advertisement key (one per advertisement: its `acceptedId`). */
+  readonly accepted: Map<number, string>
   readonly timers: Keys.Timers
   prng: Prng.Prng
   nextId: number
@@ -172,6 +182,7 @@ export const initialEndpoint = (init: { readonly seed: number }): EndpointState 
   running: new Map(),
   ads: new Map(),
   requests: new Map(),
+  accepted: new Map(),
   timers: Keys.timers(),
   prng: Prng.fromSeed(init.seed),
   nextId: 1,
@@ -438,6 +449,9 @@ const linkUp = (t: Turn, s: S, station: string): void => {
 
 const linkDown = (t: Turn, s: S): void => {
   s.station = undefined
+  // Accepted ids belong to the lost station: the next one names the replayed `adv`s.
+  s.accepted.clear()
+  for (const ad of s.ads.values()) ad.acceptedId = undefined
   for (const c of Array.from(s.calls.values())) {
     if (!c.sent || c.via !== undefined) continue // direct calls ride their own connection
     if (c.frame.idem && c.stream === undefined) c.sent = false // §9.3: re-issued after reconnect
@@ -585,7 +599,7 @@ const advertise = (
   const key = procKeyOf(realm, proc)
   if (s.ads.has(key)) return fail("bad_request", "already_advertised")
   if (s.ads.size >= t.config.maxAdvertisements) return fail("overloaded")
-  const ad: Advertisement = { ref, realm, proc, modes, req, seq: 0, confirmed: false }
+  const ad: Advertisement = { ref, realm, proc, modes, req, seq: 0, confirmed: false, acceptedId: undefined }
   s.ads.set(key, ad)
   sendAdvertisement(t, s, key, ad, false)
 }
@@ -594,8 +608,7 @@ const unadvertise = (t: Turn, s: S, ref: number, realm: Frame.Bin32, proc: strin
   const key = procKeyOf(realm, proc)
   const ad = s.ads.get(key)
   if (ad === undefined) return void t.out.push(Cmd.Notify({ notice: EndpointNotice.Unadvertised({ ref }) }))
-  s.ads.delete(key)
-  cancelTimer(t, s, `republish/${key}`)
+  forgetAd(t, s, key, ad)
   if (s.station === undefined) {
     // Nothing to withdraw through: the station dropped us with the link.
     return void t.out.push(Cmd.Notify({ notice: EndpointNotice.Unadvertised({ ref }) }))
@@ -606,24 +619,50 @@ const unadvertise = (t: Turn, s: S, ref: number, realm: Frame.Bin32, proc: strin
   t.out.push(Cmd.SignAdvertisement({ id, draft }))
 }
 
+/** Forgets an advertisement: its entry, its renewal timer, its accepted id. */
+const forgetAd = (t: Turn, s: S, key: string, ad: Advertisement): void => {
+  s.ads.delete(key)
+  cancelTimer(t, s, `republish/${key}`)
+  if (ad.acceptedId !== undefined) s.accepted.delete(ad.acceptedId)
+}
+
+/** The station refused or ended `ad`: it is gone here too (never replayed), and the application hears. */
+const endAd = (t: Turn, s: S, key: string, ad: Advertisement, f: Frame.Err): void => {
+  forgetAd(t, s, key, ad)
+  t.out.push(
+    Cmd.Notify({
+      notice: f.r === undefined
+        ? EndpointNotice.AdvertiseFailed({ ref: ad.ref, code: f.c })
+        : EndpointNotice.AdvertiseFailed({ ref: ad.ref, code: f.c, reason: f.r })
+    })
+  )
+}
+
 const onAnswer = (t: Turn, s: S, f: Frame.Ok | Frame.Err): void => {
   const r = f.id === undefined ? undefined : s.requests.get(f.id)
-  if (r === undefined || f.id === undefined) return void s.counters.unknownReplies++
+  if (r === undefined || f.id === undefined) {
+    // An `err` naming an `adv` the station accepted earlier: it ended that advertisement (§13.6).
+    const key = f.t === "err" && f.id !== undefined ? s.accepted.get(f.id) : undefined
+    const ad = key === undefined ? undefined : s.ads.get(key)
+    if (f.t === "err" && key !== undefined && ad !== undefined && ad.acceptedId === f.id) return endAd(t, s, key, ad, f)
+    return void s.counters.unknownReplies++
+  }
   s.requests.delete(f.id)
   if (r.kind === "unadv") return void t.out.push(Cmd.Notify({ notice: EndpointNotice.Unadvertised({ ref: r.ref }) }))
   const ad = s.ads.get(r.key)
   if (ad === undefined || ad.ref !== r.ref) return
   if (f.t === "err") {
-    s.ads.delete(r.key)
-    cancelTimer(t, s, `republish/${r.key}`)
-    return void t.out.push(
-      Cmd.Notify({
-        notice: f.r === undefined
-          ? EndpointNotice.AdvertiseFailed({ ref: r.ref, code: f.c })
-          : EndpointNotice.AdvertiseFailed({ ref: r.ref, code: f.c, reason: f.r })
-      })
-    )
+    // A replay refused because this station does not serve the realm: the advertisement stays
+    // for the next station (the link moves on, §1 client links); nothing is renewed here.
+    if (ad.confirmed && f.c === "realm_refused") {
+      s.counters.ignored++
+      return cancelTimer(t, s, `republish/${r.key}`)
+    }
+    return endAd(t, s, r.key, ad, f)
   }
+  if (ad.acceptedId !== undefined) s.accepted.delete(ad.acceptedId)
+  ad.acceptedId = f.id
+  s.accepted.set(f.id, r.key)
   const acks = f.n ?? 0
   if (!ad.confirmed) {
     ad.confirmed = true

@@ -49,7 +49,12 @@ export interface ProviderDraft {
 export type EndpointNotice = Data.TaggedEnum<{
   /** The station registered advertisement `ref`; `acks` replicas hold the record. */
   Advertised: { readonly ref: number; readonly acks: number }
-  /** The station refused advertisement `ref`; it is gone. */
+  /**
+   * The station refused advertisement `ref`, or ended it after accepting it (`err` naming an
+   * accepted `adv`, e.g. `unauthorized` / `Revoked` when its grant was revoked, §13.6); either
+   * way it is gone and not replayed. The facade tells the two apart by whether `Advertised`
+   * came first.
+   */
   AdvertiseFailed: { readonly ref: number; readonly code: string; readonly reason?: string }
   /** Withdrawal `ref` is done. */
   Unadvertised: { readonly ref: number }

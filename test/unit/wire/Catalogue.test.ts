@@ -269,14 +269,14 @@ const tables: { readonly [T in FrameType]: Table<T> } = {
   "s.end": { valid: { t: "s.end" }, required: [], mistyped: [], wrongSize: [], oversizeField: [] },
   "s.credit": { valid: { t: "s.credit", n: 64 }, required: ["n"], mistyped: [["n", 2 ** 53]], wrongSize: [], oversizeField: [] },
   "content.want": {
-    valid: { t: "content.want", w: [{ m: bin(34), k: "block", p: 200 }, { m: bin(34, 1), k: "have" }], full: true, to: bin(32), au: authority },
+    valid: { t: "content.want", w: [{ m: bin(34), k: "block", p: 200 }, { m: bin(34, 1), k: "have" }], full: true, to: bin(32), from: bin(32, 1), au: authority },
     required: ["w"],
     mistyped: [["w", [{ m: bin(34), k: "all" }]], ["full", 1], ["w", [bin(34)]]],
-    wrongSize: [["w", [{ m: bin(33), k: "block" }]], ["to", bin(31)]],
+    wrongSize: [["w", [{ m: bin(33), k: "block" }]], ["to", bin(31)], ["from", bin(33)]],
     oversizeField: [["w", [{ m: bin(34), k: "block", p: 256 }]]]
   },
   "content.have": {
-    valid: { t: "content.have", h: [{ m: bin(34), y: true, sz: 1_000 }, { m: bin(34), y: false }], to: bin(32), from: bin(32, 1) },
+    valid: { t: "content.have", h: [{ m: bin(34), y: true, sz: 1_000 }, { m: bin(34), y: false }], to: bin(32), from: bin(32, 1), au: authority },
     required: ["h"],
     mistyped: [["h", [{ m: bin(34), y: "yes" }]], ["h", [{ m: bin(34), y: true, sz: -1 }]]],
     wrongSize: [["h", [{ m: bin(35), y: true }]], ["from", bin(31)]],
@@ -290,10 +290,10 @@ const tables: { readonly [T in FrameType]: Table<T> } = {
     oversizeField: [["d", new Uint8Array(262_145)]]
   },
   "content.manifest_req": {
-    valid: { t: "content.manifest_req", id: 1, m: bin(34), to: bin(32), au: authority },
+    valid: { t: "content.manifest_req", id: 1, m: bin(34), to: bin(32), from: bin(32, 1), au: authority },
     required: ["id", "m"],
     mistyped: [["m", "mcid"]],
-    wrongSize: [["m", bin(33)]],
+    wrongSize: [["m", bin(33)], ["from", bin(31)]],
     oversizeField: []
   },
   "content.manifest_res": {

@@ -57,11 +57,13 @@ describe("acceptPushFrom", () => {
     expect(Push.admits({ any: false, attached: false, dids: [bob] }, remote)).toBe(false)
   })
 
-  it("takes the sender from a client peer itself, through a station from `from`", () => {
+  it("takes the sender from a client peer itself (a visitor when it stamps `from`), through a station from `from`", () => {
     const didOf = (k: Uint8Array) => (k[0] === 1 ? alice : undefined)
     const frame: ContentHave = { t: "content.have", h: [{ m: mcid(1), y: true }], from: key(1) }
-    // A client cannot claim to be someone else: `from` is ignored.
-    expect(Push.senderOf(frame, { did: bob, role: "client" }, didOf)).toEqual({ did: bob, attached: true, direct: true })
+    // A client cannot claim to be someone else; its `from` only says it is not attached here.
+    expect(Push.senderOf(frame, { did: bob, role: "client" }, didOf)).toEqual({ did: bob, attached: false, direct: true })
+    const plain: ContentHave = { t: "content.have", h: [{ m: mcid(1), y: true }] }
+    expect(Push.senderOf(plain, { did: bob, role: "client" }, didOf)).toEqual({ did: bob, attached: true, direct: true })
     expect(Push.senderOf(frame, { did: "did:key:z6MkStation", role: "station" }, didOf)).toEqual({ did: alice, attached: false, direct: false })
     const own: ContentHave = { t: "content.have", h: [{ m: mcid(1), y: true }] }
     expect(Push.senderOf(own, { did: "did:key:z6MkStation", role: "station" }, didOf)).toEqual({ did: "did:key:z6MkStation", attached: false, direct: true })
