@@ -26,12 +26,6 @@ const { RouterEvent: RE, SessionEvent: SE } = PubSub
 // Client: order and no duplicates
 // ---------------------------------------------------------------------------------------------
 
-/** An action of the client-side harness. */
-type ClientAction =
-  | { readonly k: "event"; readonly i: number; readonly sids: ReadonlyArray<number> }
-  | { readonly k: "handled"; readonly sid: number }
-  | { readonly k: "timers"; readonly dt: number }
-
 const topics = [B.topic("a"), B.topic("b")]
 
 /** Published events: publisher p ∈ {2, 3}, session 1 or 2 (a restart), per-topic tseq. */

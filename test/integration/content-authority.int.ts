@@ -18,33 +18,18 @@
  * Every step has a generous timeout; every node is stopped in afterAll.
  */
 import { randomBytes } from "node:crypto"
-import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, it } from "vitest"
 import type * as ContentSupervisor from "../../supervisors/ContentSupervisor.ts"
-import type * as Mcid from "../../src/content/Mcid.ts"
 import { Identity } from "../../src/identity/Identity.ts"
 import * as Ucan from "../../src/identity/ucan/index.ts"
-import { MaculaNode } from "../../src/node/index.ts"
+import { nodeSet, holds } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 const realm = "io.example"
 
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
 }, 60_000)
-
-const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
-  const node = await MaculaNode.start(config, hooks)
-  nodes.push(node)
-  return node
-}
-
-/** Whether `api`'s store holds `mcid` whole (read without fetching anything). */
-const holds = async (api: ContentSupervisor.Api | undefined, mcid: Mcid.Mcid): Promise<boolean> => {
-  const store = api?.store()
-  if (store === undefined) throw new Error("no content store")
-  return (await Effect.runPromise(store.progress(mcid))).complete
-}
 
 const authority = Identity.generate()
 const stranger = Identity.generate()

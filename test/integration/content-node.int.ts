@@ -6,18 +6,12 @@
 import { randomBytes } from "node:crypto"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Mcid from "../../src/content/Mcid.ts"
-import { MaculaNode } from "../../src/node/index.ts"
+import { nodeSet } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop()))
+  await stopAll()
 })
-
-const start = async (config: Parameters<typeof MaculaNode.start>[0]) => {
-  const node = await MaculaNode.start(config)
-  nodes.push(node)
-  return node
-}
 
 describe("content through the node", () => {
   it("a client's put outlives it on the station; another client gets it byte-identical", async () => {

@@ -34,15 +34,16 @@ import { MaculaNode, type NodeEvent } from "../../src/node/index.ts"
 import * as ContentRelay from "../../src/node/ContentRelay.ts"
 import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
 import { bundled, killAll } from "../support/cli.ts"
+import { nodeSet, eventually, holds } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 const children: Array<ChildProcessWithoutNullStreams> = []
 const realm = "io.example"
 const dir = mkdtempSync(join(tmpdir(), "content-push-"))
 
 afterAll(async () => {
   killAll(children)
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
   rmSync(dir, { recursive: true, force: true })
 }, 60_000)
 
@@ -62,26 +63,6 @@ const macula = (args: ReadonlyArray<string>, ms = 90_000): Promise<{ code: numbe
     })
   })
 
-const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
-  const node = await MaculaNode.start(config, hooks)
-  nodes.push(node)
-  return node
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Retries `attempt` until it resolves, for at most `ms`; the last failure otherwise. */
-const eventually = async <A>(label: string, ms: number, attempt: () => Promise<A>): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      return await attempt()
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms: ${String((error as { message?: string }).message ?? error)}`)
-      await sleep(250)
-    }
-  }
-}
 
 /** Waits until `dht` finds the endpoint record of `did` (the relays route by it). */
 const endpointFound = (dht: DhtSupervisor.Dht, did: string) =>
@@ -101,11 +82,6 @@ const stationFound = (dht: DhtSupervisor.Dht, did: string) =>
   })
 
 /** Whether `store` holds `mcid` whole (read without fetching anything). */
-const holds = async (api: ContentSupervisor.Api | undefined, mcid: Mcid.Mcid): Promise<boolean> => {
-  const store = api?.store()
-  if (store === undefined) throw new Error("no content store")
-  return (await Effect.runPromise(store.progress(mcid))).complete
-}
 
 describe("push upload", () => {
   it("A pushes a file to B behind another station; B admits A and holds it; C (default) declines", async () => {

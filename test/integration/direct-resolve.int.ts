@@ -21,40 +21,20 @@ import * as DhtRpc from "../../actors/DhtRpc.ts"
 import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as Did from "../../src/identity/Did.ts"
 import { Identity } from "../../src/identity/Identity.ts"
-import { MaculaNode } from "../../src/node/index.ts"
 import * as ProviderInvocation from "../../src/node/ProviderInvocation.ts"
 import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
 import type * as Actor from "../../src/runtime/Actor.ts"
 import type * as Supervisor from "../../src/runtime/Supervisor.ts"
+import { nodeSet, eventually } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 const realm = "io.example"
 const proc = (name: string) => `${realm}/acme/calc/direct/${name}_v1`
 
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
 }, 60_000)
 
-const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
-  const node = await MaculaNode.start(config, hooks)
-  nodes.push(node)
-  return node
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Retries `attempt` until it resolves, for at most `ms`; the last failure otherwise. */
-const eventually = async <A>(label: string, ms: number, attempt: () => Promise<A>): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      return await attempt()
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms: ${String((error as { message?: string }).message ?? error)}`)
-      await sleep(250)
-    }
-  }
-}
 
 /** The RPC dispatcher's call counter of a station, found in its live supervision tree. */
 const dispatcherCalls = async (root: Supervisor.SupervisorRef): Promise<number> => {

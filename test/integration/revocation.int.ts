@@ -31,23 +31,18 @@ import * as KeyFile from "../../src/node/KeyFile.ts"
 import * as SignedRecord from "../../src/node/SignedRecord.ts"
 import type { RevocationRecordBody } from "../../src/wire/SignedBody.ts"
 import { MaculaNode } from "../../src/node/index.ts"
+import { nodeSet } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 const dir = mkdtempSync(join(tmpdir(), "macula-revocation-"))
 const realm = "io.example"
 const orders = `${realm}/acme/shop/orders/placed_v1`
 const add = `${realm}/acme/calc/math/add_v1`
 
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
   rmSync(dir, { recursive: true, force: true })
 }, 60_000)
-
-const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
-  const node = await MaculaNode.start(config, hooks)
-  nodes.push(node)
-  return node
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -15,20 +15,15 @@ import { afterAll, describe, expect, it } from "vitest"
 import { Identity } from "../../src/identity/Identity.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 import type { StreamCall } from "../../src/node/index.ts"
+import { nodeSet } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 const realm = "io.example"
 const proc = (name: string) => `${realm}/acme/calc/stream/${name}_v1`
 
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
 }, 60_000)
-
-const start = async (config: Parameters<typeof MaculaNode.start>[0]) => {
-  const node = await MaculaNode.start(config)
-  nodes.push(node)
-  return node
-}
 
 const within = <A>(label: string, ms: number, promise: Promise<A>): Promise<A> =>
   Promise.race([promise, new Promise<A>((_, reject) => setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms))])

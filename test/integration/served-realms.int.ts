@@ -20,17 +20,12 @@ import * as Realm from "../../src/identity/Realm.ts"
 import { ConfigError, MaculaNode, type NodeEvent } from "../../src/node/index.ts"
 import type * as StationLink from "../../src/node/StationLink.ts"
 import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
+import { nodeSet } from "../support/nodes.ts"
 
-const nodes: Array<MaculaNode> = []
+const { start, stopAll } = nodeSet()
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
+  await stopAll()
 }, 60_000)
-
-const start = async (config: Parameters<typeof MaculaNode.start>[0], hooks?: Parameters<typeof MaculaNode.start>[1]) => {
-  const node = await MaculaNode.start(config, hooks)
-  nodes.push(node)
-  return node
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -213,8 +213,6 @@ interface Tx {
 
 const emptyPeer: Peer = { wants: new Map(), inFlight: 0, checks: 0 }
 
-const openWants = (p: Peer): number => p.wants.size + p.checks
-
 const peerOf = (tx: Tx, id: PeerId): Peer | undefined => tx.peers.get(id)
 
 const ensurePeer = (tx: Tx, knobs: Knobs, id: PeerId): Peer | undefined => {

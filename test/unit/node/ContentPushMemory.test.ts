@@ -18,9 +18,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { afterAll, describe, expect, it } from "vitest"
 import type * as ContentSupervisor from "../../../supervisors/ContentSupervisor.ts"
-import type * as Mcid from "../../../src/content/Mcid.ts"
 import { MaculaNode } from "../../../src/node/MaculaNode.ts"
 import * as ContentStore from "../../../src/platform/content/ContentStore.ts"
+import { holds } from "../../support/nodes.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "push-memory-"))
 const nodes: Array<MaculaNode> = []
@@ -41,12 +41,6 @@ const countingStore = (name: string) => {
     }))
   ).pipe(Layer.provide(ContentStore.layer({ dir: join(dir, name) })))
   return { counter, layer }
-}
-
-const holds = async (api: ContentSupervisor.Api | undefined, mcid: Mcid.Mcid): Promise<boolean> => {
-  const store = api?.store()
-  if (store === undefined) throw new Error("no content store")
-  return (await Effect.runPromise(store.progress(mcid))).complete
 }
 
 describe("the push recipient's pull", () => {

@@ -12,7 +12,6 @@ const self = B.id(0xee)
 const caller = B.id(1)
 const prov = B.id(2)
 const prov2 = B.id(3)
-const remoteProv = B.id(4)
 const S2 = B.id(0x52)
 const allowed: Rpc.Verdict = { _tag: "Allowed" }
 
