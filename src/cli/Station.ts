@@ -1,8 +1,10 @@
 /**
  * `macula station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]...
- * [--realm NAME]... [--knob NAME=VALUE]...`: runs a station until SIGINT or SIGTERM, then stops it
- * gracefully. `--realm` (repeatable) restricts the realms served (`servedRealms`); without it the
- * station serves every realm.
+ * [--realm NAME]... [--accept-push-from WHO]... [--content-policy POLICY] [--knob NAME=VALUE]...`:
+ * runs a station until SIGINT or SIGTERM, then stops it gracefully. `--realm` (repeatable)
+ * restricts the realms served (`servedRealms`); without it the station serves every realm.
+ * `--accept-push-from` (`none`, `attached`, `any`, or DIDs, repeatable) sets `acceptPushFrom`;
+ * `--content-policy` (`open` or `members:REALM`) sets `contentServePolicy`.
  *
  * Output contract (API.md "CLI"): the first stdout line is exactly `quic://HOST:PORT did:key:…`
  * with the real bound port, and nothing else goes to stdout; logs and warnings go to stderr.
@@ -32,6 +34,8 @@ export const spec: Args.CommandSpec = {
     { name: "seed", repeatable: true },
     { name: "authority", repeatable: true },
     { name: "realm", repeatable: true },
+    { name: "accept-push-from", repeatable: true },
+    { name: "content-policy" },
     { name: "knob", repeatable: true }
   ]
 }
@@ -51,6 +55,22 @@ export const parseKnobs = (command: string, pairs: ReadonlyArray<string>): Parti
     knobs[m[1]!] = Number(m[2])
   }
   return knobs as Partial<Knobs>
+}
+
+/** `--accept-push-from` values as `acceptPushFrom`: one keyword alone, else a list (checked at start). */
+const pushSenders = (values: ReadonlyArray<string>): NodeConfig["acceptPushFrom"] => {
+  if (values.length === 0) return undefined
+  const only = values[0]!
+  return values.length === 1 && (only === "none" || only === "attached" || only === "any") ? only : values
+}
+
+/** `--content-policy open | members:REALM` as `contentServePolicy`, or a `UsageError`. */
+const parseContentPolicy = (value: string | undefined): NodeConfig["contentServePolicy"] | UsageError => {
+  if (value === undefined) return undefined
+  if (value === "open") return "open"
+  const members = /^members:(.+)$/.exec(value)
+  if (members !== null && Config.isRealmName(members[1]!)) return { members: members[1]! }
+  return new UsageError({ message: `station: --content-policy must be open or members:REALM (got "${value}")` })
 }
 
 /**
@@ -81,12 +101,17 @@ export const toConfig = (args: ReadonlyArray<string>): NodeConfig | UsageError =
   const badRealm = served.find((name) => !Config.isRealmName(name))
   if (badRealm !== undefined) return new UsageError({ message: `station: --realm "${badRealm}" is not a valid realm name` })
   const data = Args.one(parsed, "data")
+  const policy = parseContentPolicy(Args.one(parsed, "content-policy"))
+  if (policy instanceof UsageError) return policy
+  const acceptPushFrom = pushSenders(Args.all(parsed, "accept-push-from"))
   return {
     role: "station",
     listen,
     seeds: Args.all(parsed, "seed"),
     realmAuthorities,
     ...(served.length === 0 ? {} : { servedRealms: served }),
+    ...(acceptPushFrom === undefined ? {} : { acceptPushFrom }),
+    ...(policy === undefined ? {} : { contentServePolicy: policy }),
     ...(data === undefined ? {} : { dataDir: data }),
     ...(Object.keys(knobs).length === 0 ? {} : { knobs })
   }

@@ -16,9 +16,12 @@ commands:
       an application actor crashing and recovering, a file from two providers, a station killed
   demo supervision [--seed N] [--faults N] [--interval-ms N]
       the runtime alone: a supervision tree healing under seeded chaos, with the live tree and a summary
-  station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--realm NAME]... [--knob NAME=VALUE]...
+  station --listen HOST:PORT [--data DIR] [--seed URL]... [--authority REALM=DID]... [--realm NAME]...
+          [--accept-push-from WHO]... [--content-policy open|members:REALM] [--knob NAME=VALUE]...
       runs a station until SIGINT/SIGTERM; first stdout line: quic://HOST:PORT did:key:...
       --realm (repeatable): serve only these realms (default: every realm)
+      --accept-push-from (repeatable): none, attached (default), any, or DIDs
+      --content-policy: serve content to anyone (open, default) or to members of REALM only
   status --seed URL... [--json] [--timeout MS]
       attaches as an ephemeral client and prints what it sees of the station
   realm keygen -o FILE

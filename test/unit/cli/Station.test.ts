@@ -34,6 +34,19 @@ describe("macula station", () => {
     expect(message(["--listen", "h:1", "--authority", `a=${did}`, "--authority", `a=${did}`])).toContain("given twice")
     expect(message(["--listen", "h:1", "--knob", "nope=1"])).toBe("station: unknown knob nope")
     expect(message(["--listen", "h:1", "--knob", "probeIntervalMs"])).toContain("NAME=INTEGER")
+    expect(message(["--listen", "h:1", "--content-policy", "members"])).toContain("open or members:REALM")
+    expect(message(["--listen", "h:1", "--content-policy", "members:Not A Realm"])).toContain("open or members:REALM")
+  })
+
+  it("takes whom it accepts pushes from and its content policy", () => {
+    const base = ["--listen", "h:1", "--authority", `io.example=${did}`]
+    expect(Station.toConfig([...base, "--accept-push-from", "any", "--content-policy", "members:io.example"])).toMatchObject({
+      acceptPushFrom: "any",
+      contentServePolicy: { members: "io.example" }
+    })
+    expect(Station.toConfig([...base, "--accept-push-from", "attached", "--accept-push-from", did])).toMatchObject({ acceptPushFrom: ["attached", did] })
+    expect(Station.toConfig([...base, "--content-policy", "open"])).toMatchObject({ contentServePolicy: "open" })
+    expect(Station.toConfig(base)).not.toHaveProperty("acceptPushFrom")
   })
 
   it("warns that realms without an authority run open", () => {
