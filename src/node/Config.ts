@@ -105,8 +105,9 @@ export interface Knobs {
   readonly pushTimeoutMs: number
   /**
    * Stations: how long a DHT answer "no revocation" is believed per delegation (§13.6); held
-   * grants have their chains asked again once it runs out, so a revocation whose fact this
-   * station missed ends what it admitted within about this long. @default 60_000
+   * grants have their chains asked again once it runs out (the sweep runs every quarter of it),
+   * so a revocation whose fact this station missed ends what it admitted within about 1.25 ×
+   * this, plus one DHT lookup. @default 60_000
    */
   readonly revocationCacheMs: number
   /**
