@@ -265,6 +265,15 @@ const packedValue: fc.Arbitrary<Uint8Array> = fc.oneof(
 
 const encodedFrameBody: fc.Arbitrary<Uint8Array> = Wire.encodedFrame.map(({ bytes }) => bytes.slice(4))
 
+/** Content offers and requests with `from` and `au` (§12.6, §13.0): keys of any length, `au` of any shape. */
+const contentIdentityBody: fc.Arbitrary<Uint8Array> = fc.tuple(
+  fc.oneof(Wire.frames["content.have"], Wire.frames["content.want"], Wire.frames["content.manifest_req"]),
+  fc.record({
+    from: fc.oneof(Wire.bytes(32), fc.integer({ min: 0, max: 40 }).chain((n) => Wire.bytes(n)), Wire.anyValue),
+    au: fc.oneof(Wire.authority, Wire.anyValue)
+  }, { requiredKeys: [] })
+).map(([frame, extra]) => Uint8Array.from(packr.pack({ v: 1, ...frame, ...extra })))
+
 const mutated = (bodies: fc.Arbitrary<Uint8Array>) =>
   fc.tuple(bodies, fc.array(Wire.mutation.filter((m) => m.kind !== "length"), { minLength: 1, maxLength: 3 }))
     .map(([b, ms]) => ms.reduce(Wire.mutate, b))
@@ -422,7 +431,7 @@ describe("Codec.decodeBody agrees with the reference path", () => {
 
   it("on valid and mutated frames: the same frame, or the same code and detail", () => {
     fc.assert(
-      fc.property(fc.oneof(encodedFrameBody, mutated(encodedFrameBody), packedValue), (body) => {
+      fc.property(fc.oneof(encodedFrameBody, mutated(encodedFrameBody), packedValue, contentIdentityBody, mutated(contentIdentityBody)), (body) => {
         const actual = Codec.decodeBody(body)
         const expected = referenceBody(body)
         expect(words(actual)).toBe(words(expected))

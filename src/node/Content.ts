@@ -625,11 +625,16 @@ export const make = (options: Options): Content => {
       switch (command._tag) {
         case "Pull": {
           const s = scope
-          if (s === undefined) return feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok: false }))
+          if (s === undefined) return feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok: false, fresh: false }))
           return Effect.asVoid(Effect.forkIn(Effect.gen(function*() {
             const mcid = Mcid.fromBinary(command.m)
             let ok = false
+            let fresh = true
             if (mcid !== undefined) {
+              // Content already whole here (a repeated offer arriving after the pull) is answered
+              // again but not reported again.
+              const store = subtree.api.store()
+              if (store !== undefined) fresh = !(yield* Effect.orElseSucceed(Effect.map(store.progress(mcid), (p) => p.complete), () => false))
               // A sender behind stations (named by `from`) is found through its provider record,
               // which says how to reach it (a station's address, a client's station).
               // Fetch only: the content is checked whole in the store, never read into memory.
@@ -637,7 +642,7 @@ export const make = (options: Options): Content => {
               // A station also serves what it took to others: it answers once it is announced.
               ok = got._tag === "Success" && (options.role !== "station" || (yield* Effect.result(dhtPort.announce(mcid)))._tag === "Success")
             }
-            yield* feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok }))
+            yield* feedPush(Push.Event.Pulled({ now: Date.now(), m: command.m, ok, fresh }))
           }), s))
         }
         case "Answer": {
@@ -842,22 +847,16 @@ export const make = (options: Options): Content => {
       }
       const local = (i: ConnectionActor.Inbound) => Effect.flatMap(offerReceived(i), (taken) => (taken ? Effect.void : subtree.api.sink(i)))
       const r = relay
-      if (r === undefined) return local(inbound)
+      const f = inbound.frame
+      const namesPeer = f.t === "content.have" || ((f.t === "content.want" || f.t === "content.manifest_req") && (f.to !== undefined || f.from !== undefined))
+      if (!namesPeer) return r === undefined ? local(inbound) : Effect.flatMap(r.up(inbound), (taken) => (taken ? Effect.void : local(inbound)))
       return Effect.gen(function*() {
-        // A relayed push offer from a client is stamped with its sender before it travels on.
-        let relayed = inbound
-        if (inbound.frame.t === "content.have" && inbound.frame.to !== undefined) {
-          const peer = yield* registryHandle(inbound.peerDid)
-          const role = peer?.status().peerRole === "client" ? "client" : "station"
-          relayed = { ...inbound, frame: Relay.stampOrigin(inbound.frame, { role, key: Did.toPublicKey(inbound.peerDid) }) }
-        } else if ((inbound.frame.t === "content.want" || inbound.frame.t === "content.manifest_req") && inbound.frame.to !== undefined) {
-          // A relayed request names its requester too: a members-only provider checks its `au` (§13.0).
-          const peer = yield* registryHandle(inbound.peerDid)
-          const role = peer?.status().peerRole === "client" ? "client" : "station"
-          relayed = { ...inbound, frame: ContentAuthority.stampRequester(inbound.frame, { role, key: Did.toPublicKey(inbound.peerDid) }) }
-        }
-        if (yield* r.up(relayed)) return
-        yield* local(inbound)
+        // `from` on an offer or a request is the home station's word (§12.6, §13.0): a client's
+        // own `from` is replaced by its key, here and on every frame it sends through the relay.
+        const peer = yield* registryHandle(inbound.peerDid)
+        const upstream = { role: peer?.status().peerRole === "client" ? "client" as const : "station" as const, key: Did.toPublicKey(inbound.peerDid) }
+        if (r !== undefined && (yield* r.up({ ...inbound, frame: Relay.stampRelayed(f, upstream) }))) return
+        yield* local({ ...inbound, frame: Relay.confineFrom(f, upstream) })
       })
     })
 

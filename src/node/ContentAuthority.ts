@@ -459,18 +459,3 @@ export const forNode = (options: NodeOptions): NodeAuthority => {
     }
   }
 }
-
-/**
- * The requester stamp of a relayed content request (§13.0 `/content/get`): a `content.want` or
- * `content.manifest_req` that names a far end in `to` and comes from a client gets `from` = that
- * client's key, whatever the client put there, so a members-only provider knows whose
- * invocation to expect; from a station it keeps what that station stamped (stations are trusted
- * to route, §13.4). Any other frame is returned as it is. Pure.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const stampRequester = (frame: Frame.Frame, upstream: { readonly role: "client" | "station"; readonly key: Uint8Array }): Frame.Frame => {
-  if ((frame.t !== "content.want" && frame.t !== "content.manifest_req") || frame.to === undefined || upstream.role !== "client") return frame
-  return { ...frame, from: upstream.key }
-}

@@ -305,7 +305,10 @@ describe("bad input at a station, from a raw client (PROTOCOL.md §14)", () => {
     const bodies = [
       raw({ v: 1, t: "sub", id: 1, sid: "one", realm: realmId, pat: `${realm}/#` }),
       raw({ v: 1, t: "sub", id: 1, sid: 1, realm: realmId.slice(0, 31), pat: `${realm}/#` }),
-      raw({ v: 1, t: "sub", id: 1, sid: 2n ** 60n, realm: realmId, pat: `${realm}/#` })
+      raw({ v: 1, t: "sub", id: 1, sid: 2n ** 60n, realm: realmId, pat: `${realm}/#` }),
+      // The identity fields of content sessions (§12.6, §13.0): a short `from`, a garbage `au`.
+      raw({ v: 1, t: "content.have", h: [{ m: Uint8Array.from([0x01, 0x55, ...randomBytes(32)]), y: true }], to: realmId, from: realmId.slice(0, 31) }),
+      raw({ v: 1, t: "content.want", w: [{ m: Uint8Array.from([0x01, 0x55, ...randomBytes(32)]), k: "have" }], au: { inv: "token", prf: [] } })
     ]
     for (const body of bodies) {
       const s = peer.open()

@@ -25,8 +25,9 @@
  * The recipient core keeps one pull per MCID: a repeated offer (the sender repeats its offer
  * while it waits, which keeps relays from closing the session as idle) or an offer of the same
  * content from another admitted sender joins the running pull and is answered with it. A
- * session's sender is fixed by its first offer: only the first frame of a relayed session
- * carries `to`, so only it is stamped with `from`, and a repeat arrives without one.
+ * session's sender is fixed by its first offer while the session is remembered; the sender's
+ * home station stamps `from` on every offer of a relayed session (`Relay.stampRelayed`), so a
+ * later offer cannot name anyone else either.
  *
  * Pure: no I/O, no clock (`now` comes in events).
  *
@@ -228,7 +229,11 @@ export type Event = Data.TaggedEnum<{
   /** An offer of `m` arrived on `session` (the driver's connection/stream) from `sender`. */
   Offered: { readonly now: Millis; readonly session: string; readonly sender: Sender; readonly m: Ids.McidBytes; readonly size?: number }
   /** The pull of `m` ended: the content is whole in the store (`ok`), or it failed. */
-  Pulled: { readonly now: Millis; readonly m: Ids.McidBytes; readonly ok: boolean }
+  /**
+   * The pull of `m` ended: `ok` once it is whole in the store; `fresh` when it was not whole
+   * before the pull (a repeated offer of content already taken is answered, not reported again).
+   */
+  Pulled: { readonly now: Millis; readonly m: Ids.McidBytes; readonly ok: boolean; readonly fresh: boolean }
 }>
 
 /**
@@ -311,7 +316,7 @@ export const make = (config: Config) => (state: State, event: Event): readonly [
         if (![...pulls.values()].some((p) => p.sessions.includes(session))) sessions.delete(session)
       }
       const out: Array<Command> = pull.sessions.map((session) => Command.Answer({ session, m: pull.m, y: event.ok }))
-      if (event.ok) out.push(Command.Arrived({ m: pull.m, sender: pull.sender, size: pull.size }))
+      if (event.ok && event.fresh) out.push(Command.Arrived({ m: pull.m, sender: pull.sender, size: pull.size }))
       const counters = event.ok ? { ...c, completed: c.completed + 1 } : { ...c, failed: c.failed + 1 }
       return [{ pulls, sessions, counters }, out]
     }

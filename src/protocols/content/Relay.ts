@@ -16,8 +16,9 @@
  * `err relay_refused`), `maxPendingFrames` frames held while the route is being found, and
  * `maxWantsPerSession` block wants outstanding per session: excess wants are answered
  * `content.have {y: false}` here and never travel on (the serving side's credit, §12.3).
- * A push offer (`content.have` with `to`) from a client is stamped with `from` = the client
- * before it enters the relay (`stampOrigin`, §12.6), so its recipient knows the sender.
+ * Every push offer (`content.have`) and every request carrying `to` or `from` from a client is
+ * stamped with `from` = the client before it enters the relay (`stampRelayed`, §12.6, §13.0), so
+ * its far end knows the sender; a client can never be named as anyone else.
  * A session silent for `idleMs` in both directions is closed with `err relay_failed` (a content
  * session has no closing frame; the fetcher just stops). When the far end's connection or session fails the near end
  * gets `err relay_failed`, which the fetcher takes as the provider lost.
@@ -372,17 +373,41 @@ export const make = (config: Config) => (state: State, event: Event): readonly [
   }
 }
 
+/** The content frames whose `from` names a peer (§12.6 offers, §13.0 requests). */
+const namesFrom = (frame: Frame): frame is Extract<Frame, { readonly t: "content.have" | "content.want" | "content.manifest_req" }> =>
+  frame.t === "content.have" || frame.t === "content.want" || frame.t === "content.manifest_req"
+
 /**
- * The origin stamp of a relayed push offer (§12.6): a `content.have` that names a far end in
- * `to` and comes from a client gets `from` = that client's key, whatever the client put there,
- * so the recipient learns who offers; from a station it keeps the `from` that station stamped
- * (stations are trusted to route, §13.4). Any other frame is returned as it is.
+ * What a station passes on of a content frame from `upstream` toward a relayed session's far end
+ * (§12.3): from a client, every `content.have` (the first offer names the far end in `to`, a
+ * repeat does not, and both must name the client) and every `content.want` or
+ * `content.manifest_req` that carries `to` or `from` gets `from` = the client's key, whatever the
+ * client put there. Without this a client could send its first frame honestly and a later one
+ * with `from` naming someone else, or with no `from` at all (which the recipient reads as the
+ * relaying station's own offer). From a station the frame is returned as it is (stations are
+ * trusted to route, §13.4).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const stampOrigin = (frame: Frame, upstream: { readonly role: "client" | "station"; readonly key: Uint8Array }): Frame => {
-  if (frame.t !== "content.have" || frame.to === undefined || upstream.role !== "client") return frame
+export const stampRelayed = (frame: Frame, upstream: { readonly role: "client" | "station"; readonly key: Uint8Array }): Frame => {
+  if (upstream.role !== "client" || !namesFrom(frame)) return frame
+  if (frame.t !== "content.have" && frame.to === undefined && frame.from === undefined) return frame
+  return { ...frame, from: upstream.key }
+}
+
+/**
+ * What a node serves itself of a content frame from `upstream` (not relayed): a client can only
+ * ever be named by `from` as itself, so a `from` a client put on a `content.have`,
+ * `content.want` or `content.manifest_req` is replaced by its own key (a visitor's offer keeps
+ * its mark, §12.6; a request names its peer, §13.0). A frame without `from`, or from a station,
+ * is returned as it is.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const confineFrom = (frame: Frame, upstream: { readonly role: "client" | "station"; readonly key: Uint8Array }): Frame => {
+  if (upstream.role !== "client" || !namesFrom(frame) || frame.from === undefined) return frame
   return { ...frame, from: upstream.key }
 }
 

@@ -227,12 +227,7 @@ describe("the serving side's pure pieces", () => {
     expect(Serve.opensSession({ t: "content.cancel", c: [outside] })).toBe(false)
   })
 
-  it("stamps the requester of a relayed request coming from a client, and only that", () => {
-    const want: Frame.ContentWant = { t: "content.want", w: [{ m: root, k: "block" }], to: provider.publicKey, from: outsider.publicKey }
-    expect(ContentAuthority.stampRequester(want, { role: "client", key: member.publicKey })).toEqual({ ...want, from: member.publicKey })
-    expect(ContentAuthority.stampRequester(want, { role: "station", key: member.publicKey })).toBe(want)
-    const direct: Frame.ContentManifestReq = { t: "content.manifest_req", id: 1, m: root }
-    expect(ContentAuthority.stampRequester(direct, { role: "client", key: member.publicKey })).toBe(direct)
+  it("names the requester: the stamped from, else the peer", () => {
     expect(ContentAuthority.requesterOf(provider.did, member.publicKey)).toBe(member.did)
     expect(ContentAuthority.requesterOf(provider.did, undefined)).toBe(provider.did)
   })

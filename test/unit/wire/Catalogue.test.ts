@@ -271,15 +271,15 @@ const tables: { readonly [T in FrameType]: Table<T> } = {
   "content.want": {
     valid: { t: "content.want", w: [{ m: bin(34), k: "block", p: 200 }, { m: bin(34, 1), k: "have" }], full: true, to: bin(32), from: bin(32, 1), au: authority },
     required: ["w"],
-    mistyped: [["w", [{ m: bin(34), k: "all" }]], ["full", 1], ["w", [bin(34)]]],
-    wrongSize: [["w", [{ m: bin(33), k: "block" }]], ["to", bin(31)], ["from", bin(33)]],
+    mistyped: [["w", [{ m: bin(34), k: "all" }]], ["full", 1], ["w", [bin(34)]], ["from", "did:key:z6Mk"], ["au", { inv: "x", prf: [] }], ["au", bin(8)]],
+    wrongSize: [["w", [{ m: bin(33), k: "block" }]], ["to", bin(31)], ["from", bin(33)], ["from", bin(0)]],
     oversizeField: [["w", [{ m: bin(34), k: "block", p: 256 }]]]
   },
   "content.have": {
     valid: { t: "content.have", h: [{ m: bin(34), y: true, sz: 1_000 }, { m: bin(34), y: false }], to: bin(32), from: bin(32, 1), au: authority },
     required: ["h"],
-    mistyped: [["h", [{ m: bin(34), y: "yes" }]], ["h", [{ m: bin(34), y: true, sz: -1 }]]],
-    wrongSize: [["h", [{ m: bin(35), y: true }]], ["from", bin(31)]],
+    mistyped: [["h", [{ m: bin(34), y: "yes" }]], ["h", [{ m: bin(34), y: true, sz: -1 }]], ["from", 7], ["au", { inv: bin(8), prf: bin(8) }], ["au", "token"]],
+    wrongSize: [["h", [{ m: bin(35), y: true }]], ["from", bin(31)], ["from", bin(33)], ["to", bin(33)]],
     oversizeField: []
   },
   "content.block": {
@@ -292,8 +292,8 @@ const tables: { readonly [T in FrameType]: Table<T> } = {
   "content.manifest_req": {
     valid: { t: "content.manifest_req", id: 1, m: bin(34), to: bin(32), from: bin(32, 1), au: authority },
     required: ["id", "m"],
-    mistyped: [["m", "mcid"]],
-    wrongSize: [["m", bin(33)], ["from", bin(31)]],
+    mistyped: [["m", "mcid"], ["from", [bin(32)]], ["au", { prf: [] }]],
+    wrongSize: [["m", bin(33)], ["from", bin(31)], ["from", bin(64)]],
     oversizeField: []
   },
   "content.manifest_res": {

@@ -87,7 +87,7 @@ describe("the recipient core", () => {
     expect(out1).toEqual([Push.Command.Pull({ m: mcid(1), sender: alice, direct: false })])
     const [, direct] = step(Push.initial, offered("s1", 1, { ...a, direct: true }))
     expect(direct).toEqual([Push.Command.Pull({ m: mcid(1), sender: alice, direct: true })])
-    const [s2, out2] = step(s1, Push.Event.Pulled({ now: 5, m: mcid(1), ok: true }))
+    const [s2, out2] = step(s1, Push.Event.Pulled({ now: 5, m: mcid(1), ok: true, fresh: true }))
     expect(out2).toEqual([
       Push.Command.Answer({ session: "s1", m: mcid(1), y: true }),
       Push.Command.Arrived({ m: mcid(1), sender: alice, size: 10 })
@@ -96,9 +96,19 @@ describe("the recipient core", () => {
     expect(s2.counters.completed).toBe(1)
   })
 
+  it("answers a repeated offer of content already taken y: true, without telling the application again", () => {
+    const [s1] = step(Push.initial, offered("s1", 1, a))
+    const [s2] = step(s1, Push.Event.Pulled({ now: 5, m: mcid(1), ok: true, fresh: true }))
+    // The sender's repeat was in flight when the answer went: a new pull finds it whole.
+    const [s3, again] = step(s2, offered("s1", 1, a, 50))
+    expect(again).toEqual([Push.Command.Pull({ m: mcid(1), sender: alice, direct: false })])
+    const [, out] = step(s3, Push.Event.Pulled({ now: 60, m: mcid(1), ok: true, fresh: false }))
+    expect(out).toEqual([Push.Command.Answer({ session: "s1", m: mcid(1), y: true })])
+  })
+
   it("answers y: false when the pull failed, and nothing arrived", () => {
     const [s1] = step(Push.initial, offered("s1", 1, a))
-    const [s2, out] = step(s1, Push.Event.Pulled({ now: 5, m: mcid(1), ok: false }))
+    const [s2, out] = step(s1, Push.Event.Pulled({ now: 5, m: mcid(1), ok: false, fresh: true }))
     expect(out).toEqual([Push.Command.Answer({ session: "s1", m: mcid(1), y: false })])
     expect(s2.counters.failed).toBe(1)
   })
@@ -109,7 +119,7 @@ describe("the recipient core", () => {
     expect(again).toEqual([])
     const [s3, other] = step(s2, offered("s2", 1, a))
     expect(other).toEqual([])
-    const [, out] = step(s3, Push.Event.Pulled({ now: 5, m: mcid(1), ok: true }))
+    const [, out] = step(s3, Push.Event.Pulled({ now: 5, m: mcid(1), ok: true, fresh: true }))
     expect(out.filter((c) => c._tag === "Answer").map((c) => (c as { session: string }).session)).toEqual(["s1", "s2"])
   })
 
@@ -119,7 +129,7 @@ describe("the recipient core", () => {
     // The repeat came through the same relays, unstamped: it looks like the station's own offer.
     const [s2, again] = step(s1, offered("s1", 1, station, 15_000))
     expect(again).toEqual([])
-    const [s3, out] = step(s2, Push.Event.Pulled({ now: 20_000, m: mcid(1), ok: true }))
+    const [s3, out] = step(s2, Push.Event.Pulled({ now: 20_000, m: mcid(1), ok: true, fresh: true }))
     expect(out[0]).toEqual(Push.Command.Answer({ session: "s1", m: mcid(1), y: true }))
     // Answered: the session is forgotten, and so is its sender.
     expect(s3.sessions.size).toBe(0)
@@ -139,7 +149,7 @@ describe("the recipient core", () => {
     const [s1, out1] = step(Push.initial, Push.Event.Offered({ now: 0, session: "s1", sender: a, m: new Uint8Array(3) }))
     expect(out1).toEqual([])
     expect(s1.pulls.size).toBe(0)
-    expect(step(s1, Push.Event.Pulled({ now: 0, m: mcid(9), ok: true }))[1]).toEqual([])
+    expect(step(s1, Push.Event.Pulled({ now: 0, m: mcid(9), ok: true, fresh: true }))[1]).toEqual([])
   })
 
   it("property: one pull per MCID at a time; every offering session is answered exactly once per offer round", () => {
@@ -174,7 +184,7 @@ describe("the recipient core", () => {
         } else {
           const before = answered.length
           const wasPulling = pulling.has(o.n)
-          apply(Push.Event.Pulled({ now: 0, m: mcid(o.n), ok: o.ok }))
+          apply(Push.Event.Pulled({ now: 0, m: mcid(o.n), ok: o.ok, fresh: true }))
           pulling.delete(o.n)
           if (!wasPulling) expect(answered.length).toBe(before)
           else {
@@ -210,20 +220,18 @@ describe("the sender", () => {
   })
 })
 
-describe("the origin stamp of a relayed offer", () => {
+describe("the stamp of a relayed offer", () => {
   const offer: ContentHave = { t: "content.have", h: [{ m: mcid(1), y: true }], to: key(9) }
 
   it("names the client that offered, whatever it claimed", () => {
     const forged: ContentHave = { ...offer, from: key(5) }
-    expect(Relay.stampOrigin(forged, { role: "client", key: key(1) })).toEqual({ ...offer, from: key(1) })
+    expect(Relay.stampRelayed(forged, { role: "client", key: key(1) })).toEqual({ ...offer, from: key(1) })
   })
 
-  it("keeps what a station stamped, and leaves frames that are not relayed offers alone", () => {
+  it("keeps what a station stamped, and leaves a client's want without to or from alone", () => {
     const stamped: ContentHave = { ...offer, from: key(1) }
-    expect(Relay.stampOrigin(stamped, { role: "station", key: key(2) })).toBe(stamped)
-    const local: ContentHave = { t: "content.have", h: [{ m: mcid(1), y: true }] }
-    expect(Relay.stampOrigin(local, { role: "client", key: key(1) })).toBe(local)
-    const want: Frame = { t: "content.want", w: [{ m: mcid(1), k: "block" }], to: key(9) }
-    expect(Relay.stampOrigin(want, { role: "client", key: key(1) })).toBe(want)
+    expect(Relay.stampRelayed(stamped, { role: "station", key: key(2) })).toBe(stamped)
+    const local: Frame = { t: "content.want", w: [{ m: mcid(1), k: "block" }] }
+    expect(Relay.stampRelayed(local, { role: "client", key: key(1) })).toBe(local)
   })
 })
