@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config"
 
+/** Test files that start real nodes or QUIC endpoints in-process: they get a fresh worker each. */
+const realNetwork = ["test/unit/node/**/*.test.ts", "test/unit/cli/**/*.test.ts"]
+
 export default defineConfig({
   test: {
     exclude: ["test/bench/**", "node_modules/**", "dist/**"],
@@ -9,15 +12,21 @@ export default defineConfig({
     globalSetup: ["test/support/bundles.setup.ts"],
     projects: [
       {
-        // In-process tests share one worker: importing the runtime once instead of once per
-        // file saves most of their time; none of them changes global state.
+        // Pure and in-memory tests share one worker: importing the runtime once instead of once
+        // per file saves most of their time; none of them changes global state.
         extends: true,
-        test: { name: "unit", include: ["test/**/*.test.ts", "props/**/*.props.ts", "test/**/*.sim.ts"], isolate: false }
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts", "props/**/*.props.ts", "test/**/*.sim.ts"],
+          exclude: ["test/bench/**", "node_modules/**", "dist/**", ...realNetwork],
+          isolate: false
+        }
       },
       {
-        // Integration files start processes and bind ports: each gets a fresh worker.
+        // Files that start processes, bind ports or run real nodes: each gets a fresh worker,
+        // so nothing one leaves running (a socket, a node's fibers) reaches another.
         extends: true,
-        test: { name: "integration", include: ["test/**/*.int.ts"] }
+        test: { name: "integration", include: ["test/**/*.int.ts", ...realNetwork] }
       }
     ]
   }
