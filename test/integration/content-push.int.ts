@@ -18,7 +18,7 @@
  *
  * Every step has a generous timeout; every node is stopped in afterAll.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -35,6 +35,7 @@ import * as ContentRelay from "../../src/node/ContentRelay.ts"
 import * as StationRecord from "../../src/protocols/dht/StationRecord.ts"
 import { bundled, killAll } from "../support/cli.ts"
 import { nodeSet, eventually, holds } from "../support/nodes.ts"
+import { run } from "../support/stations.ts"
 
 const { start, stopAll } = nodeSet()
 const children: Array<ChildProcessWithoutNullStreams> = []
@@ -48,21 +49,7 @@ afterAll(async () => {
 }, 60_000)
 
 /** Runs the bundled `macula ARGS…` to completion (SIGKILLed after `ms`). */
-const macula = (args: ReadonlyArray<string>, ms = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((done) => {
-    const child = spawn(process.execPath, [bundled("main"), ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    children.push(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => void (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => void (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      done({ code, stdout, stderr })
-    })
-  })
-
+const macula = (args: ReadonlyArray<string>, ms = 90_000) => run(bundled("main"), children, args, ms)
 
 /** Waits until `dht` finds the endpoint record of `did` (the relays route by it). */
 const endpointFound = (dht: DhtSupervisor.Dht, did: string) =>

@@ -13,17 +13,7 @@ import { describe, expect, it } from "vitest"
 import type * as ContentSupervisor from "../../../supervisors/ContentSupervisor.ts"
 import type * as Mcid from "../../../src/content/Mcid.ts"
 import { MaculaNode } from "../../../src/node/MaculaNode.ts"
-
-/** Bytes from a linear congruential generator: no two chunks alike. */
-const pseudoRandom = (n: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(n)
-  let x = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
+import { contentOf } from "../protocols/content/Fixtures.ts"
 
 /** A station with room for one 500 kB upload (two chunks and a manifest), not two. */
 const station = async (stationUploadPinMs: number) => {
@@ -47,13 +37,13 @@ describe("a station's uploads and stationUploadPinMs", () => {
       for (const s of [short, long]) {
         const client = await MaculaNode.start({ role: "client", realm: "io.example", seeds: [`${s.node.address}#${s.node.did}`] })
         started.push(client)
-        const first = await client.putContent(pseudoRandom(500_000, 1))
+        const first = await client.putContent(contentOf(500_000, 1))
         expect(await s.complete(first)).toBe(true)
         if (s === short) {
           // Pinned for 1 ms: the next upload evicts the first one's blocks to make room.
           await new Promise((resolve) => setTimeout(resolve, 5))
           expect(await Effect.runPromise(s.api().store()!.pins)).toEqual([])
-          const second = await client.putContent(pseudoRandom(500_000, 2))
+          const second = await client.putContent(contentOf(500_000, 2))
           expect(await s.complete(second)).toBe(true)
           expect(await s.complete(first)).toBe(false)
         } else {
@@ -63,7 +53,7 @@ describe("a station's uploads and stationUploadPinMs", () => {
           expect(pins[0]!.until).toBeGreaterThan(Date.now() + 3_500_000)
           expect(pins[0]!.until).toBeLessThanOrEqual(Date.now() + 3_600_000)
           // Still pinned: the station keeps it and refuses the next upload.
-          await expect(client.putContent(pseudoRandom(500_000, 3))).rejects.toMatchObject({ _tag: "UploadFailed" })
+          await expect(client.putContent(contentOf(500_000, 3))).rejects.toMatchObject({ _tag: "UploadFailed" })
           expect(await s.complete(first)).toBe(true)
         }
       }
