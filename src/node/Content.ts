@@ -44,8 +44,10 @@
  *   does), so that stations other than its own can relay offers to it; on arrival `onPushed` is
  *   called and `getContent` reads the content locally.
  *
- * **Quota.** A station's store keeps at most `stationContentMaxBytes`; uploads are pinned, so
- * past it an offer is answered `y: false` (its fetch ends at the first refused chunk).
+ * **Quota.** A station's store keeps at most `stationContentMaxBytes`. An upload is pinned for
+ * `stationUploadPinMs` after it completes, then evictable least recently used first; an offer
+ * is answered `y: false` only when content still pinned fills the quota (its fetch ends at the
+ * first refused chunk).
  *
  * @since 0.1.0
  */
