@@ -4,7 +4,8 @@
  * the provider only for the others (counted at the provider), and writes a byte-identical file.
  * The store under DIR never holds a block that does not hash to its name, and after the rerun
  * nothing is left in its `tmp/`. The provider is a client in its own process (so the sessions
- * are relayed by the station), slowed a little so that the kill lands mid-transfer.
+ * are relayed by the station), and reads one chunk at a time, slowly enough (about 4 s for the
+ * whole) that progress lines, one a second, see the transfer part way however fast the machine.
  */
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -36,7 +37,7 @@ describe("macula get after SIGKILL", () => {
     const source = randomBytes(chunks * chunk - 1_000)
     const file = join(dir, "source.bin")
     writeFileSync(file, source)
-    const provider = procs.node({ mode: "provide", seed, realm, data: join(dir, "provider"), file, delayMs: 40 })
+    const provider = procs.node({ mode: "provide", seed, realm, data: join(dir, "provider"), file, serialDelayMs: 100 })
     const mcid = (await provider.until((e) => e.ev === "ready", 60_000))["mcid"] as string
     expect(mcid).toBe(Mcid.toString(Mcid.ofBytes(new Uint8Array(source))))
 
