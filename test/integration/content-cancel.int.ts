@@ -49,7 +49,7 @@ const served = (node: { readonly events: ReadonlyArray<{ readonly ev: string }> 
 
 describe("cancel from either side", () => {
   it("a fetch cancelled by the fetcher is seen by the provider, which stops serving", async () => {
-    const p = await provider("slow", { delayMs: 60, file })
+    const p = await provider("slow", { serialDelayMs: 60, file })
     const out = join(dir, "cancelled.bin")
     const fetcher = procs.node({ mode: "fetch", seed, realm, data: join(dir, "f1"), mcid: p.mcid, out, cancelAfterChunks: 3 })
     const end = await fetcher.until((e) => e.ev === "done" || e.ev === "error", 60_000)

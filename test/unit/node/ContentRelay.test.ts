@@ -16,6 +16,7 @@ import type { Handle, Session } from "../../../src/platform/transport/Connection
 import * as DhtConfig from "../../../src/protocols/dht/Config.ts"
 import * as Records from "../../../src/protocols/dht/Records.ts"
 import type { Frame } from "../../../src/wire/Frame.ts"
+import { within } from "../../support/stations.ts"
 
 const config = DhtConfig.withHash(DhtConfig.defaults, DhtRpc.sha256)
 const now = 1_800_000_000_000
@@ -125,26 +126,41 @@ describe("fetching from a client that did not upload", () => {
   }, 60_000)
 
   it("a client on a third station fetches from two stations and two relayed clients in parallel, again and again", async () => {
-    const s1 = await MaculaNode.start({ role: "station", listen: "127.0.0.1:0" })
+    // Every step has a deadline well inside the test's, so a stall names its step (and, for the
+    // fetch, how far it got) instead of timing the whole test out.
+    const s1 = await within("station 1 starts", 20_000, MaculaNode.start({ role: "station", listen: "127.0.0.1:0" }))
     const started: Array<MaculaNode> = [s1]
     try {
       const seedOf = (n: MaculaNode) => `${n.address}#${n.did}`
-      const [s2, s3] = await Promise.all([1, 2].map(() => MaculaNode.start({ role: "station", listen: "127.0.0.1:0", seeds: [seedOf(s1)] })))
+      const [s2, s3] = await within(
+        "stations 2 and 3 start",
+        20_000,
+        Promise.all([1, 2].map(() => MaculaNode.start({ role: "station", listen: "127.0.0.1:0", seeds: [seedOf(s1)] })))
+      )
       started.push(s2!, s3!)
       const client = (station: MaculaNode) => MaculaNode.start({ role: "client", realm: "io.example", seeds: [seedOf(station)] })
-      const [erin, carol, bob] = await Promise.all([client(s1), client(s3!), client(s2!)])
+      const [erin, carol, bob] = await within("the clients start", 20_000, Promise.all([client(s1), client(s3!), client(s2!)]))
       started.push(erin!, carol!, bob!)
       for (const seed of [6, 7]) {
         const bytes = pseudoRandom(3 * 262_144 * 4 + 12_345, seed)
         // Both upload, so stations 1 and 3 hold it too; bob's station 2 does not.
-        const [m] = await Promise.all([erin!.putContent(bytes), carol!.putContent(bytes)])
+        const [m] = await within(`round ${seed}: both uploads`, 30_000, Promise.all([erin!.putContent(bytes), carol!.putContent(bytes)]))
         let most = 0
-        const got = await bob!.getContent(Mcid.toString(m!), { onProgress: (p) => void (most = Math.max(most, p.providers)) })
+        let last = "no progress"
+        const fetched = bob!.getContent(Mcid.toString(m!), {
+          onProgress: (p) => {
+            most = Math.max(most, p.providers)
+            last = `${p.storedChunks}/${p.totalChunks} chunks, ${p.providers} providers`
+          }
+        })
+        const got = await within(`round ${seed}: the fetch`, 30_000, fetched).catch((e: Error) => {
+          throw new Error(`${e.message} (last progress: ${last})`)
+        })
         expect(Buffer.from(got).equals(Buffer.from(bytes))).toBe(true)
         expect(most).toBeGreaterThanOrEqual(2)
       }
     } finally {
-      await Promise.all(started.map((n) => n.stop()))
+      await within("the nodes stop", 20_000, Promise.all(started.map((n) => n.stop())))
     }
   }, 120_000)
 })
