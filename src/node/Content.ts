@@ -385,6 +385,8 @@ interface OfferRoute {
   readonly relayed: boolean
   /** A client offering on a connection to a station other than its home one. */
   readonly visiting: boolean
+  /** A connection this node dialled only to push: closed when its last push ends. */
+  readonly dialled: boolean
 }
 
 /** What reading `station` records needs: the key hash and the §16 clock leeway. */
@@ -700,6 +702,8 @@ export const make = (options: Options): Content => {
 
   /** Frames on the sessions this node opened to offer content, by connection and stream. */
   const offers = new Map<string, (frame: Frame) => void>()
+  /** Connections dialled to push (a station other than the home one): pushes using each. */
+  const pushDialled = new Map<string, number>()
 
   /**
    * Where an offer to `to` goes: a connection to it (the home station, one already open, or a
@@ -710,20 +714,24 @@ export const make = (options: Options): Content => {
     Effect.gen(function*() {
       const home = options.home?.()
       const client = options.role === "client"
-      if (home !== undefined && home.did === to) return { handle: home.handle, relayed: false, visiting: false }
+      const viaHome = { relayed: false, visiting: false, dialled: false }
+      if (home !== undefined && home.did === to) return { handle: home.handle, ...viaHome }
       const direct = yield* registryHandle(to)
-      if (direct !== undefined) return { handle: direct, relayed: false, visiting: client }
+      if (direct !== undefined) {
+        return { handle: direct, relayed: false, visiting: client, dialled: pushDialled.has(direct.connectionId) }
+      }
       // A station listens: dial it (stations relay content sessions to clients only).
       const dialled = yield* dialStation(to)
-      if (dialled !== undefined) return { handle: dialled, relayed: false, visiting: client }
+      if (dialled !== undefined) return { handle: dialled, relayed: false, visiting: client, dialled: true }
       // A client: through the home station, which relays to the recipient's station (§12.3).
-      if (home !== undefined) return { handle: ContentRelay.relayedHandle(home.handle, to), relayed: true, visiting: false }
+      const relayed = { relayed: true, visiting: false, dialled: false }
+      if (home !== undefined) return { handle: ContentRelay.relayedHandle(home.handle, to), ...relayed }
       // A station: through a station the recipient's endpoint record names and we are linked to.
       const pk = Did.toPublicKey(to)
       const records = yield* Effect.orElseSucceed(findRecords(ContentRelay.endpointKey(pk), "endpoint"), () => [])
       for (const st of ContentRelay.stationsOfRecords(records, to)) {
         const via = yield* registryHandle(st)
-        if (via !== undefined) return { handle: ContentRelay.relayedHandle(via, to), relayed: true, visiting: false }
+        if (via !== undefined) return { handle: ContentRelay.relayedHandle(via, to), ...relayed }
       }
       return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: `no route to ${to}: not connected, no station of it linked here`, peer: to }))
     })
@@ -757,6 +765,29 @@ export const make = (options: Options): Content => {
   const offer = (mcid: Mcid.Mcid, to: string, timeoutMs: number): Effect.Effect<Option.Option<Push.Outcome>, ConnectionLost> =>
     Effect.gen(function*() {
       const route = yield* routeTo(to)
+      if (route.dialled) pushDialled.set(route.handle.connectionId, (pushDialled.get(route.handle.connectionId) ?? 0) + 1)
+      return yield* Effect.ensuring(offerOn(route, mcid, to, timeoutMs), route.dialled ? letGo(route.handle) : Effect.void)
+    })
+
+  /**
+   * Ends this push's use of a connection dialled to push: the last one closes it, gracefully,
+   * instead of keeping a link to a station this node has no other business with. An answered
+   * push has nothing left on it; after a timeout the recipient's pull from this node stops too.
+   */
+  const letGo = (handle: Handle): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const left = (pushDialled.get(handle.connectionId) ?? 1) - 1
+      if (left > 0) {
+        pushDialled.set(handle.connectionId, left)
+        return Effect.void
+      }
+      pushDialled.delete(handle.connectionId)
+      return handle.close()
+    })
+
+  /** `offer` on a route found. */
+  const offerOn = (route: OfferRoute, mcid: Mcid.Mcid, to: string, timeoutMs: number): Effect.Effect<Option.Option<Push.Outcome>, ConnectionLost> =>
+    Effect.gen(function*() {
       const open = route.handle.openSession
       if (open === undefined) return yield* Effect.fail(new ConnectionLost({ code: "unreachable", reason: "no content sessions on that connection", peer: to }))
       const store = subtree.api.store()

@@ -11,8 +11,8 @@
  * `PushFailed` (`timeout`) while B's pull goes on. A malformed `acceptPushFrom` is a
  * `ConfigError` at start. A station pushes to B as well (through S2, naming itself). A client
  * pushes to a station other than its home one, dialled at the address of its `station` record:
- * one that lists it holds the content, one with a station's default declines (the client is not
- * attached there). The bundled `macula put --data DIR --to DID` pushes a file to a node
+ * one that lists it holds the content (and the connection dialled for it closes once it is
+ * answered), one with a station's default declines (the client is not attached there). The bundled `macula put --data DIR --to DID` pushes a file to a node
  * that lists the sender's DID (exit 0, the MCID on stdout once it holds it) and fails in words,
  * exit 1, against a node with the default.
  *
@@ -161,6 +161,11 @@ describe("push upload", () => {
     await a.pushContent(mcid, { to: s2.did, timeoutMs: 120_000 })
     expect(await holds(s2Content, mcid)).toBe(true)
     expect(Buffer.from(await s2.getContent(mcid)).equals(Buffer.from(bytes))).toBe(true)
+    // The connection A dialled for the push closes once it is answered; its home link stays.
+    await eventually("A's connection to S2 closed", 20_000, async () => {
+      const open = (await a.connections()).filter((c) => c.phase !== "closed").map((c) => c.did)
+      if (open.includes(s2.did) || !open.includes(s1.did)) throw new Error(`open: ${open.join(", ")}`)
+    })
 
     // S3 admits only its attached clients: A, a client of S1 visiting it, is declined at once.
     const refusedAt = Date.now()
