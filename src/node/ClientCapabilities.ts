@@ -183,7 +183,7 @@ export const chainsOf = (delegations: ReadonlyArray<Uint8Array>, holder: string)
  * @since 0.1.0
  * @category predicates
  */
-export const covers = (chain: Chain, command: Command, args: object, nowSec: number, leewaySec: number): boolean =>
+export const covers = (chain: Chain, command: string, args: object, nowSec: number, leewaySec: number): boolean =>
   chain.tokens.every((t) =>
     Ucan.commandCovers(t.cmd, command) &&
     Ucan.matchesPolicy(t.pol, args as Ucan.Ipld) &&
@@ -204,23 +204,58 @@ export const present = (
   chains: ReadonlyArray<Chain>,
   request: Request,
   nowMs: number
+): Presentation | undefined =>
+  request.scope.split("/")[0] !== request.realm ? undefined : invokeFirst(options, chains, {
+    audience: request.station,
+    realm: request.realm,
+    command: request.command,
+    args: argsOf(request.command, request.realm, request.scope)
+  }, nowMs)
+
+/**
+ * What {@link invokeFirst} invokes: `command` with `args` for `audience` (a station, a
+ * provider), in `realm` (`""` where the command names none, as content commands do).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Invocation {
+  readonly audience: string
+  readonly realm: string
+  /** A mesh command, or another realm command such as `/content/get`. */
+  readonly command: string
+  readonly args: object
+}
+
+/**
+ * Signs `invocation` with the first chain that covers it, and checks the result exactly as the
+ * audience will (signatures, time bounds, alignment), so a chain it would refuse is never sent;
+ * `undefined` when no chain passes. Effectful only in the signature and its random nonce.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const invokeFirst = (
+  options: Pick<Options, "identity" | "clockSkewLeewayMs" | "invocationTtlMs">,
+  chains: ReadonlyArray<Chain>,
+  invocation: Invocation,
+  nowMs: number
 ): Presentation | undefined => {
-  if (request.scope.split("/")[0] !== request.realm) return undefined
   const nowSec = Math.floor(nowMs / 1_000)
   const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
   const ttlSec = Math.max(1, Math.floor((options.invocationTtlMs ?? 600_000) / 1_000))
-  const args = argsOf(request.command, request.realm, request.scope)
+  const { audience, realm, command, args } = invocation
   for (const chain of chains) {
-    if (!covers(chain, request.command, args, nowSec, leewaySec)) continue
+    if (!covers(chain, command, args, nowSec, leewaySec)) continue
     const expiration = nowSec + ttlSec
     let inv: Uint8Array
     try {
       inv = Ucan.RealmCapabilities.invokeMember({
         issuer: options.identity,
         authority: chain.authority,
-        station: request.station,
-        realm: request.realm,
-        command: request.command,
+        station: audience,
+        realm,
+        command,
         args,
         proofs: chain.proofs,
         expiration
@@ -232,10 +267,10 @@ export const present = (
       invocation: inv,
       proofs: chain.proofs,
       authority: chain.authority,
-      realm: request.realm,
-      station: request.station,
+      realm,
+      station: audience,
       peer: options.identity.did,
-      command: request.command,
+      command,
       now: nowSec,
       leewaySec,
       maxInvocationTtlSec: ttlSec

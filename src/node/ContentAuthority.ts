@@ -273,49 +273,10 @@ export const invoker = (
 ): ((audience: string, command: Command, args: Args, nowMs: number) => Frame.Authority | undefined) | undefined => {
   const chains = ClientCapabilities.chainsOf(options.delegations, options.identity.did)
   if (chains.length === 0) return undefined
-  const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
-  const ttlSec = Math.max(1, Math.floor((options.invocationTtlMs ?? 600_000) / 1_000))
   return (audience, command, args, nowMs) => {
-    const nowSec = Math.floor(nowMs / 1_000)
-    const ipld = (args.size === undefined ? { mcid: args.mcid } : { mcid: args.mcid, size: args.size }) as Ucan.Ipld
-    for (const chain of chains) {
-      const covering = chain.tokens.every((t) =>
-        Ucan.commandCovers(t.cmd, command) &&
-        Ucan.matchesPolicy(t.pol, ipld) &&
-        (t.exp === null || t.exp + leewaySec >= nowSec) &&
-        (t.nbf === undefined || t.nbf - leewaySec <= nowSec)
-      )
-      if (!covering) continue
-      let inv: Uint8Array
-      try {
-        inv = Ucan.RealmCapabilities.invokeMember({
-          issuer: options.identity,
-          authority: chain.authority,
-          station: audience,
-          realm: "",
-          command,
-          args: ipld as object,
-          proofs: chain.proofs,
-          expiration: nowSec + ttlSec
-        })
-      } catch {
-        continue
-      }
-      const checked = Ucan.RealmCapabilities.check({
-        invocation: inv,
-        proofs: chain.proofs,
-        authority: chain.authority,
-        realm: "",
-        station: audience,
-        peer: options.identity.did,
-        command,
-        now: nowSec,
-        leewaySec,
-        maxInvocationTtlSec: ttlSec
-      })
-      if (checked.ok) return { inv, prf: chain.proofs }
-    }
-    return undefined
+    // Content commands name no realm: the chain's authority is the audience's to judge.
+    const ipld = args.size === undefined ? { mcid: args.mcid } : { mcid: args.mcid, size: args.size }
+    return ClientCapabilities.invokeFirst(options, chains, { audience, realm: "", command, args: ipld }, nowMs)?.au
   }
 }
 
