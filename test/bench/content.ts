@@ -13,6 +13,10 @@
  *   `raw_quic_mb_s`: a plain stream of the same transport moving the same bytes in the same run;
  * - `transfer3_mb_s`: the same content from three providers at once, each in a child process of
  *   its own (`ContentProvider.ts`), against `transfer1_procs_mb_s`: one provider process alone;
+ * - `transfer3_capped_mb_s`: the same with every provider's uplink capped at a third of what
+ *   one uncapped provider process managed, against `transfer1_capped_mb_s` (one such provider):
+ *   on loopback an uncapped provider is as fast as the fetcher, so the fetcher alone bounds
+ *   `transfer3_mb_s`; capped providers are the case parallel download is for;
  * - `transfer_peak_rss_mb`: the process's peak resident set after the transfers;
  * - `big_get_mb_s`, `big_put_mb_s`, `big_peak_rss_mb`: 1 GiB generated on disk, put from the
  *   file by a provider and fetched to a file by a second node (stores on disk), in a child
@@ -207,12 +211,13 @@ interface ProviderReady {
   readonly mcid: string
 }
 
-/** Starts `ContentProvider` (`.js` once built) with `seed`; resolves on its ready line. */
-const startProvider = (seed: number, size: number, children: Array<ChildProcess>): Promise<ProviderReady> =>
+/** Starts `ContentProvider` (`.js` once built) with `seed` (and an uplink cap); resolves on its ready line. */
+const startProvider = (seed: number, size: number, children: Array<ChildProcess>, uplinkMbS?: number): Promise<ProviderReady> =>
   new Promise((resolveReady, reject) => {
     const here = fileURLToPath(import.meta.url)
     const script = resolve(dirname(here), `ContentProvider${extname(here)}`)
-    const child = spawn(process.execPath, [...process.execArgv, script, String(seed), String(size)], {
+    const args = [script, String(seed), String(size), ...(uplinkMbS === undefined ? [] : [String(uplinkMbS)])]
+    const child = spawn(process.execPath, [...process.execArgv, ...args], {
       stdio: ["pipe", "pipe", "inherit"]
     })
     children.push(child)
@@ -228,12 +233,13 @@ const startProvider = (seed: number, size: number, children: Array<ChildProcess>
 
 /**
  * MB/s of one `get` of `size` bytes from `providerCount` providers, each in a child process of
- * its own (`ContentProvider.ts`); the fetching node runs here.
+ * its own (`ContentProvider.ts`), each serving at most `uplinkMbS` when given; the fetching node
+ * runs here.
  */
-const transferFromProcesses = async (size: number, providerCount: number): Promise<number> => {
+const transferFromProcesses = async (size: number, providerCount: number, uplinkMbS?: number): Promise<number> => {
   const children: Array<ChildProcess> = []
   try {
-    const ready = await Promise.all(Array.from({ length: providerCount }, (_, i) => startProvider(70 + i, size, children)))
+    const ready = await Promise.all(Array.from({ length: providerCount }, (_, i) => startProvider(70 + i, size, children, uplinkMbS)))
     const providers = new Map<string, Set<string>>()
     const addresses = new Map<string, string>()
     for (const p of ready) {
@@ -289,6 +295,11 @@ const transferResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
   const one = await transfer(size, 1)
   const oneApart = await transferFromProcesses(size, 1)
   const three = await transferFromProcesses(size, 3)
+  // Providers behind uplinks slower than the fetcher: a third of what one uncapped provider
+  // process managed in this run, so three of them together could just match it.
+  const uplink = Math.max(1, Math.round(oneApart / 3))
+  const oneCapped = await transferFromProcesses(size, 1, uplink)
+  const threeCapped = await transferFromProcesses(size, 3, uplink)
   const rssMb = process.resourceUsage().maxRSS / 1_024
   const round1 = (n: number) => Math.round(n * 10) / 10
   return [
@@ -305,6 +316,13 @@ const transferResults = async (options: SuiteOptions): Promise<ReadonlyArray<Res
       value: three,
       baselines: { transfer1_procs_mb_s: round1(oneApart), transfer_mb_s: round1(one) },
       note: `${size / MiB} MiB held by three providers, each in a child process, fetched from all at once; transfer1_procs = the same from one provider process`
+    },
+    {
+      name: "transfer3_capped_mb_s",
+      unit: "MB/s",
+      value: threeCapped,
+      baselines: { transfer1_capped_mb_s: round1(oneCapped) },
+      note: `as transfer3_mb_s, but every provider serves at most ${uplink} MB/s (a third of transfer1_procs): providers slower than the fetcher, the case parallel download is for`
     },
     {
       name: "transfer_peak_rss_mb",
