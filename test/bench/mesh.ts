@@ -20,6 +20,9 @@
  * - `raw_quic_oneway`: a 100-byte frame with its send time on one long-lived stream, paced alike;
  * - `raw_quic_relay_oneway`: the same through a relay that forwards frames from one stream to
  *   another (the topology of one station, none of the protocol);
+ * - `raw_quic_relay_signed_oneway`: the same relay, the sender signing each frame (Ed25519) and
+ *   the relay and the receiver verifying it: the topology and the cryptography one pub/sub hop
+ *   asks for (§8.1, §14 row 17), none of the rest;
  * - `raw_quic_fanout`: frames through such a relay to 10 streams, as fast as backpressure allows;
  * - `raw_quic_roundtrip`: request and echoed response on one stream, the same window of requests
  *   in flight (for the latency rows: one at a time); `raw_quic_relay_roundtrip`: through a relay.
@@ -36,6 +39,7 @@ import * as Scope from "effect/Scope"
 import * as Quic from "../../src/platform/transport/Quic.ts"
 import * as QuicConfig from "../../src/platform/transport/QuicConfig.ts"
 import type { FrameStream } from "../../src/platform/transport/Transport.ts"
+import * as Ed25519 from "../../src/identity/Ed25519.ts"
 import { MaculaNode } from "../../src/node/index.ts"
 import type { SubscriptionEvent } from "../../src/node/Mesh.ts"
 import { interleaved, medians, now, percentile } from "./Measure.ts"
@@ -149,9 +153,10 @@ const rawPair = Effect.gen(function*() {
 
 /**
  * A relay: `ends` transports each dial a hub and open one stream; the hub forwards every frame
- * from end `i` to the ends `routes(i)`. Returns the ends' sides of the streams, by index.
+ * from end `i` that passes `admit` to the ends `routes(i)`. Returns the ends' sides of the
+ * streams, by index.
  */
-const rawRelay = (ends: number, routes: (from: number) => ReadonlyArray<number>) =>
+const rawRelay = (ends: number, routes: (from: number) => ReadonlyArray<number>, admit?: (frame: Uint8Array) => boolean) =>
   Effect.gen(function*() {
     const hub = yield* quicEnd()
     const listener = yield* hub.listen
@@ -169,8 +174,10 @@ const rawRelay = (ends: number, routes: (from: number) => ReadonlyArray<number>)
     for (let i = 0; i < ends; i++) {
       const targets = routes(i).map((j) => inner[j]!)
       if (targets.length === 0) continue
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(inner[i]!.receiveMany, (frames) =>
-        Effect.forEach(targets, (target) => target.sendAll(frames), { discard: true }))))
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(inner[i]!.receiveMany, (received) => {
+        const frames = admit === undefined ? received : received.filter(admit)
+        return Effect.forEach(targets, (target) => target.sendAll(frames), { discard: true })
+      })))
     }
     return outer
   })
@@ -184,6 +191,26 @@ const stamped = (): Uint8Array => {
   return body
 }
 const stampOf = (body: Uint8Array): number => new DataView(body.buffer, body.byteOffset, 8).getFloat64(0)
+
+/**
+ * The cryptography one pub/sub hop asks for (§8.1, §14 row 17): the publisher signs its event,
+ * the station verifies it before forwarding, the subscriber verifies it end to end. A signed
+ * frame is the 64-byte Ed25519 signature, then a stamped body; the node's own primitives.
+ */
+const signer = (() => {
+  const key = Ed25519.signingKey(new Uint8Array(randomBytes(32)))
+  const publicKey = key.publicKey
+  return {
+    sign: (): Uint8Array => {
+      const body = stamped()
+      const frame = new Uint8Array(64 + body.length)
+      frame.set(Ed25519.signWith(key, body))
+      frame.set(body, 64)
+      return frame
+    },
+    verified: (frame: Uint8Array): boolean => Ed25519.verify(publicKey, frame.subarray(64), frame.subarray(0, 64))
+  }
+})()
 
 // ---------------------------------------------------------------------------------------------
 // Drivers shared by the node and the raw cases
@@ -307,9 +334,11 @@ const latencyResults = async (a: MaculaNode, b: MaculaNode, sizes: Sizes, log: S
   const raw = await open(Effect.gen(function*() {
     const pair = yield* rawPair
     const relay = yield* rawRelay(2, (i) => (i === 0 ? [1] : []))
+    const signedRelay = yield* rawRelay(2, (i) => (i === 0 ? [1] : []), signer.verified)
     return {
       direct: { from: yield* rawEnd(pair.near), to: yield* rawEnd(pair.far) },
-      relayed: { from: yield* rawEnd(relay[0]!), to: yield* rawEnd(relay[1]!) }
+      relayed: { from: yield* rawEnd(relay[0]!), to: yield* rawEnd(relay[1]!) },
+      signed: { from: yield* rawEnd(signedRelay[0]!), to: yield* rawEnd(signedRelay[1]!) }
     }
   }))
   try {
@@ -326,12 +355,18 @@ const latencyResults = async (a: MaculaNode, b: MaculaNode, sizes: Sizes, log: S
     await untilRouted(pubA, oneHop, () => warm > 0)
     const before = warm
     await untilRouted(pubB, twoHop, () => warm > before)
-    const { direct, relayed } = raw.value
-    for (const path of [direct, relayed]) path.to.onFrame = () => undefined
+    const { direct, relayed, signed } = raw.value
+    for (const path of [direct, relayed, signed]) path.to.onFrame = () => undefined
     const rawCase = (path: { readonly from: RawEnd; readonly to: RawEnd }) => () =>
       latencyRound(sizes.latencyEvents, sizes.gapMs, (arrived) => {
         path.to.onFrame = (body) => arrived((now() - stampOf(body)) * 1_000)
       }, () => path.from.send(stamped()))
+    const signedCase = () =>
+      latencyRound(sizes.latencyEvents, sizes.gapMs, (arrived) => {
+        signed.to.onFrame = (frame) => {
+          if (signer.verified(frame)) arrived((now() - stampOf(frame.subarray(64))) * 1_000)
+        }
+      }, () => signed.from.send(signer.sign()))
     const nodeCase = (publisher: MaculaNode, topic: string, bind: (f: (us: number) => void) => void) => () =>
       latencyRound(sizes.latencyEvents, sizes.gapMs, bind, () => counted("publish", publisher.publish(topic, { t: now() })))
     log(`latency: ${sizes.latencyEvents} events per round, one at a time, ${sizes.gapMs} ms apart, ${sizes.rounds.rounds} rounds`)
@@ -340,12 +375,17 @@ const latencyResults = async (a: MaculaNode, b: MaculaNode, sizes: Sizes, log: S
       one: nodeCase(pubA, oneHop, (f) => (onOne = f)),
       two: nodeCase(pubB, twoHop, (f) => (onTwo = f)),
       raw: rawCase(direct),
-      relay: rawCase(relayed)
+      relay: rawCase(relayed),
+      signed: signedCase
     }, sizes.rounds)
     const all = (k: keyof typeof samples) => samples[k].flat()
     const at = (k: keyof typeof samples, p: number) => round1(percentile(all(k), p))
     const lost = (k: keyof typeof samples) => sizes.latencyEvents * sizes.rounds.rounds - all(k).length
-    const base = (p: number) => ({ raw_quic_oneway: at("raw", p), raw_quic_relay_oneway: at("relay", p) })
+    const base = (p: number) => ({
+      raw_quic_oneway: at("raw", p),
+      raw_quic_relay_oneway: at("relay", p),
+      raw_quic_relay_signed_oneway: at("signed", p)
+    })
     const pace = `one event at a time, the next ${sizes.gapMs} ms after the previous arrived, ${all("one").length} events; ${failures.publish - failedBefore} publishes failed in all`
     return [
       { name: "pubsub_latency_p50_us", unit: "µs", value: at("one", 50), baselines: base(50), note: `publisher and subscriber on one station; ${pace}; ${lost("one")} lost` },
