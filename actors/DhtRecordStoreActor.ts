@@ -14,8 +14,16 @@
  *   `dht.put` (§10.5, answered by running a lookup or a store). Answers that need other actors
  *   (contacts, proxied lookups) run in forked fibers, so a slow bucket never stalls the store.
  *
- * Restart: the store restarts empty; replication from the other holders and republishing by
- * the owners refill it (persistence across restarts is not built yet).
+ * - **Persistence** (§15.2, optional `persist`). At start the records saved by an earlier life
+ *   are loaded through `Persisted.admit`: opened and checked exactly like a peer's `dht.store`,
+ *   so expired, forged or damaged ones are dropped. A change to the store (a record stored, a
+ *   sweep that removed some) schedules a save `persist.delayMs` later, at most one pending; the
+ *   actor saves once more when it stops. The store writes atomically, so a crash loses at most
+ *   the changes of the last `delayMs`, never the file.
+ *
+ * Restart: without `persist` the store restarts empty; with it, it restarts with what it saved
+ * last, minus what expired since. Replication from the other holders and republishing by the
+ * owners refill the rest.
  *
  * @since 0.1.0
  */
@@ -26,9 +34,10 @@ import type { Config } from "../src/protocols/dht/Config.ts"
 import type { Contact } from "../src/protocols/dht/Contact.ts"
 import * as Frames from "../src/protocols/dht/Frames.ts"
 import { Response } from "../src/protocols/dht/Message.ts"
+import * as Persisted from "../src/protocols/dht/Persisted.ts"
 import * as Records from "../src/protocols/dht/Records.ts"
 import * as Xor from "../src/protocols/dht/Xor.ts"
-import type { Frame } from "../src/wire/Frame.ts"
+import type { Frame, Signed } from "../src/wire/Frame.ts"
 import type { RecordType } from "../src/wire/SignedBody.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 
@@ -59,6 +68,23 @@ export type StoreEvent =
   | { readonly _tag: "RecordStored"; readonly key: Xor.NodeId; readonly signer: Xor.NodeId; readonly seq: number }
   | { readonly _tag: "RecordRefused"; readonly key: Xor.NodeId; readonly why: Records.Refusal }
   | { readonly _tag: "RecordExpired"; readonly key: Xor.NodeId; readonly signer: Xor.NodeId }
+  /** The saved records were read at start: `loaded` admitted, `dropped` expired or refused. */
+  | { readonly _tag: "RecordsLoaded"; readonly loaded: number; readonly dropped: number }
+
+/**
+ * Where the held records survive a restart (§15.2). `load` gives what was saved last (nothing
+ * when nothing was); `save` replaces it, atomically. Neither fails: a damaged file or a failed
+ * write is the implementation's to report.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordPersistence {
+  readonly load: Effect.Effect<ReadonlyArray<Signed>>
+  readonly save: (records: ReadonlyArray<Signed>) => Effect.Effect<void>
+  /** How long after a change the store saves. */
+  readonly delayMs: number
+}
 
 /**
  * What the actor is started with.
@@ -80,6 +106,8 @@ export interface Options {
   /** A station sent us something: it is alive (fed to its bucket as traffic). */
   readonly onTraffic?: (from: Xor.NodeId) => void
   readonly onEvent?: (event: StoreEvent) => void
+  /** Stations: keep the records across restarts; without it the store starts empty. */
+  readonly persist?: RecordPersistence
 }
 
 /**
@@ -114,6 +142,7 @@ export type Msg =
     readonly reply: Actor.Reply<ReadonlyArray<Records.SignedRecord>>
   }
   | { readonly _tag: "Sweep" }
+  | { readonly _tag: "Save" }
   | { readonly _tag: "Stats"; readonly reply: Actor.Reply<Stats> }
 
 interface State {
@@ -121,7 +150,12 @@ interface State {
   served: number
   refused: number
   expired: number
+  /** Changed since the last save. */
+  dirty: boolean
+  /** A `Save` is on its way. */
+  saveScheduled: boolean
   readonly scope: Scope.Scope
+  readonly self: Actor.ActorRef<Msg>
 }
 
 /**
@@ -136,11 +170,30 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
   const fork = (state: State, effect: Effect.Effect<void, unknown>) =>
     Effect.asVoid(Effect.forkIn(Effect.ignore(effect), state.scope, { startImmediately: true }))
 
+  /** Notes a change; the first since the last save schedules the next one. */
+  const changed = (state: State): Effect.Effect<void> => {
+    const persist = options.persist
+    state.dirty = true
+    if (persist === undefined || state.saveScheduled) return Effect.void
+    state.saveScheduled = true
+    return fork(state, Effect.andThen(Effect.sleep(persist.delayMs), state.self.cast({ _tag: "Save" })))
+  }
+
+  /** Writes the live records, when anything changed since the last write. */
+  const save = (state: State, now: number): Effect.Effect<void> => {
+    const persist = options.persist
+    if (persist === undefined || !state.dirty) return Effect.void
+    state.dirty = false
+    const live = Records.all(state.store).filter((h) => Records.isLive(config, h.record, now)).map((h) => h.record.signed)
+    return persist.save(live)
+  }
+
   const put = (state: State, record: Records.SignedRecord, now: number): true | Records.Refusal => {
     const [store, outcome] = Records.put(config, state.store, record, now, now)
     state.store = store
     switch (outcome._tag) {
       case "Stored":
+        state.dirty = true
         emit({ _tag: "RecordStored", key: record.body.key, signer: record.body.pk, seq: record.body.seq })
         return true
       case "Kept":
@@ -214,7 +267,25 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
     mailbox: { capacity: 8_192, overflow: "suspend" },
     init: (ctx) =>
       Effect.gen(function*() {
-        const state: State = { store: Records.emptyStore(), served: 0, refused: 0, expired: 0, scope: yield* Effect.scope }
+        const state: State = {
+          store: Records.emptyStore(),
+          served: 0,
+          refused: 0,
+          expired: 0,
+          dirty: false,
+          saveScheduled: false,
+          scope: yield* Effect.scope,
+          self: ctx.self
+        }
+        const persist = options.persist
+        if (persist !== undefined) {
+          const saved = yield* persist.load
+          const [store, counts] = Persisted.admit(config, options.open, state.store, saved, yield* Clock.currentTimeMillis)
+          state.store = store
+          emit({ _tag: "RecordsLoaded", ...counts })
+          // What was dropped on load must leave the file too.
+          if (counts.dropped > 0) yield* changed(state)
+        }
         yield* fork(state, Effect.forever(Effect.andThen(
           Effect.sleep(config.expireSweepIntervalMs),
           Effect.ignore(ctx.self.cast({ _tag: "Sweep" }))
@@ -231,6 +302,10 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
             break
           case "Put":
             message.reply.succeed(put(state, message.record, now))
+            break
+          case "Save":
+            state.saveScheduled = false
+            yield* save(state, now)
             break
           case "Get":
             message.reply.succeed(Records.get(config, state.store, message.key, now, message.ty))
@@ -257,6 +332,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
             const [store, expired] = Records.sweep(state.store, now)
             state.store = store
             state.expired += expired.length
+            if (expired.length > 0) state.dirty = true
             for (const r of expired) emit({ _tag: "RecordExpired", key: r.body.key, signer: r.body.pk })
             break
           }
@@ -264,7 +340,10 @@ export const behavior = (options: Options): Actor.Behavior<Msg, State> => {
             message.reply.succeed({ records: state.store.size, served: state.served, refused: state.refused, expired: state.expired })
             break
         }
+        if (options.persist !== undefined && state.dirty && !state.saveScheduled) yield* changed(state)
         return state
-      })
+      }),
+    // A clean stop loses nothing: the changes since the last save are written now.
+    terminate: (_reason, state) => Effect.flatMap(Clock.currentTimeMillis, (now) => save(state, now))
   })
 }

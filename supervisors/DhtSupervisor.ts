@@ -15,8 +15,15 @@
  * What a restart rebuilds: a bucket restarts **empty** and refills from traffic (every station
  * that sends or answers a DHT request is observed again) and from the refresh lookup it runs at
  * once; a lookup worker is never restarted (its caller gets `LookupFailed`); the record store
- * restarts empty and is refilled by replication and republishing; the republisher forgets the
- * own records it tracked until the node stores them again.
+ * restarts with what `persistence` saved (empty without it) and is refilled by replication and
+ * republishing; the republisher forgets the own records it tracked until the node stores them
+ * again.
+ *
+ * Persistence (§15.2, optional `persistence`, stations with a data directory): the store saves
+ * its records (see `DhtRecordStoreActor`); every `routingSnapshotIntervalMs` the subtree writes
+ * its buckets' members, and at each start it asks every saved contact a `dht.find_node` of our
+ * own id: the dial and handshake are the re-ping before use, and only a contact that answers is
+ * observed into a bucket.
  *
  * Siblings reach each other through `wiring`, a table of the current refs that each child's
  * start effect updates (as in `TransportSupervisor`), and through the functions built here:
@@ -93,6 +100,47 @@ export interface Deps {
   readonly station?: {
     readonly content: DhtRepublisherActor.StationOptions["content"]
     readonly sign: DhtRepublisherActor.StationOptions["sign"]
+  }
+  /** Stations: what survives a restart (§15.2). @default nothing (the DHT starts empty) */
+  readonly persistence?: Persistence
+  /** How long after a change to the records they are saved. @default 5_000 */
+  readonly recordSaveDelayMs?: number
+}
+
+/**
+ * Where a station's DHT state survives a restart (§15.2): the records it holds (signed, as
+ * received) and its routing contacts (candidates to re-ping). Loads give what was saved last
+ * (nothing when nothing was); saves replace it atomically. Nothing here fails: a damaged file or
+ * a failed write is the implementation's to report.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Persistence {
+  readonly loadRecords: Effect.Effect<ReadonlyArray<DhtRpc.Signed>>
+  readonly saveRecords: (records: ReadonlyArray<DhtRpc.Signed>) => Effect.Effect<void>
+  readonly loadContacts: Effect.Effect<ReadonlyArray<Info>>
+  readonly saveContacts: (contacts: ReadonlyArray<Info>) => Effect.Effect<void>
+}
+
+/**
+ * A `Persistence` in memory (tests): what was saved last, readable through `saved`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const memoryPersistence = (): Persistence & {
+  readonly saved: () => { readonly records: ReadonlyArray<DhtRpc.Signed>; readonly contacts: ReadonlyArray<Info>; readonly saves: number }
+} => {
+  let records: ReadonlyArray<DhtRpc.Signed> = []
+  let contacts: ReadonlyArray<Info> = []
+  let saves = 0
+  return {
+    loadRecords: Effect.sync(() => records),
+    saveRecords: (next) => Effect.sync(() => void ((records = next), saves++)),
+    loadContacts: Effect.sync(() => contacts),
+    saveContacts: (next) => Effect.sync(() => void (contacts = next)),
+    saved: () => ({ records, contacts, saves })
   }
 }
 
@@ -495,7 +543,14 @@ export const make = (deps: Deps): {
               Effect.map(dht.findValue(key, ty), (r) => ({ records: r.records, contacts: r.closest })),
             put: (record) => Effect.map(storeRecord(record), (r) => ({ ok: r.ok, acks: r.acks }))
           },
-          onEvent: emit
+          onEvent: emit,
+          ...(deps.persistence === undefined ? {} : {
+            persist: {
+              load: deps.persistence.loadRecords,
+              save: deps.persistence.saveRecords,
+              delayMs: deps.recordSaveDelayMs ?? 5_000
+            }
+          })
         })),
         (ref) => Effect.sync(() => void (wiring.store = ref))
       )
@@ -578,7 +633,32 @@ export const make = (deps: Deps): {
         children
       })
       wiring.root = root
+      const persistence = deps.persistence
+      if (persistence !== undefined) yield* keepRoutingTable(persistence)
       return root
+    })
+
+  /**
+   * §15.2 for the routing table: re-pings the saved contacts (each answer observes its sender
+   * into a bucket; silence admits nothing), then snapshots the members every
+   * `routingSnapshotIntervalMs` and once more when the subtree stops. An empty table is never
+   * written over a snapshot: a station cut off for a while keeps the contacts it had.
+   */
+  const keepRoutingTable = (persistence: Persistence): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      const saved = yield* persistence.loadContacts
+      yield* Effect.forkScoped(Effect.forEach(
+        saved.filter((info) => info.pk.length === 32 && !sameBytes(info.pk, deps.publicKey)),
+        (info) => Effect.ignore(request(info, { _tag: "FindNode", key: selfId })),
+        { concurrency: 8, discard: true }
+      ))
+      const snapshot = Effect.flatMap(dht.inspect, (views) => {
+        const contacts = views.flatMap((v) => v.members.map((c): Info => ({ pk: c.pk, addrs: c.addrs })))
+        return contacts.length === 0 ? Effect.void : persistence.saveContacts(contacts)
+      })
+      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(config.routingSnapshotIntervalMs), snapshot)))
+      // Added after the tree started, so it runs before the tree stops: the buckets still answer.
+      yield* Effect.addFinalizer(() => snapshot)
     })
   const spec: ChildSpec<Scope.Scope> = { id: "dht", kind: "supervisor", start: startTree }
 

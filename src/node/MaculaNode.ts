@@ -84,6 +84,7 @@ import type { Mcid } from "../content/Mcid.ts"
 import * as Content from "./Content.ts"
 import * as ContentAuthority from "./ContentAuthority.ts"
 import * as BanFile from "./BanFile.ts"
+import * as DhtFile from "./DhtFile.ts"
 import * as DirectCall from "./DirectCall.ts"
 import * as ProviderInvocation from "./ProviderInvocation.ts"
 import * as SignedRecord from "./SignedRecord.ts"
@@ -415,6 +416,10 @@ export const make = (
             )
         },
         workerShutdownMs: knobs.workerShutdownMs,
+        // With a data directory the records held and the routing contacts survive a restart (§15.2).
+        ...(resolved.dataDir === undefined
+          ? {}
+          : { persistence: DhtFile.store(resolved.dataDir, (message) => emit({ _tag: "Warning", message })) }),
         // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), the
         // realms served (empty = all).
         station: {
