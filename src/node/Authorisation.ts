@@ -43,6 +43,8 @@
  *
  * Bounded: grants and seen nonces are capped (`maxSeenInvocations`), local revocations and the
  * negative cache too (`maxRevocations`); expired entries are swept whenever a new one is stored.
+ * Seen nonces live in a `SeenNonces` memory the node shares with its other checkers; with a data
+ * directory it is `NonceLog`'s, and survives a restart.
  * A revocation is kept until the revoked delegation's `exp` plus `clockSkewLeewayMs`, at most
  * `maxRevocationTtlMs`. Grants are kept per connection (`connectionId`): they die with it, and a
  * reconnecting client presents again. A grant of a closed connection is unreachable and goes at
@@ -56,6 +58,7 @@ import * as Realm from "../identity/Realm.ts"
 import * as Ucan from "../identity/ucan/index.ts"
 import * as Topic from "../topic/index.ts"
 import type * as Frame from "../wire/Frame.ts"
+import * as SeenNonces from "./SeenNonces.ts"
 
 /**
  * One gated request (what the routing subtree asks).
@@ -104,6 +107,12 @@ export interface Options {
   readonly maxInvocationTtlMs?: number
   /** Seen nonces and grants kept, each. @default 100_000 (maxSeenInvocations) */
   readonly maxSeenInvocations?: number
+  /**
+   * The node's seen-nonce memory, shared with its other checkers (`NonceLog.open` with a data
+   * directory). Absent: one of the port's own, in memory, of `maxSeenInvocations` + 1 entries
+   * (the port always held one more than its cap).
+   */
+  readonly seenNonces?: SeenNonces.SeenNonces
   /**
    * The DHT `revocation` records of a delegation (its text CID): their `d`, unverified (the port
    * verifies). Absent: only revocations learned otherwise count.
@@ -260,8 +269,8 @@ class State {
   private readonly ttlSec: number
   private readonly cap: number
   private readonly revocationCap: number
-  /** Nonce (invocation CID) → expiry, unix s. */
-  private readonly seen = new Map<string, number>()
+  /** Nonces (invocation CIDs) of the invocations accepted. */
+  private readonly seen: SeenNonces.SeenNonces
   /** `peer|connection|realm|command` → grants. */
   private readonly grants = new Map<string, { readonly key: GrantKey; list: Array<Grant> }>()
   /** Revoked delegation CID → kept until, unix ms. */
@@ -278,6 +287,7 @@ class State {
     this.ttlSec = Math.round((options.maxInvocationTtlMs ?? 3_600_000) / 1_000)
     this.cap = options.maxSeenInvocations ?? 100_000
     this.revocationCap = options.maxRevocations ?? 100_000
+    this.seen = options.seenNonces ?? SeenNonces.make({ leewaySec: this.leewaySec, cap: this.cap + 1 })
   }
 
   grantedRealms(): ReadonlyArray<string> {
@@ -300,16 +310,11 @@ class State {
   }
 
   private sweep(nowSec: number): void {
-    for (const [cid, exp] of this.seen) if (exp + this.leewaySec < nowSec) this.seen.delete(cid)
     for (const [key, entry] of this.grants) {
       entry.list = entry.list.filter((g) => g.expiresAt === null || g.expiresAt + this.leewaySec >= nowSec)
       if (entry.list.length === 0) this.grants.delete(key)
     }
     // Still over the cap: drop the oldest (Map keeps insertion order).
-    for (const key of this.seen.keys()) {
-      if (this.seen.size <= this.cap) break
-      this.seen.delete(key)
-    }
     for (const key of this.grants.keys()) {
       if (this.grants.size <= this.cap) break
       this.grants.delete(key)
@@ -405,9 +410,11 @@ class State {
     if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) {
       return { _tag: "Final", verdict: denied("InvalidClaim") }
     }
-    this.sweep(nowSec)
     // The nonce counts as seen from here: a replay racing the DHT lookup is refused too.
-    this.seen.set(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec)
+    if (!this.seen.record(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec, nowSec, "all")) {
+      return { _tag: "Final", verdict: denied("InvalidClaim") }
+    }
+    this.sweep(nowSec)
     const grantKey: GrantKey = {
       peerDid: request.peerDid,
       connectionId: request.connectionId,

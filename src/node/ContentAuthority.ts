@@ -9,7 +9,8 @@
  *   frame's `au` (`Ucan.RealmCapabilities.check`): the chain is rooted at the realm's authority
  *   (subject = authority), the invocation is issued by the session's **requester**, addressed to
  *   this node, invokes exactly the command, has an expiry within `maxInvocationTtlMs`, an unseen
- *   nonce (its CID, kept until its expiry, at most `maxSeenInvocations`), and no delegation of
+ *   nonce (its CID, kept until its expiry, at most `maxSeenInvocations`, in the node's shared
+ *   `SeenNonces` memory, which survives a restart with a data directory), and no delegation of
  *   its chain is known revoked. `args.mcid` must be a valid MCID text (`b…`); for a put, it and
  *   `args.size` must be the offered content and size.
  * - **Presenting** ({@link invoker}): the node picks, among the delegations it holds, the first
@@ -34,8 +35,9 @@
  * requester. A `from` is only a claim of who signed the invocation: the invocation must be signed
  * by that key, so it cannot lend anyone else's authority.
  *
- * Pure apart from the seen-nonce memory of a verifier and the signature (and its random nonce) of
- * an invoker; time comes in as an argument or through `now`.
+ * Pure apart from the seen-nonce memory of a verifier (which may append to `NonceLog`'s file)
+ * and the signature (and its random nonce) of an invoker; time comes in as an argument or
+ * through `now`.
  *
  * @since 0.1.0
  */
@@ -45,6 +47,7 @@ import * as Realm from "../identity/Realm.ts"
 import * as Ucan from "../identity/ucan/index.ts"
 import type * as Frame from "../wire/Frame.ts"
 import * as ClientCapabilities from "./ClientCapabilities.ts"
+import * as SeenNonces from "./SeenNonces.ts"
 
 /**
  * The content commands (PROTOCOL.md §13.3).
@@ -138,6 +141,11 @@ export interface VerifierOptions {
   readonly maxSeenInvocations?: number
   /** Whether a delegation (its text CID) is known revoked (a station's authorisation port). */
   readonly isRevoked?: (cid: string) => boolean
+  /**
+   * The node's seen-nonce memory, shared with its other checkers (`NonceLog.open` with a data
+   * directory). Absent: the verifier's own, in memory, of `maxSeenInvocations` entries.
+   */
+  readonly seenNonces?: SeenNonces.SeenNonces
 }
 
 /**
@@ -183,9 +191,7 @@ const denied = (reason: string): Verdict => ({ _tag: "Denied", reason })
 export const verifier = (options: VerifierOptions): ((request: Request) => Verdict) => {
   const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
   const ttlSec = Math.max(1, Math.floor((options.maxInvocationTtlMs ?? 3_600_000) / 1_000))
-  const cap = options.maxSeenInvocations ?? 100_000
-  /** Nonce (invocation CID) → its expiry, unix s; insertion order is roughly expiry order. */
-  const seen = new Map<string, number>()
+  const seen = options.seenNonces ?? SeenNonces.make({ leewaySec, cap: options.maxSeenInvocations ?? 100_000 })
   return (request) => {
     const au = request.au
     if (au === undefined) return denied("UnavailableProof")
@@ -219,13 +225,9 @@ export const verifier = (options: VerifierOptions): ((request: Request) => Verdi
       if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) return denied("InvalidClaim")
       if (request.size !== undefined && size !== request.size) return denied("InvalidClaim")
     }
-    for (const [cid, exp] of seen) {
-      if (exp + leewaySec >= nowSec) break
-      seen.delete(cid)
-    }
-    while (seen.size >= cap) seen.delete(seen.keys().next().value!)
     const invocation = checked.chain[checked.chain.length - 1]!
-    seen.set(nonce, invocation.exp ?? nowSec + ttlSec)
+    // Expired nonces go from the oldest up to the first live one, then the oldest beyond the cap.
+    if (!seen.record(nonce, invocation.exp ?? nowSec + ttlSec, nowSec, "head")) return denied("InvalidClaim")
     const expiries = checked.chain.filter((t) => t.kind === "delegation").map((t) => t.exp).filter((e): e is number => e !== null)
     return { _tag: "Allowed", mcid, until: expiries.length === 0 ? null : Math.min(...expiries) }
   }
@@ -315,6 +317,8 @@ export interface NodeOptions {
   readonly now?: () => number
   /** Whether a delegation is known revoked (a station's authorisation port). */
   readonly isRevoked?: (cid: string) => boolean
+  /** The node's seen-nonce memory, shared with its other checkers. Absent: the verifier's own. */
+  readonly seenNonces?: SeenNonces.SeenNonces
 }
 
 /**
@@ -379,7 +383,12 @@ export const checksUploads = (
  */
 export const forNode = (options: NodeOptions): NodeAuthority => {
   const now = options.now ?? Date.now
-  const check = verifier({ self: options.identity.did, now, ...(options.isRevoked === undefined ? {} : { isRevoked: options.isRevoked }) })
+  const check = verifier({
+    self: options.identity.did,
+    now,
+    ...(options.isRevoked === undefined ? {} : { isRevoked: options.isRevoked }),
+    ...(options.seenNonces === undefined ? {} : { seenNonces: options.seenNonces })
+  })
   const invoke = invoker({ identity: options.identity, delegations: options.delegations })
   const policy = options.servePolicy
   const served = new Set(options.servedRealms ?? [])

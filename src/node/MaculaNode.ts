@@ -87,6 +87,8 @@ import * as BanFile from "./BanFile.ts"
 import * as DhtFile from "./DhtFile.ts"
 import * as DirectCall from "./DirectCall.ts"
 import * as ProviderInvocation from "./ProviderInvocation.ts"
+import * as NonceLog from "./NonceLog.ts"
+import * as SeenNonces from "./SeenNonces.ts"
 import * as SignedRecord from "./SignedRecord.ts"
 import type { GetContentOptions, PushContentOptions } from "./Content.ts"
 import * as Messaging from "./Messaging.ts"
@@ -516,11 +518,23 @@ export const make = (
     // notice a new link within `linkCheckMs` and replay subscriptions and advertisements on it.
     // Stations: the authorisation port; revocations (§13.6) come from DHT `revocation` records,
     // looked up while granting and after the realms' `revoked_v1` facts the router watches.
+    // One seen-nonce memory for every invocation checker (§13.4), the room of their three
+    // former ones; with a data directory it survives a restart (`DIR/nonces.log`).
+    const seenNonceOptions = { leewaySec: 60, cap: 300_000 }
+    const seenNonces = resolved.dataDir === undefined
+      ? SeenNonces.make(seenNonceOptions)
+      : NonceLog.open({
+        ...seenNonceOptions,
+        dataDir: resolved.dataDir,
+        now: () => Date.now(),
+        warn: (message) => emit({ _tag: "Warning", message })
+      })
     const authorisation = role === "station"
       ? Authorisation.port({
         authorities: resolved.realmAuthorities,
         station: identity.did,
         now: () => Date.now(),
+        seenNonces,
         revocationCacheMs: knobs.revocationCacheMs,
         maxRevocationTtlMs: knobs.maxRevocationTtlMs,
         ...(dht === undefined ? {} : {
@@ -565,7 +579,7 @@ export const make = (
           // Delegations held: presented to each station connection with the gated frames (§13.4).
           ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities })),
           // Calls for our `requireInvocation` advertisements carry an invocation for us (§13.4).
-          checkInvocation: ProviderInvocation.verifier({ identity, delegations: resolved.capabilities }),
+          checkInvocation: ProviderInvocation.verifier({ identity, delegations: resolved.capabilities, seenNonces }),
           // With a data directory, at-least-once subscriptions outlive the process (§8.5).
           ...(resolved.dataDir === undefined ? {} : { cursors: SubscriptionCursors.load(resolved.dataDir) })
         }),
@@ -636,7 +650,8 @@ export const make = (
         servePolicy: resolved.contentServePolicy,
         realmAuthorities: resolved.realmAuthorities,
         servedRealms: resolved.servedRealms,
-        ...(authorisation === undefined ? {} : { isRevoked: authorisation.isRevoked })
+        ...(authorisation === undefined ? {} : { isRevoked: authorisation.isRevoked }),
+        seenNonces
       }),
       pushTimeoutMs: knobs.pushTimeoutMs,
       onPushed: (pushed) => emit({ _tag: "ContentPushed", ...pushed }),

@@ -18,7 +18,8 @@
  *   no such chain (an open realm) accepts any valid root, the invocation then proving the caller.
  *
  * Verdicts carry the UCAN error name as `reason`; the provider answers `unauthorized` with it.
- * Seen nonces are kept until their expiry, at most `maxSeenInvocations`.
+ * Seen nonces are kept until their expiry, at most `maxSeenInvocations`, in the node's shared
+ * `SeenNonces` memory (with a data directory, `NonceLog`'s: they survive a restart).
  *
  * @since 0.1.0
  */
@@ -28,6 +29,7 @@ import * as Ucan from "../identity/ucan/index.ts"
 import type { Verdict } from "../protocols/rpc/DispatcherEvent.ts"
 import type * as Frame from "../wire/Frame.ts"
 import * as ClientCapabilities from "./ClientCapabilities.ts"
+import * as SeenNonces from "./SeenNonces.ts"
 
 /**
  * What both sides are built from.
@@ -48,6 +50,11 @@ export interface Options {
   readonly maxInvocationTtlMs?: number
   /** Seen nonces a provider keeps. @default 100_000 (maxSeenInvocations) */
   readonly maxSeenInvocations?: number
+  /**
+   * The node's seen-nonce memory, shared with its other checkers (`NonceLog.open` with a data
+   * directory). Absent: the provider's own, in memory, of `maxSeenInvocations` entries.
+   */
+  readonly seenNonces?: SeenNonces.SeenNonces
 }
 
 const command = "/mesh/call"
@@ -93,8 +100,7 @@ export const verifier = (options: Options, now: () => number = Date.now): ((fram
   const own = ClientCapabilities.chainsOf(options.delegations, options.identity.did)
   const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
   const ttlSec = Math.max(1, Math.floor((options.maxInvocationTtlMs ?? 3_600_000) / 1_000))
-  const cap = options.maxSeenInvocations ?? 100_000
-  const seen = new Map<string, number>()
+  const seen = options.seenNonces ?? SeenNonces.make({ leewaySec, cap: options.maxSeenInvocations ?? 100_000 })
 
   /** The authority this provider's own delegations for `proc` are rooted at, if any. */
   const authorityOf = (realm: string, proc: string, nowSec: number): string | undefined =>
@@ -134,12 +140,6 @@ export const verifier = (options: Options, now: () => number = Date.now): ((fram
     if (!checked.ok) return denied(checked.error.name)
     if (checked.grant.args["proc"] !== frame.proc) return denied("InvalidClaim")
     // Oldest first (insertion order): expired ones go until the first live one, then the cap.
-    for (const [cid, exp] of seen) {
-      if (exp + leewaySec >= nowSec) break
-      seen.delete(cid)
-    }
-    while (seen.size >= cap) seen.delete(seen.keys().next().value!)
-    seen.set(nonce, checked.grant.expiresAt ?? nowSec + ttlSec)
-    return allowed
+    return seen.record(nonce, checked.grant.expiresAt ?? nowSec + ttlSec, nowSec, "head") ? allowed : denied("InvalidClaim")
   }
 }
