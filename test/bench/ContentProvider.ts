@@ -10,8 +10,8 @@
  * processes each have an event loop (and a core) to themselves, so fetching from three of
  * them measures the fetch, not one loop shared by four nodes.
  *
- * With UPLINK_MB_S the provider serves at most that many MB/s (MB = 2^20 bytes): block reads
- * take their turn and each waits until the uplink has room for it, as a provider behind a link
+ * With UPLINK_MB_S the provider serves at most that many MB/s (MB = 2^20 bytes): each block
+ * read waits for its slot on the uplink (slots follow one another), as a provider behind a link
  * slower than the fetcher would. That is what parallel download is for; on loopback, uncapped
  * providers are each as fast as the fetcher, which alone bounds the rate.
  */
@@ -19,7 +19,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { Scope } from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
 import * as Mcid from "../../src/content/Mcid.ts"
 import * as ContentStore from "../../src/platform/content/ContentStore.ts"
 import { filled, quicContentNode } from "./content.ts"
@@ -34,7 +33,6 @@ if (!Number.isInteger(seed) || !Number.isInteger(size) || size <= 0 || (uplink !
 
 /** An in-memory store whose chunk reads are paced to `mbPerSecond` in all. */
 const pacedStore = (mbPerSecond: number): Layer.Layer<ContentStore.ContentStore> => {
-  const turn = Semaphore.makeUnsafe(1)
   let freeAt = 0
   return Layer.effect(
     ContentStore.ContentStore,
@@ -45,12 +43,11 @@ const pacedStore = (mbPerSecond: number): Layer.Layer<ContentStore.ContentStore>
           const got = yield* store.getBlock(mcid, options)
           if (mcid.codec !== "raw" || Option.isNone(got)) return got
           const bytes = got.value.length
-          yield* turn.withPermits(1)(Effect.suspend(() => {
+          yield* Effect.suspend(() => {
             const now = performance.now()
-            const start = Math.max(now, freeAt)
-            freeAt = start + (bytes / (mbPerSecond * 1_048_576)) * 1_000
+            freeAt = Math.max(now, freeAt) + (bytes / (mbPerSecond * 1_048_576)) * 1_000
             return Effect.sleep(Math.max(0, Math.round(freeAt - now)))
-          }))
+          })
           return got
         })
     }))
