@@ -1,7 +1,5 @@
 import { defineConfig } from "vitest/config"
-
-/** Test files that start real nodes or QUIC endpoints in-process: they get a fresh worker each. */
-const realNetwork = ["test/unit/node/**/*.test.ts", "test/unit/cli/**/*.test.ts"]
+import { realNetwork } from "./test/support/realNetwork.ts"
 
 export default defineConfig({
   test: {
