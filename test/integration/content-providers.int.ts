@@ -41,13 +41,16 @@ describe("a fetch from three providers in other processes", () => {
 
     // Honest and lying on the fetcher's station (one relaying station), honest-to-be-killed on
     // the other (two relaying stations). The liar sits on the short path so that its corrupt
-    // chunks arrive while they are still wanted, however loaded the machine is; the killed one
-    // reads a little slower, so that it is still serving when it is killed. The second and third start from a copy of the first one's blocks (each still puts the file
-    // itself, and the store checks every block), which saves chunking 64 MiB twice more.
-    const honest = procs.node({ mode: "provide", seed: s1.seed, realm, data: join(dir, "p-honest"), file })
+    // chunks arrive while they are still wanted, however loaded the machine is. The honest ones
+    // read one chunk at a time, 15 ms each, so the fetch lasts seconds however fast the machine
+    // (at most about 67 chunks a second each): the doubly relayed one comes up and is killed
+    // while the fetch still runs. The second and third start from a copy of the first one's
+    // blocks (each still puts the file itself, and the store checks every block), which saves
+    // chunking 64 MiB twice more.
+    const honest = procs.node({ mode: "provide", seed: s1.seed, realm, data: join(dir, "p-honest"), file, serialDelayMs: 15 })
     await honest.until((e) => e.ev === "ready", 60_000)
     for (const name of ["p-doomed", "p-liar"]) cpSync(join(dir, "p-honest", "content"), join(dir, name, "content"), { recursive: true })
-    const doomed = procs.node({ mode: "provide", seed: s2.seed, realm, data: join(dir, "p-doomed"), file, delayMs: 10 })
+    const doomed = procs.node({ mode: "provide", seed: s2.seed, realm, data: join(dir, "p-doomed"), file, serialDelayMs: 15 })
     const liar = procs.node({ mode: "provide", seed: s1.seed, realm, data: join(dir, "p-liar"), file, corrupt: true })
     const ready = await Promise.all([honest, doomed, liar].map((p) => p.until((e) => e.ev === "ready", 60_000)))
     for (const r of ready) expect(r["mcid"]).toBe(expected)
