@@ -15,9 +15,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { Identity } from "../identity/Identity.ts"
+import { Identity } from "../identity/Identity.ts"
 import * as Actor from "../runtime/Actor.ts"
 import type { Resolved } from "./Config.ts"
+import { ConfigError } from "./Errors.ts"
 import * as KeyFile from "./KeyFile.ts"
 
 /**
@@ -72,3 +73,23 @@ export const behavior = (
         return state
       })
   })
+
+/**
+ * The identity a node runs with: given, loaded from / created in dataDir, or fresh (stations get
+ * one with `stationPowBits` of proof of work). `keyPath` is the key file, when there is one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load = (config: Resolved): { readonly identity: Identity; readonly keyPath: string | undefined } | ConfigError => {
+  const generate = () =>
+    config.role === "station" ? Identity.generateStation(config.knobs.stationPowBits) : Identity.generate()
+  if (config.identity !== undefined) return { identity: config.identity, keyPath: undefined }
+  if (config.dataDir === undefined) return { identity: generate(), keyPath: undefined }
+  try {
+    const loaded = KeyFile.loadOrCreate(config.dataDir, generate)
+    return { identity: loaded.identity, keyPath: loaded.path }
+  } catch (error) {
+    return new ConfigError({ problems: [`dataDir: ${error instanceof Error ? error.message : String(error)}`] })
+  }
+}

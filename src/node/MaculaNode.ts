@@ -15,39 +15,29 @@
  * (`ConnectionLost` after `connectTimeoutMs` if none answers). Each node has its own process
  * registry, so several nodes can share one JavaScript process.
  *
- * What is wired: identity, transport (listener, registry, connections, dialer), SWIM membership
- * and the DHT (stations, each publishing its own `station` record), routing (stations: the
- * pub/sub router and the RPC dispatcher, with provider records in the DHT and the realm
- * authorisation of `Authorisation`; clients: the station link with fail-over, the pub/sub
- * session and the RPC endpoint, which replay subscriptions and advertisements on every new link,
- * and resolve `direct: true` calls through the DHT: `./DirectCall.ts`), and the application
- * supervisor for user actors, and content transfer (`./Content.ts`: the ContentSupervisor, content-provider records
- * in the DHT, uploads from clients to their station).
+ * What is wired, a module per part: identity (`./IdentityConfig.ts`), transport (listener,
+ * registry, connections, dialer, bans: `./NodeTransport.ts`), SWIM membership and the DHT
+ * (stations, each publishing its own `station` record: `./StationOverlay.ts`), the seen-nonce
+ * memory and the realm authorisation of `Authorisation` (`./NodeAuthorisation.ts`), routing
+ * (`./NodeRouting.ts`; stations: the pub/sub router and the RPC dispatcher, with provider records
+ * in the DHT; clients: the station link with fail-over, the pub/sub session and the RPC endpoint,
+ * which replay subscriptions and advertisements on every new link), content transfer
+ * (`./NodeContent.ts` over `./Content.ts`: the ContentSupervisor, content-provider records in the
+ * DHT, uploads from clients to their station), and the application supervisor for user actors.
+ * The operations over them are `./NodeApi.ts` (clients resolve `direct: true` calls through the
+ * DHT: `./DirectCall.ts`); the supervision snapshots are `./SupervisionTracker.ts`.
  *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as ConnectionActor from "../../actors/ConnectionActor.ts"
-import * as SwimProberActor from "../../actors/SwimProberActor.ts"
-import * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
-import * as MembershipSupervisor from "../../supervisors/MembershipSupervisor.ts"
+import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as NodeSupervisor from "../../supervisors/NodeSupervisor.ts"
-import * as RoutingSupervisor from "../../supervisors/RoutingSupervisor.ts"
-import * as SubscriptionCursors from "./SubscriptionCursors.ts"
-import type * as TransportSupervisor from "../../supervisors/TransportSupervisor.ts"
-import * as Did from "../identity/Did.ts"
-import { Identity } from "../identity/Identity.ts"
-import * as NodeId from "../identity/NodeId.ts"
 import * as Realm from "../identity/Realm.ts"
-import * as Address from "../platform/transport/Address.ts"
-import * as Quic from "../platform/transport/Quic.ts"
-import * as QuicConfig from "../platform/transport/QuicConfig.ts"
 import type * as Actor from "../runtime/Actor.ts"
 import type { ChildSpec } from "../runtime/ChildSpec.ts"
 import * as ExitReason from "../runtime/ExitReason.ts"
@@ -56,14 +46,10 @@ import type { LifecycleEvent } from "../runtime/Lifecycle.ts"
 import type { Process } from "../runtime/Process.ts"
 import * as Registry from "../runtime/Registry.ts"
 import * as Supervisor from "../runtime/Supervisor.ts"
-import * as Ucan from "../identity/ucan/index.ts"
-import * as Authorisation from "./Authorisation.ts"
-import * as ClientCapabilities from "./ClientCapabilities.ts"
 import * as Config from "./Config.ts"
-import type { NodeConfig, Resolved } from "./Config.ts"
+import type { NodeConfig } from "./Config.ts"
 import { ConfigError, ConnectionLost, NodeStopped } from "./Errors.ts"
 import * as IdentityConfig from "./IdentityConfig.ts"
-import * as KeyFile from "./KeyFile.ts"
 import { Mesh } from "./Mesh.ts"
 import type {
   Advertisement,
@@ -75,27 +61,23 @@ import type {
   MembershipView,
   MeshApi,
   PeerConnection,
-  SpawnError,
   SpawnOptions,
   SubscribeOptions,
   SubscriptionEvent
 } from "./Mesh.ts"
 import type { Mcid } from "../content/Mcid.ts"
-import * as Content from "./Content.ts"
-import * as ContentAuthority from "./ContentAuthority.ts"
-import * as BanFile from "./BanFile.ts"
-import * as DhtFile from "./DhtFile.ts"
-import * as DirectCall from "./DirectCall.ts"
-import * as ProviderInvocation from "./ProviderInvocation.ts"
-import * as NonceLog from "./NonceLog.ts"
-import * as SeenNonces from "./SeenNonces.ts"
-import * as SignedRecord from "./SignedRecord.ts"
+import type * as Content from "./Content.ts"
 import type { GetContentOptions, PushContentOptions } from "./Content.ts"
-import * as Messaging from "./Messaging.ts"
+import * as NodeApi from "./NodeApi.ts"
+import * as NodeAuthorisation from "./NodeAuthorisation.ts"
+import * as NodeContent from "./NodeContent.ts"
+import * as NodeRouting from "./NodeRouting.ts"
+import * as NodeTransport from "./NodeTransport.ts"
 import type { StreamCall, StreamCallOptions, StreamHandler, StreamMode } from "./RpcStream.ts"
-import * as StationLink from "./StationLink.ts"
-import * as Supervision from "./Supervision.ts"
+import type * as StationLink from "./StationLink.ts"
+import * as StationOverlay from "./StationOverlay.ts"
 import type { SupervisionTree } from "./Supervision.ts"
+import * as SupervisionTracker from "./SupervisionTracker.ts"
 
 /**
  * The implementation string a node announces in its `hello`.
@@ -183,79 +165,6 @@ export interface Hooks {
 
 const describeCause = (cause: Cause.Cause<unknown>): string => ExitReason.describe(ExitReason.ExitReason.Failure({ cause }))
 
-/** Finds the transport's start failure inside a root start failure, if that is what it was. */
-const transportStartMessage = (error: unknown): string | undefined => {
-  const seen = new Set<unknown>()
-  const walk = (value: unknown): string | undefined => {
-    if (value === null || typeof value !== "object" || seen.has(value)) return undefined
-    seen.add(value)
-    const tagged = value as { _tag?: unknown; message?: unknown; reason?: unknown; cause?: unknown }
-    if (tagged._tag === "TransportStartFailed" && typeof tagged.message === "string") return tagged.message
-    if (Cause.isCause(value)) {
-      for (const reason of value.reasons) {
-        const found = walk(Cause.isFailReason(reason) ? reason.error : Cause.isDieReason(reason) ? reason.defect : undefined)
-        if (found !== undefined) return found
-      }
-      return undefined
-    }
-    return walk(tagged.reason) ?? walk(tagged.cause)
-  }
-  return walk(error)
-}
-
-/** The routing dependency of a client's capabilities, when it holds a chain to present. */
-const withCapabilities = (
-  capabilities: ((station: string) => ClientCapabilities.Presenter) | undefined
-): { readonly capabilities?: (station: string) => ClientCapabilities.Presenter } =>
-  capabilities === undefined ? {} : { capabilities }
-
-/** The identity a node runs with: given, loaded from / created in dataDir, or fresh. */
-const loadIdentity = (config: Resolved): { readonly identity: Identity; readonly keyPath: string | undefined } | ConfigError => {
-  const generate = () =>
-    config.role === "station" ? Identity.generateStation(config.knobs.stationPowBits) : Identity.generate()
-  if (config.identity !== undefined) return { identity: config.identity, keyPath: undefined }
-  if (config.dataDir === undefined) return { identity: generate(), keyPath: undefined }
-  try {
-    const loaded = KeyFile.loadOrCreate(config.dataDir, generate)
-    return { identity: loaded.identity, keyPath: loaded.path }
-  } catch (error) {
-    return new ConfigError({ problems: [`dataDir: ${error instanceof Error ? error.message : String(error)}`] })
-  }
-}
-
-const homeOf = (home: StationLink.Home | undefined, failovers: number): HomeStation | undefined => {
-  if (home === undefined) return undefined
-  const status = home.handle.status()
-  const hello = status.peerHello
-  return {
-    seed: home.seed,
-    did: home.did,
-    remoteAddress: status.remoteAddress,
-    since: home.since,
-    rttMs: status.rttMs,
-    skewMs: status.skewMs,
-    addresses: hello?.addrs ?? [],
-    realms: (hello?.realms ?? []).map((r) => Realm.toHex(r)),
-    offeredPeers: hello?.peers?.length ?? 0,
-    peers: (hello?.peers ?? []).map((p) => ({ did: Did.fromPublicKeyUnsafe(p.pk), addresses: p.a })),
-    impl: hello?.impl,
-    failovers
-  }
-}
-
-const peerOf = (handle: ConnectionActor.Handle): PeerConnection => {
-  const s = handle.status()
-  return {
-    did: s.peerDid,
-    role: s.peerRole,
-    direction: s.direction,
-    remoteAddress: s.remoteAddress,
-    phase: s.phase,
-    rttMs: s.rttMs,
-    score: s.score
-  }
-}
-
 /**
  * Starts a node in the current scope and returns its operations; closing the scope stops it
  * (children in reverse start order). Fails with `ConfigError` for a configuration it cannot run
@@ -272,7 +181,7 @@ export const make = (
   Effect.gen(function*() {
     const resolved = Config.resolve(config)
     if (resolved instanceof ConfigError) return yield* Effect.fail(resolved)
-    const loaded = loadIdentity(resolved)
+    const loaded = IdentityConfig.load(resolved)
     if (loaded instanceof ConfigError) return yield* Effect.fail(loaded)
     const { identity, keyPath } = loaded
     const knobs = resolved.knobs
@@ -286,383 +195,68 @@ export const make = (
     }
 
     let stopped = false
+    const isStopped = () => stopped
     const live: NodeSupervisor.Live = { transport: undefined, transportTree: undefined, application: undefined }
     const view: StationLink.LinkView = { home: undefined, failovers: 0 }
 
     // The root's latest snapshot, refreshed after every lifecycle event (for the synchronous
     // `supervision()` of the facade); `supervision` (the Effect) always asks the live tree.
     let root: Supervisor.SupervisorRef | undefined
-    let snapshot: SupervisionTree = { id: "node", strategy: "rest_for_one", takenAt: 0, children: [] }
-    let refreshing = false
-    let again = false
-    const takeSnapshot: Effect.Effect<SupervisionTree, NodeStopped> = Effect.gen(function*() {
-      if (root === undefined || stopped) return yield* Effect.fail(new NodeStopped({ operation: "supervision" }))
-      const children = yield* Effect.mapError(root.whichChildren, () => new NodeStopped({ operation: "supervision" }))
-      const tree: SupervisionTree = {
-        id: "node",
-        strategy: "rest_for_one",
-        takenAt: yield* Clock.currentTimeMillis,
-        children: Supervision.fromChildren(children)
-      }
-      snapshot = tree
-      return tree
-    })
-    const refresh = (): void => {
-      if (refreshing) return void (again = true)
-      refreshing = true
-      Effect.runFork(Effect.ensuring(
-        Effect.ignore(Effect.repeat(Effect.suspend(() => (again = false, takeSnapshot)), { while: () => again })),
-        Effect.sync(() => void (refreshing = false))
-      ))
-    }
+    const snapshots = SupervisionTracker.make({ root: () => root, stopped: isStopped })
     const sink: Lifecycle.LifecycleSink = {
       publish: (event) => {
         emit({ _tag: "Lifecycle", event, line: Lifecycle.format(event, ExitReason.describe) })
-        if (root !== undefined && !stopped) refresh()
+        if (root !== undefined && !stopped) snapshots.refresh()
       }
     }
 
-    // Stations listen on the configured port; after the first bind a restarted transport binds
-    // the same port again, so `address` never changes under the user.
-    let port = resolved.listen?.port ?? 0
-    const host = resolved.listen?.host ?? (resolved.seeds[0]?.address.host.includes(":") ? "::" : "0.0.0.0")
-    const transport = () =>
-      Effect.gen(function*() {
-        const t = yield* Quic.make(QuicConfig.make(identity.exportSeed(), { host, port, handshakeTimeoutMs: knobs.handshakeTimeoutMs }))
-        if (role === "station") port = Address.parse(t.localAddress)?.port ?? port
-        return t
-      })
-    const unspecified = host === "0.0.0.0" || host === "::"
+    // The parts, each in its module. The transport's options are made last, as they carry every
+    // other part's inbound lanes; the root still starts the transport first.
+    const { host, unspecified } = NodeTransport.listenHost(resolved)
     const servedRealmIds = resolved.servedRealms.map((h) => Realm.fromHex(h)!)
-    const helloOf = (t: ConnectionActor.TransportService["Service"]): ConnectionActor.Options["config"]["hello"] => {
-      const hello = {
-        feat: [],
-        // Client: the realm it acts in; station: the realms it serves (`[]` = all, §3.4).
-        realms: role === "client" ? (resolved.realm !== undefined ? [Realm.id(resolved.realm)] : []) : servedRealmIds,
-        addrs: role === "station" && !unspecified ? [t.localAddress] : [],
-        impl
-      }
-      // Stations offer their alive SWIM peers for fail-over (§3.4 `peers`). A getter, read at each
-      // hello, so every new connection gets the view of the moment (a spread would freeze it).
-      if (role === "station") Object.defineProperty(hello, "peers", { get: offeredPeers, enumerable: true })
-      return hello
-    }
-    const transportOptions = (t: ConnectionActor.TransportService["Service"]): TransportSupervisor.Options => ({
-      connection: ConnectionActor.config(role, {
-        handshakeTimeoutMs: knobs.handshakeTimeoutMs,
-        appPingIntervalMs: knobs.appPingIntervalMs,
-        appPingTimeoutMs: knobs.appPingTimeoutMs,
-        appPingMaxMisses: knobs.appPingMaxMisses,
-        stationPowBits: knobs.stationPowBits,
-        hello: helloOf(t)
-      }),
-      dialer: { reconnectMinMs: knobs.reconnectMinMs, reconnectMaxMs: knobs.reconnectMaxMs, dialTimeoutMs: knobs.handshakeTimeoutMs },
-      // With a data directory, bans outlive restarts of the transport and of the process (§15.2).
-      ...(resolved.dataDir === undefined
-        ? {}
-        : { bans: BanFile.store(resolved.dataDir, (message) => emit({ _tag: "Warning", message })) }),
-      sinks: {
-        ...(membership === undefined ? {} : { swim: membership.swimSink }),
-        // Clients have no DHT: their `dht` lane carries the station proxy's replies (content).
-        ...(dht === undefined ? { dht: content.dhtSink } : { dht: dht.dht.sink }),
-        pubsub: routing.sinks.pubsub,
-        rpc: routing.sinks.rpc,
-        call: routing.sinks.call,
-        control: routing.sinks.control,
-        content: content.sink
-      },
-      intensity: knobs.transportIntensity,
-      periodMs: knobs.transportPeriodMs,
-      connectionShutdownMs: knobs.connectionShutdownMs,
-      workerShutdownMs: knobs.workerShutdownMs,
-      onNotice: (notice, status) => {
-        if (notice._tag === "Ready") {
-          if (dht !== undefined && notice.peerRole === "station") Effect.runFork(dht.dht.addPeer(status))
-          emit({ _tag: "Connection", change: "ready", did: status.peerDid, role: notice.peerRole, direction: status.direction, remoteAddress: status.remoteAddress })
-        } else if (notice._tag === "Closed") {
-          emit({
-            _tag: "Connection",
-            change: "closed",
-            did: status.peerDid,
-            role: status.peerRole,
-            direction: status.direction,
-            remoteAddress: status.remoteAddress,
-            code: notice.code
-          })
-        }
-      },
-      onRefused: (c, code, reason) =>
-        emit({ _tag: "Refused", did: c.peerDid, remoteAddress: c.remoteAddress, code, reason })
-    })
-
-    // Stations: alive SWIM members with addresses, newest last, offered to clients in `hello`
-    // (at most helloPeersMax = 8; suspect, dead and departed members leave at once).
-    const alivePeers = new Map<string, { readonly pk: Uint8Array; readonly a: ReadonlyArray<string> }>()
-    const offeredPeers = () => Array.from(alivePeers.values()).slice(-8)
-
-    // Stations: the Kademlia DHT (PROTOCOL.md §10). Contacts come from ready station connections;
-    // a SWIM death removes one at once (§11.6).
-    const contactDids = new Map<string, string>()
-    const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
-    const dht = role === "station"
-      ? DhtSupervisor.make({
-        publicKey: identity.publicKey,
-        sign: (message) => identity.sign(message),
-        transport: {
-          lookup: (did) => Effect.suspend(() => live.transportTree?.registry.lookup(did) ?? Effect.succeed(undefined)),
-          dial: (address, options) =>
-            Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
-              live.transportTree === undefined
-                ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
-                : live.transportTree.dialer.dial(address, options)
-            )
-        },
-        workerShutdownMs: knobs.workerShutdownMs,
-        // With a data directory the records held and the routing contacts survive a restart (§15.2).
-        ...(resolved.dataDir === undefined
-          ? {}
-          : { persistence: DhtFile.store(resolved.dataDir, (message) => emit({ _tag: "Warning", message })) }),
-        // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), the
-        // realms served (empty = all).
-        station: {
-          content: Effect.suspend(() =>
-            live.transportTree === undefined || unspecified
-              ? Effect.succeed({ a: [], realms: servedRealmIds, feat: [] })
-              : Effect.map(live.transportTree.listenAddress, (a) => ({ a: [a], realms: servedRealmIds, feat: [] }))
-          ),
-          sign: SignedRecord.signer((message) => identity.sign(message))
-        },
-        // acceptPrivateAddrs `auto` (§3.2): private peers count as diverse only when we are private too.
-        config: {
-          stationPowBits: knobs.stationPowBits,
-          acceptPrivateAddrs: Config.isPrivateHost(host),
-          maxRevocationTtlMs: knobs.maxRevocationTtlMs
-        },
-        onEvent: (event) => {
-          if (event._tag === "ContactAdded") {
-            const did = Did.fromPublicKeyUnsafe(event.contact.pk)
-            contactDids.set(hexOf(event.contact.id), did)
-            emit({ _tag: "Dht", change: "added", peer: did })
-          } else if (event._tag === "ContactEvicted") {
-            const key = hexOf(event.id)
-            emit({ _tag: "Dht", change: "removed", peer: contactDids.get(key) ?? key, reason: event.reason })
-            contactDids.delete(key)
-          }
-        }
-      })
-      : undefined
-    if (dht !== undefined) hooks.onDht?.(dht.dht)
-
-    // Stations: SWIM membership and the links between stations (PROTOCOL.md §11).
-    const membership = role === "station"
-      ? MembershipSupervisor.make({
+    const overlay = role === "station"
+      ? yield* StationOverlay.make({
+        resolved,
         identity,
-        transport: () => live.transportTree,
-        store: resolved.dataDir === undefined ? SwimProberActor.memoryStore() : SwimProberActor.fileStore(resolved.dataDir),
-        addresses: Effect.suspend(() =>
-          live.transportTree === undefined || unspecified
-            ? Effect.succeed([])
-            : Effect.map(live.transportTree.listenAddress, (a) => [a])
-        ),
-        ...(dht === undefined ? {} : {
-          onVerdict: (verdict: SwimProberActor.MemberChange) =>
-            Effect.suspend(() => {
-              const key = Did.parsePublicKey(verdict.did)
-              return key instanceof Uint8Array ? dht.dht.removeContact(NodeId.ofPublicKey(key)) : Effect.void
-            })
-        }),
-        config: {
-          seeds: resolved.seeds.map((s) => s.url),
-          stationPowBits: knobs.stationPowBits,
-          stationDialBackoffMinMs: knobs.stationDialBackoffMinMs,
-          stationDialBackoffMaxMs: knobs.stationDialBackoffMaxMs,
-          workerShutdownMs: knobs.workerShutdownMs,
-          swim: {
-            ...SwimProberActor.Swim.lan,
-            probeIntervalMs: knobs.probeIntervalMs,
-            probeTimeoutMs: knobs.probeTimeoutMs,
-            indirectProbes: knobs.indirectProbes,
-            suspicionMult: knobs.suspicionMult,
-            suspicionMaxTimeoutMult: knobs.suspicionMaxTimeoutMult,
-            pushPullIntervalMs: knobs.pushPullIntervalMs,
-            deadRetentionMs: knobs.deadRetentionMs
-          }
-        }
+        live,
+        host,
+        unspecified,
+        servedRealmIds,
+        emit,
+        onDht: (dht) => hooks.onDht?.(dht)
       })
       : undefined
-    if (membership !== undefined) {
-      const unsubscribe = membership.subscribe((change) => {
-        const key = change._tag === "MemberAlive" ? Did.parsePublicKey(change.did) : undefined
-        if (change._tag === "MemberAlive" && key instanceof Uint8Array && change.addrs.length > 0) {
-          alivePeers.set(change.did, { pk: key, a: change.addrs.slice(0, 8) })
-        } else alivePeers.delete(change.did)
-        emit({
-          _tag: "Membership",
-          change: change._tag === "MemberAlive"
-            ? "alive"
-            : change._tag === "MemberSuspect"
-            ? "suspect"
-            : change._tag === "MemberDead"
-            ? "dead"
-            : "left",
-          did: change.did,
-          incarnation: change.incarnation
-        })
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
-    }
-
-    // Routing (PROTOCOL.md §8, §9). Stations: the pub/sub router and the RPC dispatcher over
-    // every connection, provider records in the DHT, grants from the pinned realm authorities.
-    // Clients: the session and the endpoint over the station link's current connection; they
-    // notice a new link within `linkCheckMs` and replay subscriptions and advertisements on it.
-    // Stations: the authorisation port; revocations (§13.6) come from DHT `revocation` records,
-    // looked up while granting and after the realms' `revoked_v1` facts the router watches.
-    // One seen-nonce memory for every invocation checker (§13.4), the room of their three
-    // former ones; with a data directory it survives a restart (`DIR/nonces.log`).
-    const seenNonceOptions = { leewaySec: 60, cap: 300_000 }
-    const seenNonces = resolved.dataDir === undefined
-      ? SeenNonces.make(seenNonceOptions)
-      : NonceLog.open({
-        ...seenNonceOptions,
-        dataDir: resolved.dataDir,
-        now: () => Date.now(),
-        warn: (message) => emit({ _tag: "Warning", message })
-      })
-    const authorisation = role === "station"
-      ? Authorisation.port({
-        authorities: resolved.realmAuthorities,
-        station: identity.did,
-        now: () => Date.now(),
-        seenNonces,
-        revocationCacheMs: knobs.revocationCacheMs,
-        maxRevocationTtlMs: knobs.maxRevocationTtlMs,
-        ...(dht === undefined ? {} : {
-          findRevocations: (cid: string) => {
-            const key = Ucan.Revocation.recordKey(cid)
-            if (key === undefined) return Effect.succeed([])
-            return Effect.map(dht.dht.findValue(key, "revocation"), (found) =>
-              found.records.flatMap((r) => (r.body.ty === "revocation" ? [r.body.d] : [])))
-          }
-        })
-      })
-      : undefined
-    // Held grants are re-checked against the DHT as their negative answers run out (§13.6): a
-    // revocation whose fact this station missed still ends what it admitted.
-    if (authorisation !== undefined && dht !== undefined) yield* Effect.forkScoped(authorisation.run)
-    const routing = RoutingSupervisor.make({
-      role,
+    const dht = overlay?.dht
+    const membership = overlay?.membership
+    const { seenNonces, authorisation } = yield* NodeAuthorisation.make({ resolved, identity, dht: dht?.dht, emit })
+    const routing = NodeRouting.make({ resolved, identity, live, view, dht: dht?.dht, authorisation, seenNonces, emit })
+    const content = NodeContent.make({
+      resolved,
       identity,
-      ...(role === "station" && authorisation !== undefined
-        ? {
-          transport: () => live.transportTree,
-          ...(dht === undefined ? {} : { directory: Messaging.directory(dht.dht) }),
-          authorise: authorisation.authorise,
-          revocations: {
-            subscribe: authorisation.subscribe,
-            granted: authorisation.granted,
-            observed: (envelope) => {
-              const cid = Authorisation.factCid(envelope.p)
-              if (cid !== undefined) Effect.runFork(authorisation.onFact(cid))
-            }
-          }
-        }
-        : {
-          station: () => Effect.sync(() => view.home?.handle),
-          // Direct-mode calls (§9.2) go to the serving station on a connection of their own.
-          dial: (address: string) =>
-            Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
-              live.transportTree === undefined
-                ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
-                : live.transportTree.dialer.dial(address)
-            ),
-          // Delegations held: presented to each station connection with the gated frames (§13.4).
-          ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities })),
-          // Calls for our `requireInvocation` advertisements carry an invocation for us (§13.4).
-          checkInvocation: ProviderInvocation.verifier({ identity, delegations: resolved.capabilities, seenNonces }),
-          // With a data directory, at-least-once subscriptions outlive the process (§8.5).
-          ...(resolved.dataDir === undefined ? {} : { cursors: SubscriptionCursors.load(resolved.dataDir) })
-        }),
-      config: {
-        workerShutdownMs: knobs.workerShutdownMs,
-        // Stations refuse clients of realms they do not serve (`realm_refused`, both families).
-        ...(resolved.servedRealms.length === 0
-          ? {}
-          : { pubsub: { servedRealms: resolved.servedRealms }, rpc: { servedRealms: resolved.servedRealms } })
-      }
-    })
-    const routingSlot: NodeSupervisor.Slot = role === "station"
-      ? { start: () => routing.child.start }
-      : {
-        // The station link and the routing subtree side by side, one-for-one: a crashed link
-        // restarts alone (the session and the endpoint replay onto its next connection), a
-        // crashed routing subtree finds the link where it was.
-        start: (current) =>
-          Supervisor.start({
-            label: "routing",
-            strategy: "one_for_one",
-            intensity: 5,
-            periodMs: 10_000,
-            children: [
-              Supervisor.worker(
-                "station-link",
-                StationLink.behavior({
-                  seeds: resolved.seeds,
-                  dialer: () => current.transportTree?.dialer,
-                  reconnectMinMs: knobs.reconnectMinMs,
-                  reconnectMaxMs: knobs.reconnectMaxMs,
-                  failoverAfterMs: knobs.failoverAfterMs,
-                  dialTimeoutMs: knobs.handshakeTimeoutMs,
-                  view,
-                  // Stations that do not serve the client's realm are passed over (servedRealms).
-                  ...(resolved.realm === undefined ? {} : { realm: resolved.realm }),
-                  onEvent: (event) => emit({ _tag: "Link", event })
-                }),
-                { shutdown: knobs.workerShutdownMs }
-              ),
-              { ...routing.child, id: "sessions" }
-            ]
-          })
-      }
-
-    // Content (PROTOCOL.md §12): the ContentSupervisor with its DHT and transport ports (./Content.ts).
-    const content = Content.make({
-      role,
-      identity,
-      ...(role === "station" ? { quotaBytes: knobs.stationContentMaxBytes } : {}),
-      transport: () => live.transportTree,
-      ...(dht === undefined ? {} : { dht: dht.dht }),
-      home: () => (view.home === undefined ? undefined : { did: view.home.did, handle: view.home.handle }),
-      addresses: () =>
-        Effect.suspend(() =>
-          live.transportTree === undefined || unspecified
-            ? Effect.succeed([])
-            : Effect.map(live.transportTree.listenAddress, (a) => [a])
-        ),
-      ...(resolved.dataDir === undefined ? {} : { dataDir: resolved.dataDir }),
-      acceptPushFrom: resolved.acceptPushFrom,
-      // UCAN authority on content (§13.3 `/content/get`, `/content/put`): members-only serving,
-      // a station's check of uploads in pinned realms, and what this node presents for both.
-      authority: ContentAuthority.forNode({
-        role,
-        identity,
-        delegations: resolved.capabilities,
-        servePolicy: resolved.contentServePolicy,
-        realmAuthorities: resolved.realmAuthorities,
-        servedRealms: resolved.servedRealms,
-        ...(authorisation === undefined ? {} : { isRevoked: authorisation.isRevoked }),
-        seenNonces
-      }),
-      pushTimeoutMs: knobs.pushTimeoutMs,
-      onPushed: (pushed) => emit({ _tag: "ContentPushed", ...pushed }),
-      ...hooks.content,
-      config: {
-        workerShutdownMs: knobs.workerShutdownMs,
-        ...(role === "station" ? { fetchedPinMs: knobs.stationUploadPinMs } : {}),
-        ...hooks.content?.config
-      }
+      live,
+      view,
+      unspecified,
+      dht: dht?.dht,
+      authorisation,
+      seenNonces,
+      emit,
+      overrides: hooks.content
     })
     hooks.onRecords?.(content.findRecords, content.putRecord)
+    const { transport, transportOptions } = NodeTransport.make({
+      resolved,
+      identity,
+      impl,
+      host,
+      unspecified,
+      servedRealmIds,
+      emit,
+      offeredPeers: overlay?.offeredPeers,
+      membership,
+      dht,
+      routing: routing.routing,
+      content
+    })
 
     const registry = Registry.make()
     const inNode = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -679,7 +273,7 @@ export const make = (
       transportOptions,
       ...(membership === undefined ? {} : { membership: { start: () => membership.child.start } }),
       ...(dht === undefined ? {} : { dht: { start: () => dht.spec.start } }),
-      routing: routingSlot,
+      routing: routing.slot,
       content: content.slot,
       intensity: knobs.rootIntensity,
       periodMs: knobs.rootPeriodMs,
@@ -687,7 +281,7 @@ export const make = (
       appPeriodMs: knobs.appPeriodMs
     }, live)))
     if (started._tag === "Failure") {
-      const bind = transportStartMessage(started.failure)
+      const bind = NodeTransport.transportStartMessage(started.failure)
       if (bind !== undefined) return yield* Effect.fail(new ConfigError({ problems: [`listen: ${bind}`] }))
       return yield* Effect.die(started.failure)
     }
@@ -720,82 +314,23 @@ export const make = (
         )
       }
     }
-    yield* Effect.ignore(takeSnapshot)
+    yield* Effect.ignore(snapshots.take)
 
-    const application = (operation: string): Effect.Effect<Supervisor.SupervisorRef, NodeStopped> =>
-      Effect.suspend(() =>
-        stopped || live.application === undefined ? Effect.fail(new NodeStopped({ operation })) : Effect.succeed(live.application)
-      )
-    const startChild = (spec: ChildSpec<never>): Effect.Effect<Process, SpawnError> =>
-      Effect.flatMap(application("startChild"), (app) =>
-        Effect.catchTag(inNode(app.startChild(spec)), "SupervisorStopped", () => Effect.fail(new NodeStopped({ operation: "startChild" }))))
-    const operations = Messaging.operations(routing, role, () => stopped)
-    // Clients: `direct: true` finds the serving station through the DHT, via the home station.
-    const messaging = role === "client"
-      ? {
-        ...operations,
-        ...DirectCall.wrap(
-          DirectCall.make({
-            findRecords: content.findRecords,
-            home: () => (view.home === undefined ? undefined : { did: view.home.did, rttMs: view.home.handle.status().rttMs })
-          }),
-          operations,
-          undefined,
-          // A `req: true` provider gets an invocation signed for it (§9.2, §13.4), in every mode.
-          (() => {
-            const invoke = ProviderInvocation.invoker({ identity, delegations: resolved.capabilities })
-            return (provider: string, realm: string, procedure: string) => invoke(provider, realm, procedure, Date.now())
-          })()
-        )
-      }
-      : operations
-    const live$ = <A>(operation: string, effect: Effect.Effect<A, never>): Effect.Effect<A, NodeStopped> =>
-      Effect.suspend(() => (stopped ? Effect.fail(new NodeStopped({ operation })) : effect))
-
-    return {
-      role,
-      did: identity.did,
+    return NodeApi.make({
+      resolved,
+      identity,
       address,
-      realm: resolved.realm,
-      supervision: takeSnapshot,
-      home: Effect.sync(() => homeOf(view.home, view.failovers)),
-      connections: Effect.suspend(() =>
-        live.transportTree === undefined ? Effect.succeed([]) : Effect.map(live.transportTree.connections, (list) => list.map(peerOf))
-      ),
-      dht: dht === undefined
-        ? Effect.succeed(undefined)
-        : Effect.map(dht.dht.stats, (st): DhtSummary => ({
-          contacts: st.contacts,
-          buckets: st.buckets,
-          cached: st.cached,
-          records: st.records,
-          lookups: st.lookups
-        })),
-      membership: membership === undefined
-        ? Effect.succeed(undefined)
-        : Effect.map(membership.view, (v): MembershipView | undefined =>
-          v === undefined ? undefined : {
-            self: { did: v.self.did, incarnation: v.self.incarnation },
-            members: v.members.map((m) => ({ did: m.did, status: m.status, incarnation: m.incarnation, addrs: m.addrs }))
-          }),
-      spawn: <Msg, S, E>(id: string, behavior: Actor.Behavior<Msg, S, E, never>, options?: SpawnOptions) =>
-        Effect.map(
-          startChild(Supervisor.worker(id, behavior, options) as ChildSpec<never>),
-          (process) => process as Actor.ActorRef<Msg>
-        ),
-      startChild,
-      terminateChild: (id: string) =>
-        Effect.flatMap(application("terminateChild"), (app) =>
-          Effect.catchTag(app.terminateChild(id), "SupervisorStopped", () => Effect.fail(new NodeStopped({ operation: "terminateChild" })))),
-      ...messaging,
-      putContent: (input) => Effect.andThen(live$("putContent", Effect.void), content.put(input)),
-      getContent: (mcid, options) => Effect.andThen(live$("getContent", Effect.void), content.get(mcid, options)),
-      getContentToFile: (mcid, path, options) =>
-        Effect.andThen(live$("getContentToFile", Effect.void), content.getToFile(mcid, path, options)),
-      pushContent: (mcid, options) => Effect.andThen(live$("pushContent", Effect.void), content.push(mcid, options)),
-      snapshot: () => snapshot,
-      homeNow: () => homeOf(view.home, view.failovers)
-    }
+      live,
+      view,
+      dht,
+      membership,
+      routing: routing.routing,
+      content,
+      inNode,
+      stopped: isStopped,
+      supervision: snapshots.take,
+      snapshot: snapshots.latest
+    })
   })
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
@@ -841,7 +376,7 @@ export class MaculaNode {
   #stopping: Promise<void> | undefined
 
   private constructor(
-    private readonly api: MeshApi & { readonly snapshot: () => SupervisionTree; readonly homeNow: () => HomeStation | undefined },
+    private readonly api: NodeApi.NodeApi,
     private readonly scope: Scope.Closeable
   ) {}
 
