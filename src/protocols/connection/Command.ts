@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis } from "../../core/Millis.ts"
 import type { Frame, Hello, Role } from "../../wire/Frame.ts"
 import type { Family } from "../../wire/Streams.ts"
@@ -108,9 +109,25 @@ export type Command = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `Command`.
+ * Constructors for `Command`: plain object literals for the ones built per frame (`Tagged.ts`
+ * says why), spread for the rest.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const Command = Data.taggedEnum<Command>()
+export const Command = {
+  OpenControl: (): Variant<Command, "OpenControl"> => ({ _tag: "OpenControl" }),
+  Send: (a: Args<Command, "Send">): Variant<Command, "Send"> => ({ _tag: "Send", stream: a.stream, frame: a.frame }),
+  ResetStream: spread<Command, "ResetStream">("ResetStream"),
+  EndStream: spread<Command, "EndStream">("EndStream"),
+  Deliver: (a: Args<Command, "Deliver">): Variant<Command, "Deliver"> => ({
+    _tag: "Deliver", stream: a.stream, route: a.route, frame: a.frame
+  }),
+  SetSendLimit: spread<Command, "SetSendLimit">("SetSendLimit"),
+  CloseConnection: spread<Command, "CloseConnection">("CloseConnection"),
+  SetTimer: (a: Args<Command, "SetTimer">): Variant<Command, "SetTimer"> => ({
+    _tag: "SetTimer", timer: a.timer, at: a.at, generation: a.generation
+  }),
+  CancelTimer: (a: Args<Command, "CancelTimer">): Variant<Command, "CancelTimer"> => ({ _tag: "CancelTimer", timer: a.timer }),
+  Emit: (a: Args<Command, "Emit">): Variant<Command, "Emit"> => ({ _tag: "Emit", notice: a.notice })
+} as const

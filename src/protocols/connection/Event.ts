@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import { type Args, spread, type Variant } from "../../core/Tagged.ts"
 import type { Millis, UnixMillis } from "../../core/Millis.ts"
 import type { Frame, ResyncWhat } from "../../wire/Frame.ts"
 import type { Stream } from "../../wire/Streams.ts"
@@ -90,9 +91,26 @@ export type Event = Data.TaggedEnum<{
 }>
 
 /**
- * Constructors and matchers for `Event`.
+ * Constructors for `Event`: plain object literals for the ones built per frame (`Tagged.ts`
+ * says why), spread for the rest.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const Event = Data.taggedEnum<Event>()
+export const Event = {
+  Started: spread<Event, "Started">("Started"),
+  StreamOpened: spread<Event, "StreamOpened">("StreamOpened"),
+  FrameReceived: (a: Args<Event, "FrameReceived">): Variant<Event, "FrameReceived"> => ({
+    _tag: "FrameReceived", now: a.now, stream: a.stream, frame: a.frame
+  }),
+  FrameRejected: spread<Event, "FrameRejected">("FrameRejected"),
+  StreamClosed: spread<Event, "StreamClosed">("StreamClosed"),
+  TimerFired: (a: Args<Event, "TimerFired">): Variant<Event, "TimerFired"> => ({
+    _tag: "TimerFired", now: a.now, timer: a.timer, generation: a.generation
+  }),
+  CloseRequested: spread<Event, "CloseRequested">("CloseRequested"),
+  Penalized: spread<Event, "Penalized">("Penalized"),
+  ResyncRequested: spread<Event, "ResyncRequested">("ResyncRequested"),
+  StreamResetLocally: spread<Event, "StreamResetLocally">("StreamResetLocally"),
+  ConnectionLost: spread<Event, "ConnectionLost">("ConnectionLost")
+} as const
