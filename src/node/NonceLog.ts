@@ -152,6 +152,8 @@ export interface Options extends SeenNonces.Options {
   readonly warn: (message: string) => void
   /** The log is rewritten only once it holds at least this many lines. @default 1_024 */
   readonly compactMinLines?: number
+  /** How the log is rewritten whole (tests make it fail). @default `KeyFile.replaceAtomically` */
+  readonly rewrite?: (path: string, text: string) => void
 }
 
 const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error)
@@ -166,6 +168,7 @@ const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code
 export const open = (options: Options): SeenNonces.SeenNonces => {
   const path = join(options.dataDir, fileName)
   const minLines = options.compactMinLines ?? 1_024
+  const rewrite = options.rewrite ?? ((file: string, content: string) => KeyFile.replaceAtomically(file, content))
   let text = ""
   try {
     text = fs.readFileSync(path, "utf8")
@@ -187,7 +190,7 @@ export const open = (options: Options): SeenNonces.SeenNonces => {
 
   const compact = (): void => {
     try {
-      KeyFile.replaceAtomically(path, encode(memory.entries()))
+      rewrite(path, encode(memory.entries()))
       lines = memory.size()
       prefix = ""
       compactAt = Math.max(minLines, 2 * lines)
