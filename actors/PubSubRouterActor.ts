@@ -40,6 +40,7 @@ import * as Realm from "../src/identity/Realm.ts"
 import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/platform/transport/ConnectionHandle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
+import type { RevocationFeed, RevocationNotice as Notice } from "../src/protocols/Revocations.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
@@ -87,33 +88,21 @@ export interface AuthRequest {
 export type Authorise = (request: AuthRequest) => Effect.Effect<PubSub.Verdict>
 
 /**
- * What the station's authorisation port tells the router about revocations (§13.6): a
- * connection's subscribe grants dropped (its subscriptions no `keep` scope covers end with `err
- * unauthorized`), or a realm with grants, whose `revoked_v1` fact the router then watches.
+ * What the station's authorisation port tells the router about revocations (§13.6).
  *
  * @since 0.1.0
  * @category models
  */
-export type RevocationNotice =
-  | {
-    readonly _tag: "Dropped"
-    readonly peerDid: string
-    readonly command: string
-    readonly realm: Uint8Array
-    readonly keep: ReadonlyArray<string>
-    readonly reason: string
-  }
-  | { readonly _tag: "Granted"; readonly realm: string }
+export type RevocationNotice = Notice
 
 /**
- * The revocation side of the authorisation port, as the router uses it.
+ * The revocation side of the authorisation port, as the router uses it: the notices, and the
+ * realm facts to watch.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Revocations {
-  /** Listens to the port's notices; returns the unsubscribe. */
-  readonly subscribe: (listener: (notice: RevocationNotice) => void) => () => void
+export interface Revocations extends RevocationFeed {
   /** Realms (names) with grants so far: watched again by a restarted router. */
   readonly granted: () => ReadonlyArray<string>
   /** An event of a watched `revoked_v1` fact reached this station. */

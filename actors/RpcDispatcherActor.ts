@@ -43,6 +43,7 @@ import type { CallStream, Handle, Inbound, Lane } from "../src/platform/transpor
 import * as Records from "../src/protocols/dht/Records.ts"
 import { hex, unhex } from "../src/protocols/rpc/Keys.ts"
 import { Rpc } from "../src/protocols/rpc/index.ts"
+import type { RevocationFeed } from "../src/protocols/Revocations.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
@@ -102,25 +103,13 @@ export type Authorise = (request: AuthRequest) => Effect.Effect<Rpc.Verdict>
 
 /**
  * What the station's authorisation port tells the dispatcher about revocations (§13.6): a
- * connection's grants dropped; its advertisements no `keep` procedure names end with `err
- * unauthorized`. Other notices are ignored here.
+ * connection's advertise grants dropped; its advertisements no `keep` procedure names end with
+ * `err unauthorized`. Other notices are ignored here.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Revocations {
-  /** Listens to the port's notices; returns the unsubscribe. */
-  readonly subscribe: (
-    listener: (notice: {
-      readonly _tag: string
-      readonly peerDid?: string
-      readonly command?: string
-      readonly realm?: Uint8Array | string
-      readonly keep?: ReadonlyArray<string>
-      readonly reason?: string
-    }) => void
-  ) => () => void
-}
+export type Revocations = RevocationFeed
 
 /**
  * What a restarted dispatcher replays (held by the supervisor).
@@ -805,10 +794,10 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
         else options.journal.ads.clear()
         if (options.revocations !== undefined) {
           const unsubscribe = options.revocations.subscribe((notice) => {
-            if (notice._tag !== "Dropped" || notice.command !== "/mesh/advertise" || !(notice.realm instanceof Uint8Array)) return
-            const client = notice.peerDid === undefined ? undefined : hexOfDid(notice.peerDid)
+            if (notice._tag !== "Dropped" || notice.command !== "/mesh/advertise") return
+            const client = hexOfDid(notice.peerDid)
             if (client === undefined || !driver.ref.isAlive()) return
-            driver.ref.tell({ _tag: "GrantsRevoked", client, realm: notice.realm, keep: notice.keep ?? [], reason: notice.reason ?? "Revoked" })
+            driver.ref.tell({ _tag: "GrantsRevoked", client, realm: notice.realm, keep: notice.keep, reason: notice.reason })
           })
           yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
         }
