@@ -53,3 +53,19 @@ export const callFrame = (callId: number, extra: Partial<Frame.Call> = {}): Fram
   hop: 0,
   ...extra
 })
+
+/** An endpoint core stepped by `run`, which returns each event's commands; `state` is the latest. */
+export const endpointDriver = (seed: number, config: Rpc.Config = Rpc.local) => {
+  const step = Rpc.makeEndpointStep(config)
+  let state = Rpc.initialEndpoint({ seed })
+  return {
+    run: (event: Rpc.EndpointEvent): ReadonlyArray<Rpc.EndpointCommand> => {
+      const [after, commands] = step(state, event)
+      state = after
+      return commands
+    },
+    get state() {
+      return state
+    }
+  }
+}

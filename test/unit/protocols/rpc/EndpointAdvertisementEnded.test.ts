@@ -16,18 +16,13 @@ const key = `${B.id(0xaa)}|${B.proc}`
 
 /** An endpoint linked to a station, advertising `B.proc` as ref 1. */
 const advertised = () => {
-  const step = Rpc.makeEndpointStep(Rpc.local)
-  let state = Rpc.initialEndpoint({ seed: 7 })
-  const run = (event: Rpc.EndpointEvent) => {
-    const [after, commands] = step(state, event)
-    state = after
-    return commands
-  }
+  const endpoint = B.endpointDriver(7)
+  const run = endpoint.run
   run(E.LinkUp({ now: 0, wall: WALL, station: B.id(0xee) }))
   const [sign] = B.ofTag(run(E.Advertise({ now: 0, wall: WALL, ref: 1, realm: B.realm, proc: B.proc, modes: [], req: false })), "SignAdvertisement")
   const answer = (frame: Frame.Ok | Frame.Err, now = 0) => run(E.AnswerReceived({ now, frame }))
   return { run, answer, advId: sign!.id, get state() {
-    return state
+    return endpoint.state
   } }
 }
 

@@ -16,21 +16,10 @@ const WALL = 5_000_000
 const ucan: Frame.Authority = { inv: new Uint8Array([1, 2, 3]), prf: [] }
 
 const provider = (req: boolean) => {
-  const step = Rpc.makeEndpointStep(Rpc.local)
-  let state = Rpc.initialEndpoint({ seed: 3 })
-  const run = (event: Rpc.EndpointEvent) => {
-    const [after, commands] = step(state, event)
-    state = after
-    return commands
-  }
-  run(E.LinkUp({ now: 0, wall: WALL, station: B.id(0xee) }))
-  run(E.Advertise({ now: 0, wall: WALL, ref: 1, realm: B.realm, proc: B.proc, modes: [], req }))
-  return {
-    run,
-    get state() {
-      return state
-    }
-  }
+  const endpoint = B.endpointDriver(3)
+  endpoint.run(E.LinkUp({ now: 0, wall: WALL, station: B.id(0xee) }))
+  endpoint.run(E.Advertise({ now: 0, wall: WALL, ref: 1, realm: B.realm, proc: B.proc, modes: [], req }))
+  return endpoint
 }
 
 const replies = (cs: ReadonlyArray<Rpc.EndpointCommand>) =>
