@@ -462,10 +462,11 @@ class Driver {
     return au === undefined ? frame : { ...frame, au }
   }
 
-  fail(noProviders: "NoProviders", why: string): Effect.Effect<boolean> {
+  /** Ends the fetch for want of providers: `Unauthorized` when the ones that answered refused us. */
+  fail(why: string): Effect.Effect<boolean> {
     const driver = this
     // Providers were found, but the ones that answered refused us: the failure is authority.
-    const reason = this.refusals.size > 0 ? "Unauthorized" as const : noProviders
+    const reason = this.refusals.size > 0 ? "Unauthorized" as const : "NoProviders" as const
     const detail = this.refusals.size === 0
       ? why
       : [...new Set(this.refusals.values())].join(", ")
@@ -624,7 +625,7 @@ export const behavior = (options: Options): Actor.Behavior<Msg, Driver> =>
               driver.emptyQueries++
               if (driver.emptyQueries >= (driver.options.providerQueries ?? 5)) {
                 if (driver.core.providers.size === 0 && driver.core.lost.size === 0 && driver.core.phase !== "paused") {
-                  stop = yield* driver.fail("NoProviders", `no provider found after ${driver.emptyQueries} queries`)
+                  stop = yield* driver.fail(`no provider found after ${driver.emptyQueries} queries`)
                 }
               } else if (named.length > 0) {
                 stop = yield* driver.feed(Fetch.Event.ProvidersFound({ now, providers: named.map((p) => p.did) }))

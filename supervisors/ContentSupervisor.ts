@@ -623,6 +623,16 @@ export const make = (deps: Deps): {
   })
   const spec: ChildSpec<Scope.Scope> = { id: "content", kind: "supervisor", start: startTree }
 
+  /** `get`, `fetch` and `getToFile`: the content made whole in the store (fetched if need be), and that store. */
+  const fetched = (m: Mcid.Mcid | string, options: GetOptions) =>
+    Effect.gen(function*() {
+      const mcid = yield* parseMcid(m)
+      yield* fetch(mcid, options)
+      const store = wiring.store
+      if (store === undefined) return yield* Effect.fail(unavailable("content subtree not running"))
+      return { mcid, store }
+    })
+
   const api: Api = {
     put: (input, options = {}) =>
       Effect.gen(function*() {
@@ -645,20 +655,14 @@ export const make = (deps: Deps): {
       }),
     get: (m, options = {}) =>
       Effect.gen(function*() {
-        const mcid = yield* parseMcid(m)
-        yield* fetch(mcid, options)
-        const store = wiring.store
-        if (store === undefined) return yield* Effect.fail(unavailable("content subtree not running"))
+        const { mcid, store } = yield* fetched(m, options)
         const bytes = yield* store.read(mcid)
         if (bytes._tag === "None") return yield* Effect.fail(new ContentNotFound({ mcid: Mcid.toString(mcid), message: "collected before it was read" }))
         return bytes.value
       }),
     fetch: (m, options = {}) =>
       Effect.gen(function*() {
-        const mcid = yield* parseMcid(m)
-        yield* fetch(mcid, options)
-        const store = wiring.store
-        if (store === undefined) return yield* Effect.fail(unavailable("content subtree not running"))
+        const { mcid, store } = yield* fetched(m, options)
         const gone = () => new ContentNotFound({ mcid: Mcid.toString(mcid), message: "collected before it was checked" })
         if (mcid.codec === "manifest") {
           const progress = yield* store.progress(mcid)
@@ -672,10 +676,7 @@ export const make = (deps: Deps): {
       }),
     getToFile: (m, path, options = {}) =>
       Effect.gen(function*() {
-        const mcid = yield* parseMcid(m)
-        yield* fetch(mcid, options)
-        const store = wiring.store
-        if (store === undefined) return yield* Effect.fail(unavailable("content subtree not running"))
+        const { mcid, store } = yield* fetched(m, options)
         return yield* ContentStoreActor.writeToFile(store, mcid, path)
       }),
     pause: control("Pause"),

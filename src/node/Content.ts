@@ -1,8 +1,8 @@
 /**
  * Content transfer wired into the node (PROTOCOL.md §10.3, §10.5, §12): the glue between
- * `ContentSupervisor` and the rest of the node. It builds the subtree's two ports and the node's
- * `putContent` / `getContent` / `pushContent` on top of its API, and the `content` slot that
- * starts the subtree. The parts live beside it:
+ * `ContentSupervisor` and the rest of the node. It wires in the subtree's two ports and builds
+ * the node's `putContent` / `getContent` / `pushContent` on top of its API, and the `content`
+ * slot that starts the subtree. The parts live beside it:
  * - `./ContentDirectory.ts`: the DHT records (provider and endpoint records, the station's proxy
  *   for clients) and the subtree's DHT port;
  * - `./ContentRoutes.ts`: where a content session goes (a provider's or a recipient's

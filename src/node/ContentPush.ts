@@ -173,7 +173,8 @@ export const make = (options: PushOptions, ports: PushPorts): Pushes => {
   const didOf = (key: Uint8Array): string | undefined => (key.length === 32 ? Did.fromPublicKeyUnsafe(key) : undefined)
 
   // Recipient: the pure core, and the reply of every offer session it still has to answer.
-  const pushStep = Push.make({ policy: options.acceptPushFrom ?? Push.defaultPolicy(options.role), maxPulls: options.maxPushPulls ?? 16 })
+  const policy = options.acceptPushFrom ?? Push.defaultPolicy(options.role)
+  const pushStep = Push.make({ policy, maxPulls: options.maxPushPulls ?? 16 })
   let pushState = Push.initial
   const offerReplies = new Map<string, (frame: Frame) => Effect.Effect<void, unknown>>()
 
@@ -381,10 +382,5 @@ export const make = (options: PushOptions, ports: PushPorts): Pushes => {
       }
     })
 
-  const acceptsAnyone = (() => {
-    const p = options.acceptPushFrom ?? Push.defaultPolicy(options.role)
-    return p.any || p.dids.length > 0
-  })()
-
-  return { offered: (session) => offers.get(session), offerReceived, upload, push, acceptsAnyone }
+  return { offered: (session) => offers.get(session), offerReceived, upload, push, acceptsAnyone: policy.any || policy.dids.length > 0 }
 }

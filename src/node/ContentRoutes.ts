@@ -221,11 +221,12 @@ export const inboundSink = (ports: InboundPorts): Sink => (inbound) =>
       if (down !== undefined) return Effect.flatMap(down.down(inbound), (taken) => (taken ? Effect.void : ports.serve(inbound)))
       return ports.serve(inbound)
     }
-    const local = (i: ConnectionActor.Inbound) => Effect.flatMap(ports.offerReceived(i), (taken) => (taken ? Effect.void : ports.serve(i)))
     const r = ports.relay()
     const f = inbound.frame
     const namesPeer = f.t === "content.have" || ((f.t === "content.want" || f.t === "content.manifest_req") && (f.to !== undefined || f.from !== undefined))
-    if (!namesPeer) return r === undefined ? local(inbound) : Effect.flatMap(r.up(inbound), (taken) => (taken ? Effect.void : local(inbound)))
+    // No offer among the rest (an offer is a `content.have`): the relay, else the subtree.
+    if (!namesPeer) return r === undefined ? ports.serve(inbound) : Effect.flatMap(r.up(inbound), (taken) => (taken ? Effect.void : ports.serve(inbound)))
+    const local = (i: ConnectionActor.Inbound) => Effect.flatMap(ports.offerReceived(i), (taken) => (taken ? Effect.void : ports.serve(i)))
     return Effect.gen(function*() {
       // `from` on an offer or a request is the home station's word (§12.6, §13.0): a client's
       // own `from` is replaced by its key, here and on every frame it sends through the relay.

@@ -228,7 +228,6 @@ export const initial: State = { pulls: new Map(), sessions: new Map(), counters:
 export type Event = Data.TaggedEnum<{
   /** An offer of `m` arrived on `session` (the driver's connection/stream) from `sender`. */
   Offered: { readonly now: Millis; readonly session: string; readonly sender: Sender; readonly m: Ids.McidBytes; readonly size?: number }
-  /** The pull of `m` ended: the content is whole in the store (`ok`), or it failed. */
   /**
    * The pull of `m` ended: `ok` once it is whole in the store; `fresh` when it was not whole
    * before the pull (a repeated offer of content already taken is answered, not reported again).

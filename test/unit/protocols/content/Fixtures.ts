@@ -33,6 +33,16 @@ export const layout = (data: Uint8Array) => {
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex")
 
+/** A raw-block MCID's 34 bytes (version 1, codec raw) numbered `n` (0..65 535): distinct, never hashed. */
+export const mcidN = (n: number): Uint8Array => {
+  const m = new Uint8Array(34)
+  m[0] = 1
+  m[1] = 0x55
+  m[2] = n & 255
+  m[3] = n >> 8
+  return m
+}
+
 export const sends = (commands: ReadonlyArray<Fetch.Command>, to?: string) =>
   commands.flatMap((c) => c._tag === "Send" && (to === undefined || c.to === to) ? [c] : [])
 

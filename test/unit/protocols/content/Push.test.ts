@@ -8,18 +8,13 @@ import { describe, expect, it } from "vitest"
 import * as Push from "../../../../src/protocols/content/Push.ts"
 import * as Relay from "../../../../src/protocols/content/Relay.ts"
 import type { ContentHave, Frame } from "../../../../src/wire/Frame.ts"
+import { mcidN } from "./Fixtures.ts"
 
 const alice = "did:key:z6MkAlice"
 const bob = "did:key:z6MkBob"
 const isDid = (text: string) => text.startsWith("did:key:z6Mk")
 
-const mcid = (n: number): Uint8Array => {
-  const m = new Uint8Array(34)
-  m[0] = 1
-  m[1] = 0x55
-  m[2] = n
-  return m
-}
+const mcid = mcidN
 const key = (n: number) => new Uint8Array(32).fill(n)
 
 const offered = (session: string, n: number, sender: Push.Sender, now = 0) =>

@@ -6,18 +6,13 @@
 import { describe, expect, it } from "vitest"
 import * as Relay from "../../../../src/protocols/content/Relay.ts"
 import type { Frame } from "../../../../src/wire/Frame.ts"
+import { mcidN } from "./Fixtures.ts"
 
 const self = "did:key:station-a"
 const target = "did:key:client-b"
 const peer = "did:key:client-a"
 const to = new Uint8Array(32).fill(7)
-const mcid = (n: number): Uint8Array => {
-  const m = new Uint8Array(34)
-  m[0] = 1
-  m[1] = 0x55
-  m[2] = n
-  return m
-}
+const mcid = mcidN
 const want = (ns: ReadonlyArray<number>, withTo = false): Frame =>
   ({ t: "content.want", w: ns.map((n) => ({ m: mcid(n), k: "block" as const })), ...(withTo ? { to } : {}) }) as Frame
 const block = (n: number): Frame => ({ t: "content.block", m: mcid(n), d: new Uint8Array(4) }) as Frame

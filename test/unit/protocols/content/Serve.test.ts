@@ -5,17 +5,10 @@
 import { describe, expect, it } from "vitest"
 import * as Config from "../../../../src/protocols/content/Config.ts"
 import * as Serve from "../../../../src/protocols/content/Serve.ts"
-import { hex, tags } from "./Fixtures.ts"
+import { hex, mcidN, tags } from "./Fixtures.ts"
 
 const { Event } = Serve
-const mcid = (n: number): Uint8Array => {
-  const m = new Uint8Array(34)
-  m[0] = 1
-  m[1] = 0x55
-  m[2] = n & 255
-  m[3] = n >> 8
-  return m
-}
+const mcid = mcidN
 const want = (ns: ReadonlyArray<number>, p?: number, full?: boolean) => ({
   t: "content.want" as const,
   w: ns.map((n) => (p === undefined ? { m: mcid(n), k: "block" as const } : { m: mcid(n), k: "block" as const, p })),
