@@ -31,6 +31,7 @@ import * as Config from "../node/Config.ts"
 import * as KeyFile from "../node/KeyFile.ts"
 import { MaculaNode } from "../node/MaculaNode.ts"
 import * as SignedRecord from "../node/SignedRecord.ts"
+import * as Topic from "../topic/index.ts"
 import type { RevocationRecordBody } from "../wire/SignedBody.ts"
 import * as Args from "./Args.ts"
 import { UsageError } from "./Args.ts"
@@ -293,13 +294,8 @@ const realmOfPath = (path: ReadonlyArray<Uint8Array>): string | undefined => {
   return undefined
 }
 
-/**
- * The topic of a realm's revocation fact (§13.6).
- *
- * @since 0.1.0
- * @category constants
- */
-export const revokedTopic = (realm: string): string => `${realm}/_realm/_realm/membership/revoked_v1`
+/** The topic of a realm's revocation fact (§13.6), the one stations watch. */
+const revokedTopic = (realm: string): string => Topic.realmFact(realm, "membership", "revoked", 1)
 
 /**
  * `macula realm revoke …`.
@@ -342,6 +338,7 @@ export const revoke = async (args: ReadonlyArray<string>, io: Io): Promise<numbe
   }
   realm ??= realmOfPath(path)
   if (realm === undefined) throw new UsageError({ message: "realm revoke: the delegation names no realm; give --realm R for the revoked_v1 fact" })
+  if (!Config.isRealmName(realm)) throw new UsageError({ message: `realm revoke: the delegation's realm "${realm}" is not a valid realm name; give --realm R` })
   await distribute({ authority, seeds, realm, cid, revocation, path })
   io.err(`stored the revocation record of ${cid} and published ${revokedTopic(realm)}`)
   return 0
@@ -366,7 +363,7 @@ const distribute = async (opts: {
     pk: opts.authority.publicKey,
     seq: now,
     iat: now,
-    exp: Ucan.Revocation.keepUntil(revoked.exp, now, { leewayMs: 60_000, maxTtlMs: 7_776_000_000 }),
+    exp: Ucan.Revocation.keepUntil(revoked.exp, now, { leewayMs: 60_000, maxTtlMs: Config.defaultKnobs.maxRevocationTtlMs }),
     d
   }
   const record = SignedRecord.signedRecord(body, (m) => opts.authority.sign(m))

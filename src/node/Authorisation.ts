@@ -229,12 +229,16 @@ interface GrantKey {
 }
 
 /**
- * Grants kept per (peer, realm, command): the newest scopes; an older one must be presented again.
+ * Grants kept per (peer, connection, realm, command): the newest scopes; an older one must be
+ * presented again.
  *
  * @since 0.1.0
  * @category constants
  */
 export const grantsPerKey = 16
+
+/** DHT lookups of revocations in flight at once, across grants and re-check sweeps. */
+const maxLookups = 1_024
 
 const allowed: Verdict = { _tag: "Allowed" }
 const denied = (reason: string): Verdict => ({ _tag: "Denied", reason })
@@ -248,16 +252,13 @@ const denied = (reason: string): Verdict => ({ _tag: "Denied", reason })
 export const admits = (command: Request["command"], scope: string, topic: string): boolean =>
   command === "/mesh/advertise" || command === "/mesh/call" ? scope === topic : Topic.covers(scope, topic)
 
-/** A chain that passed every check, about to become a grant. */
-interface Pending {
-  readonly key: string
-  readonly grantKey: GrantKey
-  readonly realmName: string
-  readonly grant: Grant
+/** A verdict, and the delegations (CIDs) of the grant it stored: empty when it stored none. */
+interface Judged {
+  readonly verdict: Verdict
+  readonly granted: ReadonlyArray<string>
 }
 
-/** First phase of a verdict: final, or a chain to store as a grant. */
-type Precheck = { readonly _tag: "Final"; readonly verdict: Verdict } | { readonly _tag: "Pending"; readonly pending: Pending }
+const final = (verdict: Verdict): Judged => ({ verdict, granted: [] })
 
 /**
  * The port's synchronous state: grants, seen nonces, local revocations and the negative cache.
@@ -265,7 +266,7 @@ type Precheck = { readonly _tag: "Final"; readonly verdict: Verdict } | { readon
  */
 class State {
   private readonly byRealm = new Map<string, { readonly name: string; readonly authority: string }>()
-  private readonly leewaySec: number
+  readonly leewaySec: number
   private readonly ttlSec: number
   private readonly cap: number
   private readonly revocationCap: number
@@ -373,24 +374,26 @@ class State {
     }
   }
 
-  precheck(request: Request, nowMs: number): Precheck {
-    const pinned = this.byRealm.get(Realm.toHex(request.realm))
-    if (pinned === undefined) return { _tag: "Final", verdict: allowed }
+  /** The verdict on one request; an invocation that passes is stored as a grant. */
+  judge(request: Request, nowMs: number): Judged {
+    const realmHex = Realm.toHex(request.realm)
+    const pinned = this.byRealm.get(realmHex)
+    if (pinned === undefined) return final(allowed)
     const nowSec = Math.floor(nowMs / 1_000)
-    const key = `${request.peerDid}|${request.connectionId ?? ""}|${Realm.toHex(request.realm)}|${request.command}`
+    const key = `${request.peerDid}|${request.connectionId ?? ""}|${realmHex}|${request.command}`
     if (request.au === undefined) {
       const live = (this.grants.get(key)?.list ?? []).find((g) =>
         (g.expiresAt === null || g.expiresAt + this.leewaySec >= nowSec) && admits(request.command, g.scope, request.topic)
       )
-      return { _tag: "Final", verdict: live === undefined ? denied("UnavailableProof") : allowed }
+      return final(live === undefined ? denied("UnavailableProof") : allowed)
     }
     let nonce: string
     try {
       nonce = Ucan.cid(request.au.inv)
     } catch {
-      return { _tag: "Final", verdict: denied("MalformedToken") }
+      return final(denied("MalformedToken"))
     }
-    if (this.seen.has(nonce)) return { _tag: "Final", verdict: denied("InvalidClaim") }
+    if (this.seen.has(nonce)) return final(denied("InvalidClaim"))
     const checked = Ucan.RealmCapabilities.check({
       invocation: request.au.inv,
       proofs: request.au.prf,
@@ -404,43 +407,26 @@ class State {
       maxInvocationTtlSec: this.ttlSec,
       isRevoked: (cid) => this.isRevoked(cid, nowMs)
     })
-    if (!checked.ok) return { _tag: "Final", verdict: denied(checked.error.name) }
+    if (!checked.ok) return final(denied(checked.error.name))
     const field = request.command === "/mesh/advertise" || request.command === "/mesh/call" ? "proc" : "topic"
     const scope = checked.grant.args[field]
-    if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) {
-      return { _tag: "Final", verdict: denied("InvalidClaim") }
-    }
-    // The nonce counts as seen from here: a replay racing the DHT lookup is refused too.
+    if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) return final(denied("InvalidClaim"))
     if (!this.seen.record(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec, nowSec, "all")) {
-      return { _tag: "Final", verdict: denied("InvalidClaim") }
+      return final(denied("InvalidClaim"))
     }
     this.sweep(nowSec)
-    const grantKey: GrantKey = {
-      peerDid: request.peerDid,
-      connectionId: request.connectionId,
-      realm: request.realm,
-      command: request.command
-    }
     // The invocation's own CID is fresh (its nonce): only the delegations can have been revoked.
     const cids = checked.chain.filter((t) => t.kind === "delegation").map((t) => t.cid)
-    return {
-      _tag: "Pending",
-      pending: { key, grantKey, realmName: pinned.name, grant: { scope, expiresAt: checked.grant.expiresAt, cids } }
-    }
-  }
-
-  /** Second phase: stores the grant (unless its chain is known revoked by now). */
-  commit(pending: Pending, nowMs: number): Verdict {
-    if (pending.grant.cids.some((cid) => this.isRevoked(cid, nowMs))) return denied("Revoked")
-    const entry = this.grants.get(pending.key) ?? { key: pending.grantKey, list: [] }
-    entry.list.push(pending.grant)
+    const { peerDid, connectionId, realm, command } = request
+    const entry = this.grants.get(key) ?? { key: { peerDid, connectionId, realm, command }, list: [] }
+    entry.list.push({ scope, expiresAt: checked.grant.expiresAt, cids })
     entry.list = entry.list.slice(-grantsPerKey)
-    this.grants.set(pending.key, entry)
-    if (!this.granted.has(pending.realmName)) {
-      this.granted.add(pending.realmName)
-      this.notify({ _tag: "Granted", realm: pending.realmName })
+    this.grants.set(key, entry)
+    if (!this.granted.has(pinned.name)) {
+      this.granted.add(pinned.name)
+      this.notify({ _tag: "Granted", realm: pinned.name })
     }
-    return allowed
+    return { verdict: allowed, granted: cids }
   }
 
   /** Applies a verified revocation: remembers it, drops the grants it breaks, notifies. */
@@ -474,8 +460,8 @@ class State {
 }
 
 /**
- * The port's decision function without a DHT, synchronous (local revocations only; tests and
- * tools that need no `learn`).
+ * The port's decision function, synchronous and without revocations (it has no `learn`; tests
+ * and tools that need none).
  *
  * @since 0.1.0
  * @category constructors
@@ -483,9 +469,7 @@ class State {
 export const decide = (options: Options): ((request: Request) => Verdict) => {
   const state = new State(options)
   return (request) => {
-    const nowMs = options.now()
-    const first = state.precheck(request, nowMs)
-    return first._tag === "Final" ? first.verdict : state.commit(first.pending, nowMs)
+    return state.judge(request, options.now()).verdict
   }
 }
 
@@ -504,9 +488,9 @@ export const decide = (options: Options): ((request: Request) => Verdict) => {
  */
 export const port = (options: Options): Port => {
   const state = new State(options)
-  const leewaySec = Math.round((options.clockSkewLeewayMs ?? 60_000) / 1_000)
+  const leewaySec = state.leewaySec
   const timeout = Duration.millis(options.revocationLookupTimeoutMs ?? 5_000)
-  /** CIDs being looked up now. */
+  /** CIDs being looked up now, at most `maxLookups`. */
   const inFlight = new Set<string>()
 
   const learnNow = (d: Ucan.Revocation.RecordData): Learned => {
@@ -531,13 +515,11 @@ export const port = (options: Options): Port => {
   const authorise = (request: Request): Effect.Effect<Verdict> =>
     Effect.sync(() => {
       const nowMs = options.now()
-      const first = state.precheck(request, nowMs)
-      if (first._tag === "Final") return first.verdict
-      const verdict = state.commit(first.pending, nowMs)
+      const { verdict, granted } = state.judge(request, nowMs)
       const find = options.findRevocations
-      if (verdict._tag === "Allowed" && find !== undefined) {
-        for (const cid of state.unknown(first.pending.grant.cids, nowMs)) {
-          if (inFlight.has(cid) || inFlight.size >= 1_024) continue
+      if (granted.length > 0 && find !== undefined) {
+        for (const cid of state.unknown(granted, nowMs)) {
+          if (inFlight.has(cid) || inFlight.size >= maxLookups) continue
           inFlight.add(cid)
           Effect.runFork(consult(find, cid))
         }
@@ -564,7 +546,7 @@ export const port = (options: Options): Port => {
   const recheck: Effect.Effect<number> = Effect.suspend(() => {
     const find = options.findRevocations
     if (find === undefined) return Effect.succeed(0)
-    const cids = state.due(options.now(), Math.min(batch, 1_024 - inFlight.size), inFlight)
+    const cids = state.due(options.now(), Math.min(batch, maxLookups - inFlight.size), inFlight)
     for (const cid of cids) inFlight.add(cid)
     // A few lookups at a time: a sweep must not flood the DHT.
     return Effect.as(Effect.forEach(cids, (cid) => consult(find, cid), { concurrency: 8, discard: true }), cids.length)

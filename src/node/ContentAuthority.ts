@@ -9,10 +9,10 @@
  *   frame's `au` (`Ucan.RealmCapabilities.check`): the chain is rooted at the realm's authority
  *   (subject = authority), the invocation is issued by the session's **requester**, addressed to
  *   this node, invokes exactly the command, has an expiry within `maxInvocationTtlMs`, an unseen
- *   nonce (its CID, kept until its expiry, at most `maxSeenInvocations`, in the node's shared
- *   `SeenNonces` memory, which survives a restart with a data directory), and no delegation of
- *   its chain is known revoked. `args.mcid` must be a valid MCID text (`b…`); for a put, it and
- *   `args.size` must be the offered content and size.
+ *   nonce (its CID, kept until its expiry in the node's shared `SeenNonces` memory, which
+ *   survives a restart with a data directory; else in the verifier's own of
+ *   `maxSeenInvocations`), and no delegation of its chain is known revoked. `args.mcid` must be a
+ *   valid MCID text (`b…`); for a put, it and `args.size` must be the offered content and size.
  * - **Presenting** ({@link invoker}): the node picks, among the delegations it holds, the first
  *   chain ending at itself whose commands cover the one invoked and whose policies hold on the
  *   arguments, and signs an invocation for the audience (issuer itself, subject the chain's root,

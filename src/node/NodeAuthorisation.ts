@@ -52,10 +52,8 @@ export const make = (context: Context): Effect.Effect<NodeAuthorisation, never, 
   Effect.gen(function*() {
     const { resolved, identity, dht, emit } = context
     const knobs = resolved.knobs
-    // Stations: the authorisation port; revocations (§13.6) come from DHT `revocation` records,
-    // looked up while granting and after the realms' `revoked_v1` facts the router watches.
-    // One seen-nonce memory for every invocation checker (§13.4), the room of their three
-    // former ones; with a data directory it survives a restart (`DIR/nonces.log`).
+    // One seen-nonce memory for every invocation checker (§13.4), room for 100_000 nonces of
+    // each of the three; with a data directory it survives a restart (`DIR/nonces.log`).
     const seenNonceOptions = { leewaySec: 60, cap: 300_000 }
     const seenNonces = resolved.dataDir === undefined
       ? SeenNonces.make(seenNonceOptions)
@@ -65,6 +63,8 @@ export const make = (context: Context): Effect.Effect<NodeAuthorisation, never, 
         now: () => Date.now(),
         warn: (message) => emit({ _tag: "Warning", message })
       })
+    // Stations: the authorisation port; revocations (§13.6) come from DHT `revocation` records,
+    // looked up while granting and after the realms' `revoked_v1` facts the router watches.
     const authorisation = resolved.role === "station"
       ? Authorisation.port({
         authorities: resolved.realmAuthorities,

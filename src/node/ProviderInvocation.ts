@@ -18,8 +18,9 @@
  *   no such chain (an open realm) accepts any valid root, the invocation then proving the caller.
  *
  * Verdicts carry the UCAN error name as `reason`; the provider answers `unauthorized` with it.
- * Seen nonces are kept until their expiry, at most `maxSeenInvocations`, in the node's shared
- * `SeenNonces` memory (with a data directory, `NonceLog`'s: they survive a restart).
+ * Seen nonces are kept until their expiry in the node's shared `SeenNonces` memory (with a data
+ * directory, `NonceLog`'s: they survive a restart), or in the provider's own of
+ * `maxSeenInvocations` when none is given.
  *
  * @since 0.1.0
  */

@@ -13,6 +13,7 @@ import * as Ucan from "../../../src/identity/ucan/index.ts"
 import { RealmCapabilities } from "../../../src/identity/ucan/index.ts"
 import * as Authorisation from "../../../src/node/Authorisation.ts"
 import { effect } from "../../support/it.ts"
+import { revocationOf, subscribeAu } from "./AuthorisationFixtures.ts"
 
 const authority = Identity.fromSeed(new Uint8Array(32).fill(31))
 const station = Identity.fromSeed(new Uint8Array(32).fill(32))
@@ -26,35 +27,22 @@ const capOf = (member: Identity, expiresIn = 86_400) =>
   RealmCapabilities.issueMember({ issuer: authority, member: member.did, realm, topics: [`${realm}/acme/#`], expiration: sec(t0) + expiresIn })
     .find((c) => Ucan.decode(c).cmd === "/mesh/subscribe")!
 
+const setup = { realm, authority, station }
+
 const request = (member: Identity, connectionId: string, cap: Uint8Array, nowMs: number): Authorisation.Request => ({
   peerDid: member.did,
   connectionId,
   realm: Realm.id(realm),
   command: "/mesh/subscribe",
   topic: `${realm}/acme/#`,
-  au: {
-    inv: RealmCapabilities.invokeMember({
-      issuer: member,
-      authority: authority.did,
-      station: station.did,
-      realm,
-      command: "/mesh/subscribe",
-      args: { topic: `${realm}/acme/#` },
-      proofs: [cap],
-      expiration: sec(nowMs) + 600
-    }),
-    prf: [cap]
-  }
+  au: subscribeAu(setup, member, cap, nowMs)
 })
 
-const recordOf = (cap: Uint8Array) => {
-  const d = Ucan.Revocation.recordData(
-    Ucan.revoke({ issuer: authority, subject: authority.did, delegation: Ucan.cid(cap), path: [Ucan.cid(cap)] }),
-    [cap]
-  )
-  if (d instanceof Error) throw d
-  return d
-}
+const recordOf = (cap: Uint8Array) => revocationOf(setup, cap)
+
+/** The station's port for the realm, on the clock `now`, with `options` on top. */
+const portOf = (now: () => number, options: Partial<Authorisation.Options> = {}) =>
+  Authorisation.port({ authorities: { [realm]: authority.did }, station: station.did, now, ...options })
 
 /** A DHT of revocation records, recording every lookup. */
 const fakeDht = () => {
@@ -72,13 +60,7 @@ describe("Authorisation re-check of held grants", () => {
   it("catches a missed revocation once the negative answer runs out, and ends the grant", async () => {
     let now = t0
     const dht = fakeDht()
-    const port = Authorisation.port({
-      authorities: { [realm]: authority.did },
-      station: station.did,
-      now: () => now,
-      revocationCacheMs: 60_000,
-      findRevocations: dht.findRevocations
-    })
+    const port = portOf(() => now, { revocationCacheMs: 60_000, findRevocations: dht.findRevocations })
     const notices: Array<Authorisation.Notice> = []
     port.subscribe((n) => notices.push(n))
     const cap = capOf(alice)
@@ -107,14 +89,7 @@ describe("Authorisation re-check of held grants", () => {
   it("asks at most recheckBatch delegations per sweep, oldest answer first, and skips expired grants", async () => {
     let now = t0
     const dht = fakeDht()
-    const port = Authorisation.port({
-      authorities: { [realm]: authority.did },
-      station: station.did,
-      now: () => now,
-      revocationCacheMs: 10_000,
-      recheckBatch: 2,
-      findRevocations: dht.findRevocations
-    })
+    const port = portOf(() => now, { revocationCacheMs: 10_000, recheckBatch: 2, findRevocations: dht.findRevocations })
     // Four members, granted a second apart; the last one's delegation expires after 5 min (the
     // invocations, and so the grants, after 10).
     const caps = members.map((m, i) => capOf(m, i === 3 ? 300 : 86_400))
@@ -143,10 +118,7 @@ describe("Authorisation re-check of held grants", () => {
     const now = t0
     let reachable = false
     let lookups = 0
-    const port = Authorisation.port({
-      authorities: { [realm]: authority.did },
-      station: station.did,
-      now: () => now,
+    const port = portOf(() => now, {
       findRevocations: () => Effect.suspend(() => (lookups++, reachable ? Effect.succeed([]) : Effect.fail("unreachable")))
     })
     expect(await run(port.authorise(request(alice, "a", capOf(alice), now)))).toEqual({ _tag: "Allowed" })
@@ -160,7 +132,7 @@ describe("Authorisation re-check of held grants", () => {
   })
 
   it("has nothing to do without a DHT", async () => {
-    const port = Authorisation.port({ authorities: { [realm]: authority.did }, station: station.did, now: () => t0 })
+    const port = portOf(() => t0)
     expect(await run(port.authorise(request(alice, "a", capOf(alice), t0)))).toEqual({ _tag: "Allowed" })
     expect(await run(port.recheck)).toBe(0)
   })
@@ -174,13 +146,7 @@ describe("Authorisation re-check of held grants", () => {
     Effect.gen(function*() {
       let now = t0
       const dht = fakeDht()
-      const port = Authorisation.port({
-        authorities: { [realm]: authority.did },
-        station: station.did,
-        now: () => now,
-        revocationCacheMs: 60_000,
-        findRevocations: dht.findRevocations
-      })
+      const port = portOf(() => now, { revocationCacheMs: 60_000, findRevocations: dht.findRevocations })
       const dropped: Array<string | undefined> = []
       port.subscribe((n) => n._tag === "Dropped" && dropped.push(n.connectionId))
       const cap = capOf(alice)

@@ -11,6 +11,8 @@ import * as Realm from "../../../src/identity/Realm.ts"
 import * as Ucan from "../../../src/identity/ucan/index.ts"
 import { RealmCapabilities } from "../../../src/identity/ucan/index.ts"
 import * as Authorisation from "../../../src/node/Authorisation.ts"
+import type * as Frame from "../../../src/wire/Frame.ts"
+import { revocationOf, subscribeAu } from "./AuthorisationFixtures.ts"
 
 const authority = Identity.fromSeed(new Uint8Array(32).fill(21))
 const station = Identity.fromSeed(new Uint8Array(32).fill(22))
@@ -24,21 +26,10 @@ const capsOf = (member: Identity, expiresIn = 86_400) =>
   RealmCapabilities.issueMember({ issuer: authority, member: member.did, realm, topics: [`${realm}/acme/#`], expiration: sec(t0) + expiresIn })
 const subscribeCap = (caps: ReadonlyArray<Uint8Array>) => caps.find((c) => Ucan.decode(c).cmd === "/mesh/subscribe")!
 
-const au = (member: Identity, cap: Uint8Array, nowMs: number, topic = `${realm}/acme/#`) => ({
-  inv: RealmCapabilities.invokeMember({
-    issuer: member,
-    authority: authority.did,
-    station: station.did,
-    realm,
-    command: "/mesh/subscribe",
-    args: { topic },
-    proofs: [cap],
-    expiration: sec(nowMs) + 600
-  }),
-  prf: [cap]
-})
+const setup = { realm, authority, station }
+const au = (member: Identity, cap: Uint8Array, nowMs: number, topic?: string) => subscribeAu(setup, member, cap, nowMs, topic)
 
-const sub = (member: Identity, connectionId: string, a: ReturnType<typeof au> | undefined, topic = `${realm}/acme/#`): Authorisation.Request => ({
+const sub = (member: Identity, connectionId: string, a: Frame.Authority | undefined, topic = `${realm}/acme/#`): Authorisation.Request => ({
   peerDid: member.did,
   connectionId,
   realm: Realm.id(realm),
@@ -47,14 +38,7 @@ const sub = (member: Identity, connectionId: string, a: ReturnType<typeof au> | 
   au: a
 })
 
-const recordOf = (cap: Uint8Array, issuer: Identity = authority) => {
-  const d = Ucan.Revocation.recordData(
-    Ucan.revoke({ issuer, subject: authority.did, delegation: Ucan.cid(cap), path: [Ucan.cid(cap)] }),
-    [cap]
-  )
-  if (d instanceof Error) throw d
-  return d
-}
+const recordOf = (cap: Uint8Array, issuer: Identity = authority) => revocationOf(setup, cap, issuer)
 
 const run = <A>(effect: Effect.Effect<A>): Promise<A> => Effect.runPromise(effect)
 
