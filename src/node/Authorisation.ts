@@ -411,7 +411,7 @@ class State {
     const field = request.command === "/mesh/advertise" || request.command === "/mesh/call" ? "proc" : "topic"
     const scope = checked.grant.args[field]
     if (typeof scope !== "string" || !admits(request.command, scope, request.topic)) return final(denied("InvalidClaim"))
-    if (!this.seen.record(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec, nowSec, "all")) {
+    if (!this.seen.record(nonce, checked.grant.expiresAt ?? nowSec + this.ttlSec, nowSec)) {
       return final(denied("InvalidClaim"))
     }
     this.sweep(nowSec)

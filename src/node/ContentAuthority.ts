@@ -227,7 +227,7 @@ export const verifier = (options: VerifierOptions): ((request: Request) => Verdi
     }
     const invocation = checked.chain[checked.chain.length - 1]!
     // Expired nonces go from the oldest up to the first live one, then the oldest beyond the cap.
-    if (!seen.record(nonce, invocation.exp ?? nowSec + ttlSec, nowSec, "head")) return denied("InvalidClaim")
+    if (!seen.record(nonce, invocation.exp ?? nowSec + ttlSec, nowSec)) return denied("InvalidClaim")
     const expiries = checked.chain.filter((t) => t.kind === "delegation").map((t) => t.exp).filter((e): e is number => e !== null)
     return { _tag: "Allowed", mcid, until: expiries.length === 0 ? null : Math.min(...expiries) }
   }

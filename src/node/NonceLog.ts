@@ -205,7 +205,7 @@ export const open = (options: Options): SeenNonces.SeenNonces => {
     has: memory.has,
     size: memory.size,
     entries: memory.entries,
-    record: (nonce, expSec, nowSec, sweep) => {
+    record: (nonce, expSec, nowSec) => {
       if (memory.has(nonce)) return false
       // Durable before the invocation is accepted: the write comes before the caller's `true`.
       try {
@@ -217,7 +217,7 @@ export const open = (options: Options): SeenNonces.SeenNonces => {
         if (!failing) options.warn(`${path}: cannot record a seen nonce (${codeOf(error)}); keeping seen nonces in memory only until a write succeeds`)
         failing = true
       }
-      memory.record(nonce, expSec, nowSec, sweep)
+      memory.record(nonce, expSec, nowSec)
       if (!failing && lines >= compactAt && lines > 2 * memory.size()) compact()
       return true
     }

@@ -141,6 +141,6 @@ export const verifier = (options: Options, now: () => number = Date.now): ((fram
     if (!checked.ok) return denied(checked.error.name)
     if (checked.grant.args["proc"] !== frame.proc) return denied("InvalidClaim")
     // Oldest first (insertion order): expired ones go until the first live one, then the cap.
-    return seen.record(nonce, checked.grant.expiresAt ?? nowSec + ttlSec, nowSec, "head") ? allowed : denied("InvalidClaim")
+    return seen.record(nonce, checked.grant.expiresAt ?? nowSec + ttlSec, nowSec) ? allowed : denied("InvalidClaim")
   }
 }

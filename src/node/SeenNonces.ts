@@ -12,14 +12,13 @@
  * checks and records in one call. Both are synchronous, so nothing runs between the check and the
  * record.
  *
- * Bounded: at most `cap` entries. Each record first sweeps expired entries (`exp + leeway` before
- * now), then drops the oldest (insertion order) until there is room for the new one. Where the
- * checkers differed, the caller picks: the sweep looks at every entry (`sweep: "all"`, the
- * station's `Authorisation`) or only at the oldest ones, up to the first live one (`"head"`, the
- * providers' checkers: insertion order is roughly expiry order, so this is cheap and nearly as
- * good); and `Authorisation` builds its own memory with `maxSeenInvocations + 1` entries, as it
+ * Bounded: at most `cap` entries. Each record first sweeps the expired entries at the head (the
+ * oldest, up to the first live one: insertion order is roughly expiry order, so this is cheap);
+ * only when the memory is still full does it sweep every expired entry, and only then does it drop
+ * live ones, oldest first. A record costs a few steps, not a walk of the whole memory, until it
+ * is full. `Authorisation` builds its own memory with `maxSeenInvocations + 1` entries, as it
  * always kept one more than its cap. `has` does not look at expiries: an expired nonce not yet
- * swept is still refused as seen, as before.
+ * swept is still refused as seen (the invocation's own expiry refuses it anyway).
  *
  * @since 0.1.0
  */
@@ -38,15 +37,6 @@ export interface Options {
 }
 
 /**
- * How one {@link SeenNonces.record} sweeps expired entries: every entry, or the oldest ones up to
- * the first live one.
- *
- * @since 0.1.0
- * @category models
- */
-export type Sweep = "all" | "head"
-
-/**
  * A seen-nonce memory.
  *
  * @since 0.1.0
@@ -60,7 +50,7 @@ export interface SeenNonces {
    * room, records it until `expSec` (unix s) and returns `true`. A store with a file has the
    * nonce written before it returns `true` (see `NonceLog`).
    */
-  readonly record: (nonce: string, expSec: number, nowSec: number, sweep?: Sweep) => boolean
+  readonly record: (nonce: string, expSec: number, nowSec: number) => boolean
   /** Entries held. */
   readonly size: () => number
   /** The entries held, oldest first: nonce and expiry (unix s). */
@@ -80,15 +70,15 @@ export const make = (options: Options, initial: Iterable<readonly [string, numbe
   const cap = Math.max(1, options.cap)
   return {
     has: (nonce) => seen.has(nonce),
-    record: (nonce, expSec, nowSec, sweep = "head") => {
+    record: (nonce, expSec, nowSec) => {
       if (seen.has(nonce)) return false
+      const expired = (exp: number) => exp + options.leewaySec < nowSec
       for (const [cid, exp] of seen) {
-        if (exp + options.leewaySec >= nowSec) {
-          if (sweep === "head") break
-          continue
-        }
+        if (!expired(exp)) break
         seen.delete(cid)
       }
+      // Full: every expired entry goes before a live one does.
+      if (seen.size >= cap) for (const [cid, exp] of seen) if (expired(exp)) seen.delete(cid)
       // Still full: drop the oldest (a Map keeps insertion order).
       for (const cid of seen.keys()) {
         if (seen.size < cap) break

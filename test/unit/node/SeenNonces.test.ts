@@ -1,6 +1,6 @@
 /**
  * The seen-nonce memory of invocation checkers (PROTOCOL.md §13.4): check-and-record, expiry with
- * the clock-skew leeway, the two sweeps, the cap with oldest-first eviction; and, through the
+ * the clock-skew leeway, the sweeps, the cap with oldest-first eviction; and, through the
  * three checkers, that each keeps the semantics it had with a memory of its own (the station's
  * port remembers one more than `maxSeenInvocations`, the providers exactly that many), and that
  * one memory shared by them refuses what any of them accepted.
@@ -41,20 +41,16 @@ describe("SeenNonces", () => {
     expect(seen.entries().map(([n]) => n)).toEqual([nonce(2), nonce(3)])
   })
 
-  it("sweeps only up to the first live entry (\"head\"), or every entry (\"all\")", () => {
-    const fill = () => {
-      const seen = SeenNonces.make({ leewaySec: 0, cap: 10 })
-      seen.record(nonce(1), T + 1_000, T) // long-lived, oldest
-      seen.record(nonce(2), T + 10, T) // expires behind it
-      return seen
-    }
-    const head = fill()
-    head.record(nonce(3), T + 1_000, T + 100, "head")
-    expect(head.has(nonce(2))).toBe(true)
-    const all = fill()
-    all.record(nonce(3), T + 1_000, T + 100, "all")
-    expect(all.has(nonce(2))).toBe(false)
-    expect(all.size()).toBe(2)
+  it("sweeps only up to the first live entry, and every expired entry before it drops a live one", () => {
+    const seen = SeenNonces.make({ leewaySec: 0, cap: 3 })
+    seen.record(nonce(1), T + 1_000, T) // long-lived, oldest
+    seen.record(nonce(2), T + 10, T) // expires behind it
+    seen.record(nonce(3), T + 1_000, T + 100)
+    expect(seen.has(nonce(2))).toBe(true) // the head sweep stopped at nonce 1
+    seen.record(nonce(4), T + 1_000, T + 100) // full: the expired one goes, not the oldest live one
+    expect(seen.has(nonce(1))).toBe(true)
+    expect(seen.has(nonce(2))).toBe(false)
+    expect(seen.size()).toBe(3)
   })
 
   it("holds at most `cap` entries, dropping the oldest first", () => {
