@@ -20,8 +20,8 @@
  * again.
  *
  * Persistence (§15.2, optional `persistence`, stations with a data directory): the store saves
- * its records (see `DhtRecordStoreActor`); every `routingSnapshotIntervalMs` the subtree writes
- * its buckets' members, and at each start it asks every saved contact a `dht.find_node` of our
+ * its records (see `DhtRecordStoreActor`); every `routingSnapshotIntervalMs` the subtree saves
+ * its buckets' members (`saveContacts`), and at each start it asks every saved contact a `dht.find_node` of our
  * own id: the dial and handshake are the re-ping before use, and only a contact that answers is
  * observed into a bucket.
  *

@@ -7,7 +7,8 @@
  *
  * - `dht-records.json`: the live records held, as signed objects (rewritten a few seconds after
  *   the store changes, and when it stops);
- * - `dht-routing.json`: the routing-table members (rewritten every `routingSnapshotIntervalMs`).
+ * - `dht-routing.json`: the routing-table members (snapshot every `routingSnapshotIntervalMs`,
+ *   written only when it differs from the file).
  *
  * Each is replaced atomically (a temporary file renamed over it, `KeyFile.replaceAtomically`),
  * so a crash leaves the previous version or the new one, never a mix. On load, a missing file
@@ -43,16 +44,17 @@ export const routingFileName = "dht-routing.json"
 
 const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error)
 
-/** The text of `path` if it exists and is at most `maxBytes`; a warning otherwise. */
-const read = (path: string, maxBytes: number): { readonly text?: string; readonly warning?: string } => {
+/** The text of `path`: nothing when it is missing, nothing and a warning when it is unreadable or larger than `maxBytes`. */
+const read = (path: string, maxBytes: number, warn: (message: string) => void): string | undefined => {
   try {
     const size = fs.statSync(path).size
-    if (size > maxBytes) return { warning: `${path}: larger than ${maxBytes} bytes; ignored` }
-    return { text: fs.readFileSync(path, "utf8") }
+    if (size <= maxBytes) return fs.readFileSync(path, "utf8")
+    warn(`${path}: larger than ${maxBytes} bytes; ignored`)
   } catch (error) {
     const code = codeOf(error)
-    return code === "ENOENT" ? {} : { warning: `${path}: cannot read (${code}); ignored` }
+    if (code !== "ENOENT") warn(`${path}: cannot read (${code}); ignored`)
   }
+  return undefined
 }
 
 /**
@@ -70,19 +72,24 @@ export const store = (
 ): Persistence => {
   const recordsPath = join(dataDir, recordsFileName)
   const routingPath = join(dataDir, routingFileName)
-  const write = (path: string, text: string) => {
+  /** Whether `text` is now the file at `path` (a failure is a warning). */
+  const write = (path: string, text: string): boolean => {
     try {
       KeyFile.replaceAtomically(path, text)
+      return true
     } catch (error) {
       warn(`${path}: cannot save (${codeOf(error)})`)
+      return false
     }
   }
+  // The snapshot is taken every `routingSnapshotIntervalMs` whether the table moved or not: a
+  // snapshot equal to the file is not written again.
+  let routingOnDisk: string | undefined
   return {
     loadRecords: Effect.sync(() => {
-      const { text, warning } = read(recordsPath, limits.maxRecordsFileBytes)
-      if (warning !== undefined) warn(warning)
-      if (text === undefined) return []
-      const decoded = Persisted.decodeRecords(text, limits)
+      const text = read(recordsPath, limits.maxRecordsFileBytes, warn)
+      const decoded = text === undefined ? undefined : Persisted.decodeRecords(text, limits)
+      if (decoded === undefined) return []
       if (Persisted.isCorrupt(decoded)) {
         warn(`${recordsPath}: ${decoded.reason}; starting with no records`)
         return []
@@ -97,16 +104,21 @@ export const store = (
         write(recordsPath, text)
       }),
     loadContacts: Effect.sync(() => {
-      const { text, warning } = read(routingPath, limits.maxRoutingFileBytes)
-      if (warning !== undefined) warn(warning)
-      if (text === undefined) return []
-      const decoded = Persisted.decodeContacts(text, limits)
+      const text = read(routingPath, limits.maxRoutingFileBytes, warn)
+      const decoded = text === undefined ? undefined : Persisted.decodeContacts(text, limits)
+      if (decoded === undefined) return []
       if (Persisted.isCorrupt(decoded)) {
         warn(`${routingPath}: ${decoded.reason}; starting with no saved contacts`)
         return []
       }
+      routingOnDisk = text
       return decoded.contacts
     }),
-    saveContacts: (contacts) => Effect.sync(() => write(routingPath, Persisted.encodeContacts(contacts, limits)))
+    saveContacts: (contacts) =>
+      Effect.sync(() => {
+        const text = Persisted.encodeContacts(contacts, limits)
+        if (text === routingOnDisk) return
+        routingOnDisk = write(routingPath, text) ? text : undefined
+      })
   }
 }

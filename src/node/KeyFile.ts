@@ -119,13 +119,7 @@ export const create = (path: string, identity: Identity): void => {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     if (fs.existsSync(path)) throw new KeyFileError(path, "already exists; a key is never replaced")
-    const fd = fs.openSync(temp, "wx", 0o600)
-    try {
-      fs.writeSync(fd, encode(identity))
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    writeNew(temp, encode(identity), 0o600)
     // linkSync fails if `path` appeared meanwhile, so a concurrent creator never loses its key.
     fs.linkSync(temp, path)
     fs.unlinkSync(temp)
@@ -156,13 +150,7 @@ export const replaceAtomically = (path: string, text: string, mode = 0o600): voi
   const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`)
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const fd = fs.openSync(temp, "wx", mode)
-    try {
-      fs.writeSync(fd, text)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    writeNew(temp, text, mode)
     fs.renameSync(temp, path)
     syncDirectory(dir)
   } catch (error) {
@@ -172,6 +160,18 @@ export const replaceAtomically = (path: string, text: string, mode = 0o600): voi
       // nothing to clean up
     }
     throw error
+  }
+}
+
+/** Writes `text` to a new file at `path` (never an existing one), mode `mode`, synced to disk. */
+const writeNew = (path: string, text: string, mode: number): void => {
+  const fd = fs.openSync(path, "wx", mode)
+  try {
+    // Unlike one `writeSync`, this writes again after a short write (a records file is large).
+    fs.writeFileSync(fd, text)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
   }
 }
 

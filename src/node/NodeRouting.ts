@@ -9,7 +9,6 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type * as ConnectionActor from "../../actors/ConnectionActor.ts"
 import type * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import type * as NodeSupervisor from "../../supervisors/NodeSupervisor.ts"
 import * as RoutingSupervisor from "../../supervisors/RoutingSupervisor.ts"
@@ -18,9 +17,9 @@ import * as Supervisor from "../runtime/Supervisor.ts"
 import * as Authorisation from "./Authorisation.ts"
 import * as ClientCapabilities from "./ClientCapabilities.ts"
 import type { Resolved } from "./Config.ts"
-import { ConnectionLost } from "./Errors.ts"
 import type { NodeEvent } from "./MaculaNode.ts"
 import * as Messaging from "./Messaging.ts"
+import { dialVia } from "./NodeTransport.ts"
 import * as ProviderInvocation from "./ProviderInvocation.ts"
 import type * as SeenNonces from "./SeenNonces.ts"
 import * as StationLink from "./StationLink.ts"
@@ -98,12 +97,7 @@ export const make = (context: Context): NodeRouting => {
       : {
         station: () => Effect.sync(() => view.home?.handle),
         // Direct-mode calls (§9.2) go to the serving station on a connection of their own.
-        dial: (address: string) =>
-          Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
-            live.transportTree === undefined
-              ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
-              : live.transportTree.dialer.dial(address)
-          ),
+        dial: dialVia(live),
         // Delegations held: presented to each station connection with the gated frames (§13.4).
         ...withCapabilities(ClientCapabilities.make({ identity, delegations: resolved.capabilities })),
         // Calls for our `requireInvocation` advertisements carry an invocation for us (§13.4).

@@ -22,6 +22,7 @@ import * as Quic from "../platform/transport/Quic.ts"
 import * as QuicConfig from "../platform/transport/QuicConfig.ts"
 import * as BanFile from "./BanFile.ts"
 import type { Resolved } from "./Config.ts"
+import { ConnectionLost } from "./Errors.ts"
 import type * as Content from "./Content.ts"
 import type { NodeEvent } from "./MaculaNode.ts"
 
@@ -49,6 +50,20 @@ export const listenAddresses = (live: NodeSupervisor.Live, unspecified: boolean)
     live.transportTree === undefined || unspecified
       ? Effect.succeed([])
       : Effect.map(live.transportTree.listenAddress, (a) => [a])
+  )
+
+/**
+ * Dials through the live transport subtree; while it restarts, fails `transport_restarting`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialVia = (live: NodeSupervisor.Live) =>
+(address: string, options?: TransportSupervisor.DialOptions): Effect.Effect<ConnectionActor.Handle, unknown> =>
+  Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
+    live.transportTree === undefined
+      ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
+      : live.transportTree.dialer.dial(address, options)
   )
 
 /**

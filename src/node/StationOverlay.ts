@@ -10,7 +10,6 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as ConnectionActor from "../../actors/ConnectionActor.ts"
 import * as SwimProberActor from "../../actors/SwimProberActor.ts"
 import * as DhtSupervisor from "../../supervisors/DhtSupervisor.ts"
 import * as MembershipSupervisor from "../../supervisors/MembershipSupervisor.ts"
@@ -21,10 +20,9 @@ import * as NodeId from "../identity/NodeId.ts"
 import * as Config from "./Config.ts"
 import type { Resolved } from "./Config.ts"
 import * as DhtFile from "./DhtFile.ts"
-import { ConnectionLost } from "./Errors.ts"
 import type { NodeEvent } from "./MaculaNode.ts"
 import type { OfferedPeer } from "./NodeTransport.ts"
-import { listenAddresses } from "./NodeTransport.ts"
+import { dialVia, listenAddresses } from "./NodeTransport.ts"
 import * as SignedRecord from "./SignedRecord.ts"
 
 /**
@@ -84,12 +82,7 @@ export const make = (context: Context): Effect.Effect<Overlay, never, Scope.Scop
       sign: (message) => identity.sign(message),
       transport: {
         lookup: (did) => Effect.suspend(() => live.transportTree?.registry.lookup(did) ?? Effect.succeed(undefined)),
-        dial: (address, options) =>
-          Effect.suspend((): Effect.Effect<ConnectionActor.Handle, unknown> =>
-            live.transportTree === undefined
-              ? Effect.fail(new ConnectionLost({ code: "transport_restarting", reason: "the transport is restarting" }))
-              : live.transportTree.dialer.dial(address, options)
-          )
+        dial: dialVia(live)
       },
       workerShutdownMs: knobs.workerShutdownMs,
       // With a data directory the records held and the routing contacts survive a restart (§15.2).
@@ -99,11 +92,7 @@ export const make = (context: Context): Effect.Effect<Overlay, never, Scope.Scop
       // Our own `station` record (§10.3): where we listen (nothing for a wildcard host), the
       // realms served (empty = all).
       station: {
-        content: Effect.suspend(() =>
-          live.transportTree === undefined || unspecified
-            ? Effect.succeed({ a: [], realms: servedRealmIds, feat: [] })
-            : Effect.map(live.transportTree.listenAddress, (a) => ({ a: [a], realms: servedRealmIds, feat: [] }))
-        ),
+        content: Effect.map(listenAddresses(live, unspecified), (a) => ({ a, realms: servedRealmIds, feat: [] })),
         sign: SignedRecord.signer((message) => identity.sign(message))
       },
       // acceptPrivateAddrs `auto` (§3.2): private peers count as diverse only when we are private too.

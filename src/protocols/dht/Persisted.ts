@@ -134,7 +134,8 @@ export const encodeRecords = (records: ReadonlyArray<Signed>, maxBytes: number):
   return { text: `${head}${parts.join(",")}${tail}`, written: parts.length }
 }
 
-const parseObject = (text: string, type: string, maxBytes: number): Record<string, unknown> | Corrupt => {
+/** The list under `field` of a file of `type`, or why the whole file is refused. */
+const parseList = (text: string, type: string, field: string, maxBytes: number): ReadonlyArray<unknown> | Corrupt => {
   if (text.length > maxBytes) return corrupt(`larger than ${maxBytes} bytes`)
   let parsed: unknown
   try {
@@ -145,7 +146,8 @@ const parseObject = (text: string, type: string, maxBytes: number): Record<strin
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return corrupt("not an object")
   const found = (parsed as Record<string, unknown>).type
   if (found !== type) return corrupt(`type ${JSON.stringify(found)}, expected "${type}"`)
-  return parsed as Record<string, unknown>
+  const list = (parsed as Record<string, unknown>)[field]
+  return Array.isArray(list) ? list : corrupt(`no list of ${field}`)
 }
 
 const hexField = (entry: unknown, field: string): Uint8Array | undefined => {
@@ -166,13 +168,11 @@ export const decodeRecords = (
   text: string,
   limits: Limits
 ): { readonly records: ReadonlyArray<Signed>; readonly dropped: number } | Corrupt => {
-  const parsed = parseObject(text, recordsType, limits.maxRecordsFileBytes)
-  if (isCorrupt(parsed)) return parsed
-  const list = parsed.records
-  if (!Array.isArray(list)) return corrupt("no list of records")
+  const list = parseList(text, recordsType, "records", limits.maxRecordsFileBytes)
+  if (isCorrupt(list)) return list
   const records: Array<Signed> = []
   let dropped = 0
-  for (const entry of list as ReadonlyArray<unknown>) {
+  for (const entry of list) {
     const b = hexField(entry, "b")
     const s = hexField(entry, "s")
     if (b === undefined || s === undefined || s.length !== 64 || b.length + s.length > limits.maxRecordBytes || records.length >= limits.maxRecords) {
@@ -213,14 +213,12 @@ export const decodeContacts = (
   text: string,
   limits: Limits
 ): { readonly contacts: ReadonlyArray<Info>; readonly dropped: number } | Corrupt => {
-  const parsed = parseObject(text, routingType, limits.maxRoutingFileBytes)
-  if (isCorrupt(parsed)) return parsed
-  const list = parsed.contacts
-  if (!Array.isArray(list)) return corrupt("no list of contacts")
+  const list = parseList(text, routingType, "contacts", limits.maxRoutingFileBytes)
+  if (isCorrupt(list)) return list
   const contacts: Array<Info> = []
   const seen = new Set<string>()
   let dropped = 0
-  for (const entry of list as ReadonlyArray<unknown>) {
+  for (const entry of list) {
     const pk = hexField(entry, "pk")
     const a = entry !== null && typeof entry === "object" ? (entry as Record<string, unknown>).a : undefined
     const addrs = Array.isArray(a) && a.length <= maxAddrs && a.every((x) => typeof x === "string" && x.length > 0 && x.length <= maxAddrLength)

@@ -3,7 +3,7 @@
  * saved; a damaged, foreign or oversized file is a warning and nothing loaded, never a failure;
  * a save replaces the file whole (no temporary file is left behind).
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -55,5 +55,23 @@ describe("DhtFile", () => {
     expect(warnings.length).toBe(3)
     expect(warnings[0]).toContain("not JSON")
     expect(warnings[1]).toContain("larger than")
+  })
+
+  it("does not rewrite a routing snapshot equal to the file", () => {
+    const dir = tempDir()
+    const path = join(dir, DhtFile.routingFileName)
+    const first = DhtFile.store(dir, () => {})
+    Effect.runSync(first.saveContacts([contact]))
+    const written = statSync(path).ino
+    Effect.runSync(first.saveContacts([contact]))
+    expect(statSync(path).ino).toBe(written)
+    // A store that loaded the file knows it too; a changed table is written.
+    const second = DhtFile.store(dir, () => {})
+    expect(Effect.runSync(second.loadContacts)).toEqual([contact])
+    Effect.runSync(second.saveContacts([contact]))
+    expect(statSync(path).ino).toBe(written)
+    Effect.runSync(second.saveContacts([contact, { ...contact, pk: new Uint8Array(32).fill(5) }]))
+    expect(statSync(path).ino).not.toBe(written)
+    expect(Effect.runSync(second.loadContacts)).toHaveLength(2)
   })
 })

@@ -48,12 +48,16 @@ export interface Node {
   readonly tree: TransportSupervisor.TransportTree
 }
 
-export const startNode = (
-  net: SimNetwork.SimNetwork,
-  n: number,
-  overrides: Partial<Config.Knobs> = {},
-  station?: (address: string, who: Identity) => NonNullable<DhtSupervisor.Deps["station"]>
-) =>
+/** What a station is built from besides its number: knob overrides, its own record, persistence. */
+export interface NodeOptions {
+  readonly overrides?: Partial<Config.Knobs>
+  readonly station?: (address: string, who: Identity) => NonNullable<DhtSupervisor.Deps["station"]>
+  readonly persistence?: DhtSupervisor.Persistence
+  readonly recordSaveDelayMs?: number
+}
+
+/** A station with its transport running and its DHT subtree built but not started (`startTree`). */
+export const makeNode = (net: SimNetwork.SimNetwork, n: number, options: NodeOptions = {}) =>
   Effect.gen(function*() {
     const who = identity(n)
     const address = `quic://10.0.0.${n + 1}:4433`
@@ -67,8 +71,10 @@ export const startNode = (
         dial: (a, o) => (tree === undefined ? Effect.fail("transport down") : tree.dialer.dial(a, o))
       },
       base: Config.local,
-      config: { ...knobs, ...overrides },
-      ...(station === undefined ? {} : { station: station(address, who) })
+      config: { ...knobs, ...options.overrides },
+      ...(options.station === undefined ? {} : { station: options.station(address, who) }),
+      ...(options.persistence === undefined ? {} : { persistence: options.persistence }),
+      ...(options.recordSaveDelayMs === undefined ? {} : { recordSaveDelayMs: options.recordSaveDelayMs })
     })
     tree = yield* Effect.provideService(
       TransportSupervisor.start({
@@ -78,8 +84,19 @@ export const startNode = (
       Transport,
       transport
     )
+    return { who, id: dht.id, address, dht, tree, startTree }
+  })
+
+export const startNode = (
+  net: SimNetwork.SimNetwork,
+  n: number,
+  overrides: Partial<Config.Knobs> = {},
+  station?: (address: string, who: Identity) => NonNullable<DhtSupervisor.Deps["station"]>
+) =>
+  Effect.gen(function*() {
+    const { startTree, ...node } = yield* makeNode(net, n, { overrides, ...(station === undefined ? {} : { station }) })
     yield* startTree
-    return { who, id: dht.id, address, dht, tree } satisfies Node
+    return node satisfies Node
   })
 
 /** `n` stations; every one but the first dials the first and attaches the connection. */

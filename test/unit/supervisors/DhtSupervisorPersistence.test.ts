@@ -9,15 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { describe, expect } from "vitest"
-import * as ConnectionActor from "../../../actors/ConnectionActor.ts"
-import { Transport } from "../../../src/platform/transport/Transport.ts"
 import * as Config from "../../../src/protocols/dht/Config.ts"
 import * as Xor from "../../../src/protocols/dht/Xor.ts"
 import * as SimNetwork from "../../../src/testkit/network/SimNetwork.ts"
 import * as DhtSupervisor from "../../../supervisors/DhtSupervisor.ts"
 import * as TransportSupervisor from "../../../supervisors/TransportSupervisor.ts"
 import { effect } from "../../support/it.ts"
-import { advance, drive, endpointRecord, identity, type Node, startNode } from "./DhtMesh.ts"
+import { advance, drive, endpointRecord, identity, makeNode, type Node, startNode } from "./DhtMesh.ts"
 
 const knobs: Partial<Config.Knobs> = { dhtK: 4, storeQuorum: 3, dhtDisjointPaths: 2, valueResponsesWanted: 2 }
 
@@ -29,35 +27,16 @@ const walk = (ms: number) =>
 /** A station whose DHT subtree can be stopped and started again (the same `make`, as its supervisor does). */
 const restartable = (net: SimNetwork.SimNetwork, n: number, persistence: DhtSupervisor.Persistence | undefined) =>
   Effect.gen(function*() {
-    const who = identity(n)
-    const address = `quic://10.0.0.${n + 1}:4433`
-    const transport = yield* SimNetwork.transport(net, who, { listen: address })
-    let tree: TransportSupervisor.TransportTree | undefined
-    const made = DhtSupervisor.make({
-      publicKey: who.publicKey,
-      sign: (m) => who.sign(m),
-      transport: {
-        lookup: (did) => (tree === undefined ? Effect.succeed(undefined) : tree.registry.lookup(did)),
-        dial: (a, o) => (tree === undefined ? Effect.fail("transport down") : tree.dialer.dial(a, o))
-      },
-      base: Config.local,
-      config: knobs,
+    const { startTree, ...node } = yield* makeNode(net, n, {
+      overrides: knobs,
       ...(persistence === undefined ? {} : { persistence, recordSaveDelayMs: 500 })
     })
-    tree = yield* Effect.provideService(
-      TransportSupervisor.start({
-        connection: ConnectionActor.config("station", { stationPowBits: 0, hello: { feat: [], realms: [], addrs: [address] } }),
-        sinks: { dht: made.dht.sink }
-      }),
-      Transport,
-      transport
-    )
     const life = Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Scope.provide(made.startTree, scope)
+      yield* Scope.provide(startTree, scope)
       return Scope.close(scope, Exit.void)
     })
-    return { who, address, tree, dht: made.dht, life }
+    return { ...node, life }
   })
 
 /** A plain station in a scope of its own, so the test can stop it. */
@@ -107,7 +86,7 @@ const recordsSurvive = (persisted: boolean) =>
 
     // A newcomer that knows only the restarted station asks for the record.
     const d = yield* stoppable(net, 3)
-    yield* join(d.node, { who: p.who, address: p.address, dht: p.dht, tree: p.tree, id: p.dht.id })
+    yield* join(d.node, p)
     yield* walk(1_000)
     const found = yield* drive(d.node.dht.findValue(record.body.key))
     if (found._tag !== "Success") throw new Error("findValue failed")
