@@ -41,6 +41,7 @@ import * as Ed25519 from "../src/identity/Ed25519.ts"
 import type { Handle, Inbound, Lane } from "../src/platform/transport/ConnectionHandle.ts"
 import { PubSub } from "../src/protocols/pubsub/index.ts"
 import type { RevocationFeed, RevocationNotice as Notice } from "../src/protocols/Revocations.ts"
+import * as Topic from "../src/topic/Topic.ts"
 import * as Actor from "../src/runtime/Actor.ts"
 import * as Commands from "../src/runtime/Commands.ts"
 import * as CoreTimers from "../src/runtime/CoreTimers.ts"
@@ -110,12 +111,13 @@ export interface Revocations extends RevocationFeed {
 }
 
 /**
- * The topic of a realm's revocation fact (§13.6).
+ * The topic of a realm's revocation fact (§13.6). `realm` is a pinned realm's name, checked
+ * when the node's config was.
  *
  * @since 0.1.0
  * @category constants
  */
-export const revokedTopic = (realm: string): string => `${realm}/_realm/_realm/membership/revoked_v1`
+export const revokedTopic = (realm: string): string => Topic.realmFact(realm, "membership", "revoked", 1)
 
 /**
  * What a restarted router replays (held by the supervisor, outside the actor).
