@@ -207,15 +207,11 @@ export const make = (options: Options): Resolver => {
         random: random()
       })
       if (chosen === undefined) return yield* Effect.fail(new NoProvider({ procedure, detail: "no valid provider record in the DHT" }))
-      // `req` as the chosen provider's latest record says.
-      const ofProvider = records.map((r) => r.body).filter((b) =>
-        b.ty === "provider" && Buffer.from(b.pk).equals(Buffer.from(chosen.provider))
-      )
-      const latest = StationRecord.latestPerSigner(config, ofProvider, now)[0]
       const choice = {
         station: Did.fromPublicKeyUnsafe(chosen.station),
         provider: chosen.provider,
-        req: latest?.ty === "provider" && latest.d.req,
+        // As the chosen provider's latest record says.
+        req: chosen.req,
         realm: parsed.realm,
         until: now + cacheMs
       }

@@ -146,7 +146,8 @@ const unknownRttMs = 100
  * the latest live record per provider that names this procedure and is not a withdrawal (a
  * provider whose latest record is a withdrawal is out, whatever older records say), prefers a
  * provider at the caller's home station, else picks among the stations at random weighted by
- * inverse RTT. `undefined` when no provider is left.
+ * inverse RTT. `req`: whether the chosen record requires an invocation from the caller.
+ * `undefined` when no provider is left.
  *
  * @since 0.1.0
  * @category resolution
@@ -157,7 +158,7 @@ export const servingStation = (
   realm: Uint8Array,
   proc: string,
   choice: Choice
-): { readonly station: Uint8Array; readonly provider: Uint8Array } | undefined => {
+): { readonly station: Uint8Array; readonly provider: Uint8Array; readonly req: boolean } | undefined => {
   const providers = bodies.filter((b): b is ProviderRecordBody =>
     b.ty === "provider" && b.d.proc === proc && Xor.equals(b.d.realm, realm)
   )
@@ -167,16 +168,16 @@ export const servingStation = (
   if (usable.length === 0) return undefined
   const home = choice.home
   const local = home === undefined ? undefined : usable.find((b) => Xor.equals(b.d.st, home))
-  if (local !== undefined) return { station: local.d.st, provider: local.pk }
+  const chosen = (b: ProviderRecordBody) => ({ station: b.d.st, provider: b.pk, req: b.d.req })
+  if (local !== undefined) return chosen(local)
   const weights = usable.map((b) => 1 / Math.max(1, choice.rttMs?.(b.d.st) ?? unknownRttMs))
   const total = weights.reduce((s, w) => s + w, 0)
   let point = Math.min(Math.max(choice.random, 0), 1 - Number.EPSILON) * total
   for (let i = 0; i < usable.length; i++) {
     point -= weights[i]!
-    if (point < 0) return { station: usable[i]!.d.st, provider: usable[i]!.pk }
+    if (point < 0) return chosen(usable[i]!)
   }
-  const last = usable[usable.length - 1]!
-  return { station: last.d.st, provider: last.pk }
+  return chosen(usable[usable.length - 1]!)
 }
 
 /**
