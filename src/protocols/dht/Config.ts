@@ -46,7 +46,11 @@ export interface Knobs {
   readonly bucketRefreshIntervalMs: number
   /** A lookup of the node's own id runs at start and at this interval. Unit: ms. @default 900_000 */
   readonly selfLookupIntervalMs: number
-  /** How often the core emits a `RoutingSnapshot` for the actor to persist (§15.2). Unit: ms. @default 60_000 */
+  /**
+   * How often the routing table is snapshotted (§15.2): the running station's `DhtSupervisor`
+   * saves its members on this period; the pure core emits a `RoutingSnapshot` on it (the
+   * simulator's view). Unit: ms. @default 60_000
+   */
   readonly routingSnapshotIntervalMs: number
   // --- Records (§10.3, §10.4) ------------------------------------------------------------------
   /** Holders re-store records they do not own to the closest set at this interval. Unit: ms. @default 600_000 */
