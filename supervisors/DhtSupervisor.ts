@@ -347,12 +347,23 @@ export const make = (deps: Deps): {
       return ref === undefined ? Effect.void : Effect.ignore(ref.cast(message))
     })
 
-  /** Every request of the DHT: answers are traffic (the responder is observed), failures age it. */
-  const request = (to: Info, message: DhtRpc.Request): Effect.Effect<DhtRpc.Answer, DhtRpc.RequestFailed> =>
-    rpc.request(to, message).pipe(
+  /**
+   * Every request of the DHT: answers are traffic (the responder is observed), failures age it.
+   * A request that could not reach the member (no dial, no send) while a ready connection to it
+   * exists says nothing about the member: a duplicate connection being replaced, say. Only
+   * unanswered, refused or badly answered requests, or a member with no ready connection, age it.
+   */
+  const request = (to: Info, message: DhtRpc.Request): Effect.Effect<DhtRpc.Answer, DhtRpc.RequestFailed> => {
+    const failed = castTo(config.sha256(to.pk), { _tag: "Failed", key: hex(config.sha256(to.pk)) })
+    return rpc.request(to, message).pipe(
       Effect.tap((answer) => addPeer(answer.handle.status())),
-      Effect.tapError(() => castTo(config.sha256(to.pk), { _tag: "Failed", key: hex(config.sha256(to.pk)) }))
+      Effect.tapError((error) =>
+        error.reason === "timeout" || error.reason === "bad_answer" || error.reason === "refused"
+          ? failed
+          : Effect.flatMap(deps.transport.lookup(DhtRpc.didOf(to)), (h) => (h?.status().phase === "ready" ? Effect.void : failed))
+      )
     )
+  }
 
   // --- Buckets ---------------------------------------------------------------------------------
 
